@@ -1,0 +1,109 @@
+"""Activation functions, each with its derivative, written to be numerically stable.
+
+The universal approximation theorem of Cybenko (1989) and Hornik, Stinchcombe & White (1989)
+asks for a *sigmoidal* activation: sigma(x) -> 0 as x -> -inf and sigma(x) -> 1 as x -> +inf.
+ReLU is not sigmoidal, but "put two together" and it is:
+
+    ramp(x) = relu(x) - relu(x - 1) = clamp(x, 0, 1)
+
+is 0 left of 0, 1 right of 1 and linear in between, so every theorem stated for sigmoidal
+units also holds for networks of ReLUs (with twice the units).
+
+Each activation is a pair (value, derivative) registered in one table, ``ACTIVATIONS``. The
+derivative takes the input ``x`` and the already computed output ``y`` so that sigmoid and tanh
+can reuse y (sigma' = y (1 - y), tanh' = 1 - y^2) instead of recomputing exponentials.
+
+Conventions at kinks follow PyTorch, so the hand-written engine and autograd agree everywhere:
+relu'(0) = 0, and ramp'(x) = 1 on (0, 1] (the derivative of relu(x) - relu(x - 1) with
+relu'(0) = 0).
+
+Stability: sigmoid uses torch.sigmoid (no overflow of exp for large |x|); softplus uses
+torch's thresholded log1p(e^x), whose derivative is sigmoid(x); both are finite and exact to
+rounding at x = +-1e4 in float32 and float64.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+__all__ = ["Activation", "ACTIVATIONS", "get", "names"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise function phi with its derivative phi'(x), given x and y = phi(x)."""
+
+    name: str
+    value: Callable[[Tensor], Tensor]
+    derivative: Callable[[Tensor, Tensor], Tensor]  # (x, y) -> phi'(x)
+    sigmoidal: bool  # phi(-inf) = 0 and phi(+inf) = 1 (the hypothesis of Cybenko's theorem)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.value(x)
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+def _softplus(x: Tensor) -> Tensor:
+    # PyTorch computes log1p(e^x) below a threshold of 20 and returns x above it (where the two
+    # agree to rounding), so e^x never overflows; its autograd derivative is sigma(x) everywhere,
+    # including x = 0, which a hand-rolled max(x, 0) + log1p(e^{-|x|}) would get wrong (1, not 1/2).
+    return torch.nn.functional.softplus(x)
+
+
+def _ramp(x: Tensor) -> Tensor:
+    return torch.clamp(x, 0.0, 1.0)
+
+
+def _ones_like(x: Tensor, y: Tensor) -> Tensor:
+    return torch.ones_like(x)
+
+
+def _relu_derivative(x: Tensor, y: Tensor) -> Tensor:
+    return (x > 0).to(x.dtype)
+
+
+def _sigmoid_derivative(x: Tensor, y: Tensor) -> Tensor:
+    return y * (1 - y)
+
+
+def _tanh_derivative(x: Tensor, y: Tensor) -> Tensor:
+    return 1 - y * y
+
+
+def _softplus_derivative(x: Tensor, y: Tensor) -> Tensor:
+    return torch.sigmoid(x)
+
+
+def _ramp_derivative(x: Tensor, y: Tensor) -> Tensor:
+    return ((x > 0) & (x <= 1)).to(x.dtype)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("identity", _identity, _ones_like, sigmoidal=False),
+        Activation("relu", torch.relu, _relu_derivative, sigmoidal=False),
+        Activation("sigmoid", torch.sigmoid, _sigmoid_derivative, sigmoidal=True),
+        Activation("tanh", torch.tanh, _tanh_derivative, sigmoidal=False),
+        Activation("softplus", _softplus, _softplus_derivative, sigmoidal=False),
+        Activation("ramp", _ramp, _ramp_derivative, sigmoidal=True),
+    )
+}
+
+
+def names() -> list[str]:
+    """The registered activation names, in table order."""
+    return list(ACTIVATIONS)
+
+
+def get(name: str) -> Activation:
+    """The activation called ``name``; a ValueError lists the allowed names otherwise."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]

@@ -1,0 +1,30 @@
+"""The studies. One module per experiment; the runner (``approx.runner``) finds them here.
+
+The contract every module follows (see ../DESIGN.md and README.md):
+
+    \"\"\"One line on what it shows, with the paper it reproduces.
+
+    approx run NAME                 # default preset -> results/NAME.{csv,png,pdf,json}
+    approx run NAME --preset smoke  # seconds on CPU; what the tests run
+    \"\"\"
+    @dataclass(frozen=True)
+    class Config:                   # every field typed, with a comment
+        seed: int = 0               # fields named seed / device / dtype / tf32 are filled
+        device: str = "auto"        # from the command line when the Config has them
+        ...
+    PRESETS = {"smoke": {...}, "default": {}, "full": {...}}   # field overrides by name
+
+    def run(cfg: Config) -> pd.DataFrame     # pure: seeded, no files, no plotting
+    def plot(df: pd.DataFrame, path: Path)   # from df alone; approx.plotting.save(fig, path)
+    def describe(df: pd.DataFrame) -> str    # the gallery paragraph, numbers read from df
+
+Sweeps also define
+
+    def points(cfg: Config) -> list[dict]           # independent units of work, JSON scalars
+    def run_point(cfg: Config, point: dict) -> pd.DataFrame
+
+and ``run(cfg)`` is then the concatenation of ``run_point`` over ``points`` in order. The runner
+calls ``run_point`` itself so that it can store each finished point (``--resume``) and hand
+points to an executor. A point is the natural batch: all seeds of one width, say, trained as
+one ensemble.
+"""

@@ -5,3 +5,4 @@ states the formula, the error bound and the paper.
     depth      Telgarsky's sawtooth and Yarotsky's square (depth separation)
     memorize   Zhang et al.'s (2017) network that fits any n labels with 2n + d weights
 """
+from .memorize import memorizer

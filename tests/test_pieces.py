@@ -1,0 +1,194 @@
+"""approx.pieces: exact breakpoints of 1-D ReLU networks, checked without trusting the counter.
+
+A list of breakpoints b_1 < ... < b_{p-1} of f on [lo, hi] is exactly right iff
+  (1) f is affine on every piece [b_i, b_{i+1}] (no breakpoint is missing), and
+  (2) the slope of f differs on the two sides of every b_i (no breakpoint is spurious).
+Both are checked by evaluating the network itself, with negative controls (a dropped and a
+moved breakpoint must fail). A dense-sampling estimate is compared as well: it can miss pieces
+shorter than the grid spacing, so it must never exceed the exact count and must equal it when
+every piece is longer than 10 grid cells.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from approx import Layer, Network
+from approx.constructions.depth import sawtooth
+from approx.pieces import breakpoints, count_pieces, count_regions, max_regions
+
+EPS = np.finfo(np.float64).eps
+LO, HI = -2.0, 2.0
+
+
+def f(net: Network, x) -> np.ndarray:
+    x = torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(-1, 1)
+    return net(x).reshape(-1).numpy()
+
+
+def net_from(layers) -> Network:
+    """A single float64 network from [(W rows, b, activation)]."""
+    return Network([Layer(torch.tensor(w, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), a)
+                    for w, b, a in layers])
+
+
+def random_networks(n: int = 200) -> list[Network]:
+    """Mixed depths (1-5 hidden layers), widths (1-12), inits and scales, all seeded."""
+    rng = np.random.default_rng(0)
+    nets = []
+    for i in range(n):
+        depth, width = int(rng.integers(1, 6)), int(rng.integers(1, 13))
+        init = ["standard", "standard", "he"][i % 3]  # he: zero biases, all kinks coincide at 0
+        nets.append(Network.random([1] + [width] * depth + [1], "relu", seed=i, init=init,
+                                   init_scale=float(rng.choice([1.0, 2.0, 4.0]))))
+    return nets
+
+
+def affine_violation(net, lo, hi, bps) -> float:
+    """Largest |f(x) - linear interpolation of f between the piece ends|, relative to |f|."""
+    ends = np.concatenate([[lo], bps, [hi]])
+    a, b = ends[:-1, None], ends[1:, None]
+    t = np.linspace(0.05, 0.95, 7)[None, :]  # interior fractions of each piece
+    x = a + t * (b - a)  # (n_pieces, 7)
+    fa, fb = f(net, ends[:-1])[:, None], f(net, ends[1:])[:, None]
+    fx = f(net, x).reshape(x.shape)
+    scale = 1.0 + np.abs(np.concatenate([fa, fb])).max()
+    return float(np.abs(fx - (fa + t * (fb - fa))).max() / scale)
+
+
+def slope_jumps(net, lo, hi, bps) -> np.ndarray:
+    """|slope right - slope left| at each breakpoint, in units of its rounding error."""
+    ends = np.concatenate([[lo], bps, [hi]])
+    gaps = np.diff(ends)
+    delta = 0.25 * np.minimum(gaps[:-1], gaps[1:])  # stay inside the two neighbouring pieces
+    left, mid, right = f(net, bps - delta), f(net, bps), f(net, bps + delta)
+    jump = np.abs((right - mid) - (mid - left)) / delta
+    rounding = 16 * EPS * (np.abs(left) + np.abs(mid) + np.abs(right) + 1.0) / delta
+    return jump / rounding
+
+
+def sampled_pieces(net, lo, hi, n_grid=20_001):
+    """Pieces seen on a grid: maximal runs of >= 2 consecutive cells with equal secant slope."""
+    x = np.linspace(lo, hi, n_grid)
+    y = f(net, x)
+    h = x[1] - x[0]
+    s = np.diff(y) / h  # (n_grid - 1,) secant slopes
+    tol = 1e-7 * (1.0 + np.abs(s).max())
+    same = np.abs(np.diff(s)) <= tol  # cell i and i + 1 share a slope
+    runs = int(same[0]) + int(np.sum(same[1:] & ~same[:-1]))
+    return runs, h
+
+
+def test_hand_made_networks():
+    # relu(x) - relu(x - 1): slopes 0, 1, 0 -> breakpoints {0, 1}, zero-slope pieces at both ends
+    ramp = net_from([([[1.0], [1.0]], [0.0, -1.0], "relu"), ([[1.0, -1.0]], [0.0], "identity")])
+    np.testing.assert_allclose(breakpoints(ramp, -1, 2), [0.0, 1.0], atol=1e-15)
+    assert count_pieces(ramp, -1, 2) == 3
+    # relu(x) - relu(-x) = x: two activation regions, one piece
+    line = net_from([([[1.0], [-1.0]], [0.0, 0.0], "relu"), ([[1.0, -1.0]], [0.0], "identity")])
+    assert count_regions(line, -1, 1) == 2 and count_pieces(line, -1, 1) == 1
+    assert breakpoints(line, -1, 1).size == 0
+    # three units with the same kink at 0.3 (coincident breakpoints): one breakpoint
+    same = net_from([([[1.0], [2.0], [0.5]], [-0.3, -0.6, -0.15], "relu"), ([[1.0, 1.0, 1.0]], [0.0], "identity")])
+    np.testing.assert_allclose(breakpoints(same, 0, 1), [0.3], atol=1e-12)
+    # a second-layer unit crossing 0 exactly at a first-layer kink (t(x) - 1 = 0 at x = 1/2)
+    deep = net_from([([[1.0], [1.0]], [0.0, -0.5], "relu"), ([[2.0, -4.0]], [-1.0], "relu"),
+                     ([[1.0]], [0.0], "identity")])
+    assert count_pieces(deep, 0, 1) == 1  # relu(t(x) - 1) = 0 on [0, 1]
+    # a dead network: constant output, one piece
+    dead = net_from([([[1.0]], [-5.0], "relu"), ([[3.0]], [0.7], "identity")])
+    assert count_pieces(dead, 0, 1) == 1 and count_regions(dead, 0, 1) == 1
+    # ramp activation: clamp(2x, 0, 1) has kinks at 0 and 1/2
+    clamp = net_from([([[2.0]], [0.0], "ramp"), ([[1.0]], [0.0], "identity")])
+    np.testing.assert_allclose(breakpoints(clamp, -1, 1), [0.0, 0.5], atol=1e-15)
+
+
+@pytest.mark.parametrize("k", range(1, 13))
+def test_sawtooth_has_2_to_the_k_pieces(k):
+    # Telgarsky: t^k has exactly 2^k pieces, with kinks at j / 2^k
+    net = sawtooth(k)
+    assert count_pieces(net, 0, 1) == 2 ** k == count_regions(net, 0, 1)
+    np.testing.assert_allclose(breakpoints(net, 0, 1), np.arange(1, 2 ** k) / 2 ** k, atol=1e-13)
+
+
+def test_random_networks_exact_and_within_bound():
+    n_equal = 0
+    for net in random_networks(200):
+        bps = breakpoints(net, LO, HI)
+        assert np.all(np.diff(bps) > 0) and (bps.size == 0 or (bps[0] > LO and bps[-1] < HI))
+        # (1) affine on every piece: a missing breakpoint would bend a piece
+        assert affine_violation(net, LO, HI, bps) < 1e-10, net
+        # (2) the slope really changes at every breakpoint (far above rounding)
+        if bps.size:
+            assert slope_jumps(net, LO, HI, bps).min() > 100, net
+        # the theorem's bound: L hidden layers of width m give <= (m + 1)^L <= (2m)^L regions
+        n_hidden, m = net.depth - 1, max(net.sizes[1:-1])
+        assert bps.size + 1 <= count_regions(net, LO, HI) <= max_regions(net) <= (2 * m) ** n_hidden
+        # dense sampling: never more than exact; equal when every piece spans >= 10 grid cells
+        n_sampled, h = sampled_pieces(net, LO, HI)
+        assert n_sampled <= bps.size + 1, net
+        if np.diff(np.concatenate([[LO], bps, [HI]])).min() > 10 * h:
+            assert n_sampled == bps.size + 1, net
+            n_equal += 1
+    assert n_equal >= 100  # the equality case is exercised on most networks, not vacuously
+
+
+def test_negative_controls_fail():
+    net = Network.random([1, 8, 8, 1], "relu", seed=3)
+    bps = breakpoints(net, LO, HI)
+    assert bps.size >= 4
+    assert affine_violation(net, LO, HI, bps) < 1e-10
+    # a dropped breakpoint leaves a bent piece
+    assert affine_violation(net, LO, HI, np.delete(bps, bps.size // 2)) > 1e-6
+    # a moved breakpoint (a third of the way to its neighbour) has the same slope on both sides
+    moved = bps.copy()
+    i = bps.size // 2
+    moved[i] += (moved[i + 1] - moved[i]) / 3
+    assert slope_jumps(net, LO, HI, moved)[i] < 100
+    # the sampling estimate sees the difference when one breakpoint is dropped
+    n_sampled, _ = sampled_pieces(net, LO, HI)
+    assert n_sampled != bps.size
+
+
+def test_homogeneous_networks_have_one_kink_at_zero():
+    # zero biases make f positively homogeneous: f(x) = a x for x > 0 and b x for x < 0
+    for seed in range(20):
+        net = Network.random([1, 6, 6, 6, 1], "relu", seed=seed, init="he")
+        a, b = f(net, [1.0])[0], -f(net, [-1.0])[0]
+        expected = [0.0] if abs(a - b) > 1e-12 else []
+        np.testing.assert_allclose(breakpoints(net, -1, 1), expected, atol=0)
+
+
+def test_ensembles_count_per_member():
+    nets = Network.random([1, 5, 5, 1], "relu", seed=0, ensemble=4)
+    counts = count_pieces(nets, LO, HI)
+    assert counts.shape == (4,)
+    assert list(counts) == [count_pieces(m, LO, HI) for m in nets.unstack()]
+    assert all(np.array_equal(b, breakpoints(m, LO, HI)) for b, m in zip(breakpoints(nets, LO, HI), nets.unstack()))
+    assert list(count_regions(nets, LO, HI)) == [count_regions(m, LO, HI) for m in nets.unstack()]
+
+
+def test_float32_networks_are_counted_in_float64():
+    net = sawtooth(6, dtype=torch.float32)
+    assert count_pieces(net, 0, 1) == 64
+
+
+@pytest.mark.parametrize("net, lo, hi, match", [
+    (Network.random([1, 4, 1], "tanh"), 0, 1, "tanh"),
+    (Network.random([1, 4, 1], "sigmoid"), 0, 1, "sigmoid"),
+    (Network.random([2, 4, 1], "relu"), 0, 1, "R\\^2"),
+    (Network.random([1, 4, 3], "relu"), 0, 1, "R\\^3"),
+    (Network.random([1, 4, 1], "relu"), 1, 0, "lo < hi"),
+    (Network.random([1, 4, 1], "relu"), 0, float("inf"), "lo < hi"),
+])
+def test_bad_input_raises(net, lo, hi, match):
+    with pytest.raises(ValueError, match=match):
+        count_pieces(net, lo, hi)
+    with pytest.raises(ValueError, match=match):
+        breakpoints(net, lo, hi)
+
+
+def test_cuda_networks_are_counted(device):
+    net = sawtooth(8).to(device)
+    assert count_pieces(net, 0, 1) == 256

@@ -1,0 +1,119 @@
+"""The ``approx`` command (also ``python -m approx``).
+
+    approx list                                   experiments, with what each shows
+    approx run NAME [--preset smoke|default|full] [--device auto|cpu|cuda] [--seed N]
+                    [--set key=value ...] [--out DIR] [--resume] [--plot-only] [--quiet]
+                    [--executor inprocess|processes[:N]|dask://HOST:PORT]
+    approx reproduce [--preset default] [--out DIR] [--device ...] [--executor ...] [--resume]
+    approx gallery [--out DIR]                    rebuild OUT/README.md from the results in OUT
+    approx bench [run options]                    the same as `approx run benchmark ...`
+
+Bad input (an unknown experiment, preset, key or executor, a value of the wrong type, a value
+the Config rejects, --device cuda without CUDA, a corrupt stored point or CSV) prints one line
+``approx: ...`` naming the bad value and what is allowed, writes nothing, and exits with 2.
+A run stopped by Ctrl-C (130) or a lost worker (1) says how to resume it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import catalog
+from .runner import Request, RunInterrupted, UsageError, execute, plan_run, reproduce
+from .gallery import write_gallery
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS = ("list", "run", "reproduce", "gallery", "bench")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (raised, so ``main`` decides how to print it)."""
+
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def _add_execution_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="auto (CUDA when present), cpu or cuda; sets cfg.device")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    parser.add_argument("--resume", action="store_true", help="skip the points already stored in OUT/.points")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    parser.add_argument("--executor", default="inprocess",
+                        help="inprocess (default), processes[:N], dask://HOST:PORT or dask (address "
+                             "from APPROX_DASK_ADDRESS)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="approx", description="How and why neural networks approximate functions, "
+                    "shown by running code. Experiments come from the package named by "
+                    f"{catalog.EXPERIMENTS_ENV} (default: experiments).")
+    commands = parser.add_subparsers(dest="command", metavar="{list,run,reproduce,gallery,bench}")
+    commands.add_parser("list", help="list the experiments")
+    run = commands.add_parser("run", help="run one experiment and write its files")
+    run.add_argument("name", help="experiment name (see `approx list`)")
+    run.add_argument("--preset", default="default", help="smoke, default or full (default: default)")
+    run.add_argument("--seed", type=int, help="sets cfg.seed")
+    run.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a Config field, parsed by its type (tuples: 2,4,8); repeatable")
+    run.add_argument("--plot-only", action="store_true", help="redraw the figure from the existing CSV")
+    _add_execution_flags(run)
+    again = commands.add_parser("reproduce", help="run every experiment, then write OUT/README.md")
+    again.add_argument("--preset", default="default", help="preset for every experiment (default: default)")
+    _add_execution_flags(again)
+    gallery = commands.add_parser("gallery", help="rebuild OUT/README.md from the results in OUT")
+    gallery.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    return parser
+
+
+def _list() -> None:
+    names = catalog.experiment_names()
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {catalog.summary(name)}".rstrip())
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> None:
+    request = Request(args.name, args.preset, seed=args.seed, device=args.device,
+                      assignments=tuple(args.assignments), out=args.out, resume=args.resume,
+                      plot_only=args.plot_only, quiet=args.quiet, executor=args.executor,
+                      argv=("approx", *argv))
+    outcome = execute(plan_run(request))
+    if not args.quiet:
+        if args.plot_only:
+            print(f"{outcome.output}: redrew {outcome.files['png']} and .pdf from {outcome.files['csv']}")
+        else:
+            print(outcome.summary())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``approx`` and ``python -m approx``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        argv = ["run", "benchmark", *argv[1:]]
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError(f"missing command; allowed: {', '.join(COMMANDS)}")
+        if args.command == "list":
+            try:
+                _list()
+            except ValueError as err:
+                raise UsageError(" ".join(str(err).split())) from None
+        elif args.command == "run":
+            _run(args, argv)
+        elif args.command == "reproduce":
+            reproduce(args.out, preset=args.preset, device=args.device, executor=args.executor,
+                      resume=args.resume, quiet=args.quiet, argv=("approx", *argv))
+        else:
+            print(write_gallery(args.out))
+    except UsageError as err:
+        print(f"approx: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except RunInterrupted as err:
+        print(f"approx: {' '.join(str(err).split())}", file=sys.stderr)
+        return 130 if err.by_user else 1
+    except SystemExit as exit_:  # --help and --version exit through argparse
+        return exit_.code if isinstance(exit_.code, int) else 0
+    return 0

@@ -1,0 +1,151 @@
+"""Experiment configurations from presets and ``--set key=value`` overrides, checked by type.
+
+A Config is a frozen dataclass with a type on every field. Its value is built in four layers,
+each overriding the last:
+
+    Config defaults  <-  PRESETS[preset]  <-  --seed / --device  <-  --set key=value ...
+
+"default" is the Config's own defaults (a module's PRESETS may leave it out or give {}). Text
+from the command line is parsed by the field's type:
+
+    int                  "12", "-3", "1e4" (a float that is a whole number)
+    float                "0.1", "1e-3", "inf"
+    bool                 true / false / 1 / 0  (any case)
+    str                  as given
+    Literal[...]         one of the listed values
+    tuple[T, ...]        comma-separated T's: "2,4,8" (one value "8" gives (8,), "" gives ())
+    tuple[T1, T2]        exactly that many comma-separated values
+    Optional[T], T|None  "none" gives None, anything else is parsed as T
+
+Every failure is a ValueError naming the key, the bad value and what is allowed; a Config's own
+``__post_init__`` checks (ValueError) are reported the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+__all__ = ["PRESET_NAMES", "field_types", "parse_value", "parse_assignment", "build_config", "type_name"]
+
+PRESET_NAMES = ("smoke", "default", "full")
+TRUE_WORDS, FALSE_WORDS = ("true", "1"), ("false", "0")
+
+
+def field_types(config_class: type) -> dict[str, Any]:
+    """Field name -> resolved type annotation (works with ``from __future__ import annotations``)."""
+    hints = typing.get_type_hints(config_class)
+    return {f.name: hints[f.name] for f in dataclasses.fields(config_class)}
+
+
+def type_name(tp: Any) -> str:
+    """A readable name for an annotation: int, tuple[int, ...], float | None, ..."""
+    return tp.__name__ if isinstance(tp, type) and not typing.get_args(tp) else str(tp).replace("typing.", "")
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return True, args[0]
+    return False, tp
+
+
+def _parse_scalar(text: str, tp: Any) -> Any:
+    if tp is bool:
+        word = text.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError("expected true/false/1/0")
+    if tp is int:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)  # "1e4" is a whole number written as a float
+        except ValueError:
+            number = float("nan")
+        if number.is_integer():
+            return int(number)
+        raise ValueError("expected an integer")
+    if tp is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if tp is str:
+        return text
+    if typing.get_origin(tp) is typing.Literal:
+        for choice in typing.get_args(tp):
+            if str(choice) == text:
+                return choice
+        raise ValueError(f"expected one of {', '.join(str(c) for c in typing.get_args(tp))}")
+    raise ValueError(f"cannot be set from the command line (type {type_name(tp)})")
+
+
+def _parse(text: str, tp: Any) -> Any:
+    optional, inner = _is_optional(tp)
+    if optional:
+        return None if text.strip().lower() == "none" else _parse(text, inner)
+    if typing.get_origin(tp) is tuple:
+        args = typing.get_args(tp)
+        items = [] if text.strip() == "" else [s.strip() for s in text.split(",")]
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_parse_scalar(s, args[0]) for s in items)
+        if len(items) != len(args):
+            raise ValueError(f"expected {len(args)} comma-separated values")
+        return tuple(_parse_scalar(s, a) for s, a in zip(items, args))
+    return _parse_scalar(text, tp)
+
+
+def parse_value(key: str, text: str, tp: Any) -> Any:
+    """Parse ``text`` for the field ``key`` of type ``tp``; ValueError names what is allowed."""
+    try:
+        return _parse(text, tp)
+    except ValueError as err:
+        raise ValueError(f"bad value {text!r} for {key} ({type_name(tp)}): {err}") from None
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """'key=value' -> (key, value)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set expects key=value; got {text!r}")
+    return key.strip(), value
+
+
+def build_config(name: str, module: Any, preset: str = "default", *,
+                 fields_from_flags: dict[str, Any] | None = None,
+                 assignments: list[str] | tuple[str, ...] = ()) -> Any:
+    """The module's Config with the preset, the flag fields (seed/device, applied when the
+    Config has them) and the ``key=value`` assignments applied, in that order."""
+    config_class = module.Config
+    types_by_field = field_types(config_class)
+    presets = dict(getattr(module, "PRESETS", {}))
+    presets.setdefault("default", {})
+    if preset not in presets:
+        allowed = [p for p in PRESET_NAMES if p in presets] + sorted(set(presets) - set(PRESET_NAMES))
+        raise ValueError(f"unknown preset {preset!r} for {name}; allowed: {', '.join(allowed)}")
+    values: dict[str, Any] = {}
+    for key, value in presets[preset].items():
+        if key not in types_by_field:
+            raise ValueError(f"preset {preset!r} of {name} sets unknown field {key!r}; "
+                             f"allowed: {', '.join(types_by_field)}")
+        values[key] = value
+    for key, value in (fields_from_flags or {}).items():
+        if key in types_by_field and value is not None:
+            values[key] = value
+    for text in assignments:
+        key, raw = parse_assignment(text)
+        if key not in types_by_field:
+            raise ValueError(f"unknown key {key!r} for {name}; allowed: {', '.join(types_by_field)}")
+        values[key] = parse_value(key, raw, types_by_field[key])
+    try:
+        return config_class(**values)
+    except ValueError as err:
+        raise ValueError(f"invalid configuration for {name}: {err}") from None

@@ -1,0 +1,202 @@
+"""Where a sweep's points run: in this process, in a local process pool, or on a Dask cluster.
+
+The runner hands each point to a ``concurrent.futures.Executor`` as ``compute_point(cfg, point)``
+and stores each result as it arrives, so every executor resumes the same way and gives the
+same CSV (rows always in ``points()`` order; float64 CPU results are identical).
+
+    --executor inprocess          the default: points run one after another in this process
+    --executor processes[:N]      N worker processes (default: one per CPU core), started with
+                                  "spawn" (CUDA is never initialised in the parent before they
+                                  start), one torch thread each; on a machine with G > 1 GPUs
+                                  worker i sees only GPU i mod G (CUDA_VISIBLE_DEVICES)
+    --executor dask://HOST:PORT   a running dask.distributed scheduler (``pip install -e
+    --executor dask               ".[cluster]"``); plain "dask" reads APPROX_DASK_ADDRESS.
+                                  APPROX_DASK_TIMEOUT (seconds, default 10) bounds the connect.
+
+On a cluster, start one scheduler and, on each machine, one single-threaded worker per GPU
+(or per core), each pinned to its device, with dask's own command line:
+
+    dask scheduler --port 8786                                   # on the head node
+    CUDA_VISIBLE_DEVICES=0 dask worker tcp://HEAD:8786 --nthreads 1 --nworkers 1 &
+    CUDA_VISIBLE_DEVICES=1 dask worker tcp://HEAD:8786 --nthreads 1 --nworkers 1 &
+    approx run overparam --executor dask://HEAD:8786 --device auto
+
+Workers need the same approx checkout installed (``pip install -e ".[cluster]"``); "auto"
+then resolves on each worker to the GPU it was given. A worker that dies mid-point loses only
+that point: the scheduler retries it on another worker, and ``--resume`` finishes any run.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
+import contextlib
+import importlib
+import multiprocessing
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pandas as pd
+
+__all__ = ["ExecutorSpec", "parse_executor", "open_executor", "compute_point", "InProcessExecutor",
+           "is_worker_failure", "DASK_ADDRESS_ENV", "DASK_TIMEOUT_ENV"]
+
+DASK_ADDRESS_ENV = "APPROX_DASK_ADDRESS"
+DASK_TIMEOUT_ENV = "APPROX_DASK_TIMEOUT"
+ALLOWED = "inprocess, processes, processes:N, dask, dask://HOST:PORT"
+CLUSTER_EXTRA = 'pip install -e ".[cluster]"'
+
+
+def compute_point(cfg: Any, point: dict | None) -> tuple[pd.DataFrame, dict]:
+    """Run one point (``point=None``: the whole ``run(cfg)`` of a non-sweep experiment).
+
+    Runs wherever the executor puts it; the experiment module is found from the Config's class,
+    so it imports on a worker as it does here. Seeds every generator with ``cfg.seed`` first and
+    applies the Config's TF32 setting, so a point's result does not depend on where it ran.
+    Returns the frame and a record of where it ran (stored beside the point, not in the CSV).
+    """
+    from .device import precision, seed_everything
+    import torch
+
+    module = importlib.import_module(type(cfg).__module__)
+    seed_everything(getattr(cfg, "seed", 0))
+    start = time.perf_counter()
+    with precision(bool(getattr(cfg, "tf32", False))):
+        frame = module.run(cfg) if point is None else module.run_point(cfg, point)
+    info = {"host": socket.gethostname(), "pid": os.getpid(), "torch_threads": torch.get_num_threads(),
+            "seconds": round(time.perf_counter() - start, 6)}
+    return frame, info
+
+
+class InProcessExecutor(cf.Executor):
+    """Runs each submitted call at once, in the caller: the simplest path, and the default."""
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # noqa: BLE001 - delivered through the future, like any executor
+            future.set_exception(err)
+        return future
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    kind: str                    # "inprocess" | "processes" | "dask"
+    n_workers: int | None = None  # processes: pool size
+    address: str | None = None   # dask: scheduler address, tcp://HOST:PORT
+
+    def __str__(self) -> str:
+        if self.kind == "processes":
+            return f"processes:{self.n_workers}"
+        return f"dask://{self.address.removeprefix('tcp://')}" if self.kind == "dask" else self.kind
+
+
+def parse_executor(text: str) -> ExecutorSpec:
+    """Parse ``--executor``; ValueError names the allowed forms."""
+    text = (text or "inprocess").strip()
+    if text == "inprocess":
+        return ExecutorSpec("inprocess")
+    if text == "processes" or text.startswith("processes:"):
+        count = text.partition(":")[2] or str(os.cpu_count() or 1)
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"bad worker count in executor {text!r}; allowed: processes:N with N >= 1")
+        return ExecutorSpec("processes", n_workers=int(count))
+    if text == "dask" or text.startswith("dask://"):
+        address = text.removeprefix("dask://") if text != "dask" else os.environ.get(DASK_ADDRESS_ENV, "")
+        if not address:
+            raise ValueError(f"executor 'dask' needs a scheduler address: dask://HOST:PORT, or set "
+                             f"{DASK_ADDRESS_ENV}")
+        address = address.removeprefix("dask://")
+        return ExecutorSpec("dask", address=address if "://" in address else f"tcp://{address}")
+    raise ValueError(f"unknown executor {text!r}; allowed: {ALLOWED}")
+
+
+def _init_process_worker(counter, visible_gpus: list[str]) -> None:
+    """Initializer of each pool process: one torch thread; pinned to one GPU if there are several."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    if len(visible_gpus) > 1:  # before anything in this process touches CUDA
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible_gpus[index % len(visible_gpus)]
+    import torch
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(RuntimeError):  # only allowed before inter-op work has started
+        torch.set_num_interop_threads(1)
+
+
+def _visible_gpus() -> list[str]:
+    """GPU ids this process may hand out, found without creating a CUDA context."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [g for g in listed.split(",") if g.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _dask_timeout_s() -> float:
+    text = os.environ.get(DASK_TIMEOUT_ENV, "10")
+    try:
+        timeout_s = float(text)
+    except ValueError:
+        timeout_s = float("nan")
+    if not timeout_s > 0:
+        raise ValueError(f"bad {DASK_TIMEOUT_ENV}={text!r}; allowed: a number of seconds > 0")
+    return timeout_s
+
+
+def _dask_client(address: str, timeout_s: float):
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError(f"executor dask://... needs dask.distributed, which is not installed; "
+                         f"install the cluster extra: {CLUSTER_EXTRA}") from None
+    try:
+        return Client(address, timeout=timeout_s, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ValueError(f"cannot reach the dask scheduler at {address} within {timeout_s:g} s "
+                         f"({reason}); allowed: the address of a running `dask scheduler`") from None
+
+
+@contextlib.contextmanager
+def open_executor(spec: ExecutorSpec) -> Iterator[tuple[cf.Executor, int]]:
+    """(executor, how many points to keep in flight). Connects (dask) before yielding, so an
+    unreachable scheduler is a ValueError raised before the runner writes anything."""
+    if spec.kind == "inprocess":
+        yield InProcessExecutor(), 1
+    elif spec.kind == "processes":
+        context = multiprocessing.get_context("spawn")
+        counter = context.Value("i", 0)
+        pool = cf.ProcessPoolExecutor(spec.n_workers, mp_context=context,
+                                      initializer=_init_process_worker, initargs=(counter, _visible_gpus()))
+        try:
+            yield pool, 2 * spec.n_workers
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    else:
+        timeout_s = _dask_timeout_s()
+        client = _dask_client(spec.address, timeout_s)
+        try:
+            # pure=False: a point is a computation to run, not a value dask may deduplicate
+            yield client.get_executor(pure=False), 1_000_000
+        finally:
+            client.close()
+
+
+def _worker_failures() -> tuple[type[BaseException], ...]:
+    failures: list[type[BaseException]] = [BrokenProcessPool]
+    with contextlib.suppress(ImportError):
+        from distributed.scheduler import KilledWorker
+
+        failures.append(KilledWorker)
+    return tuple(failures)
+
+
+def is_worker_failure(err: BaseException) -> bool:
+    """A lost worker process (not an error in the experiment): the run can be resumed."""
+    return isinstance(err, _worker_failures())

@@ -1,0 +1,73 @@
+"""OUT/README.md: a gallery of every result in OUT, rebuilt from the result files alone.
+
+For each NAME.json record in OUT (in the experiments' fixed order), the gallery shows a heading,
+the experiment's one-line summary, the figure NAME.png, the paragraph ``describe(df)`` writes
+from NAME.csv, and the command that made it. It is rebuilt after every ``approx run``,
+``--plot-only`` and ``approx reproduce``, and on its own by ``approx gallery``; nothing is
+rerun. A result that cannot be described (its CSV is corrupt, or its module is gone or raises)
+gets an entry saying so, rather than vanishing or hiding the others.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import catalog
+from .files import write_atomic
+from .results import read_record, read_result
+
+__all__ = ["write_gallery", "GALLERY_NAME"]
+
+GALLERY_NAME = "README.md"
+
+
+def _records(out_dir: Path) -> list[dict]:
+    records = []
+    for path in sorted(out_dir.glob("*.json")):
+        try:
+            record = read_record(path)
+        except ValueError:
+            continue  # not ours (or corrupt): ``approx run --plot-only`` reports the latter
+        if record.get("output") == path.stem:
+            records.append(record)
+    return sorted(records, key=lambda r: (catalog.order_key(r.get("experiment", "")), r["output"]))
+
+
+def _describe(out_dir: Path, record: dict, package: str | None) -> str:
+    try:
+        module = catalog.load_experiment(record["experiment"], package or record.get("package"))
+        frame, _ = read_result(out_dir, record["output"])
+        return " ".join(module.describe(frame).split())
+    except Exception as err:  # noqa: BLE001 - one broken entry must not hide the others
+        return f"*Could not describe this result ({type(err).__name__}: {err}); rerun the command below.*"
+
+
+def _footnote(record: dict) -> str:
+    env = record.get("environment", {})
+    commit = (env.get("git_commit") or "unknown")[:10] + ("+dirty" if env.get("git_dirty") else "")
+    return (f"<sub>preset {record.get('preset')}, {record.get('n_rows')} rows, "
+            f"{record.get('wall_time_s', 0):.1f} s on {env.get('device_name')} ({env.get('device')}), "
+            f"executor {record.get('executor')}, commit {commit}, {record.get('started_utc')}</sub>")
+
+
+def write_gallery(out_dir: str | Path, package: str | None = None) -> Path:
+    """Write OUT/README.md from the results in OUT; returns its path."""
+    out_dir = Path(out_dir)
+    records = _records(out_dir)
+    lines = ["# Results", "",
+             "Every figure below was made by the command under it; `approx reproduce` remakes all of "
+             "them and this page (`approx gallery` rebuilds the page alone). Each NAME.csv holds the "
+             "data, NAME.pdf the figure as a vector file, NAME.json the configuration, the machine "
+             "and the git commit.", ""]
+    if not records:
+        lines += ["No results yet: run `approx reproduce`.", ""]
+    for record in records:
+        output = record["output"]
+        lines += [f"## {output}", ""]
+        if record.get("summary"):
+            lines += [f"*{record['summary']}*", ""]
+        lines += [f"![{output}]({output}.png)", "", _describe(out_dir, record, package), "",
+                  "```bash", record.get("command", f"approx run {record.get('experiment')}"), "```", "",
+                  _footnote(record), ""]
+    path = out_dir / GALLERY_NAME
+    write_atomic(path, "\n".join(lines))
+    return path

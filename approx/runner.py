@@ -1,0 +1,359 @@
+"""The runner: from "run this experiment" to its files, written once for every experiment.
+
+    Request ──plan_run──▶ Plan ──execute──▶ OUT/NAME.csv .png .pdf .json, OUT/README.md
+             (validates everything;   (computes the points that are not stored yet, storing
+              writes nothing)          each as it arrives; then CSV, figure, record, gallery)
+
+``plan_run`` loads the module, builds the Config (preset, --seed/--device, --set; see
+approx.configs), checks the device, the executor spec, and with --resume every stored point
+(with --plot-only the CSV), and raises UsageError naming the bad value before any file exists.
+``execute`` connects the executor (an unreachable scheduler is still a UsageError, raised before
+any write), clears the point store unless resuming, and hands each missing point to the
+executor as ``compute_point(cfg, point)``. A non-sweep experiment is one point, ``run(cfg)``, so
+it resumes and runs on any executor the same way. Rows come out in ``points()`` order whatever
+order the points finished in. Killing a run loses at most the points in flight.
+
+``reproduce`` plans every experiment (all validated first), runs them in ``catalog.ORDER`` and
+writes the gallery; a failing experiment is reported and the others still run.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import importlib.metadata
+import io
+import shlex
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import catalog
+from .configs import build_config
+from .device import environment, resolve_device
+from .executors import ExecutorSpec, compute_point, is_worker_failure, open_executor, parse_executor
+from .files import sha256_of
+from .gallery import write_gallery
+from .results import RESULT_FORMAT, csv_bytes, paths, read_result, write_csv, write_record
+from .store import PointStore, point_key
+
+__all__ = ["UsageError", "RunInterrupted", "Request", "Plan", "Outcome", "plan_run", "execute",
+           "run_experiment", "reproduce", "POINTS_DIR"]
+
+POINTS_DIR = ".points"
+
+
+class UsageError(ValueError):
+    """Bad input from the user (one line, no traceback, exit status 2); nothing was written."""
+
+
+class RunInterrupted(RuntimeError):
+    """A run stopped before its last point (Ctrl-C or a lost worker); finished points are stored."""
+
+    def __init__(self, message: str, by_user: bool):
+        super().__init__(message)
+        self.by_user = by_user
+
+
+def one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for (the ``approx run`` flags)."""
+    name: str
+    preset: str = "default"
+    seed: int | None = None
+    device: str | None = None
+    assignments: tuple[str, ...] = ()   # "key=value" texts from --set
+    out: Path = Path("results")
+    resume: bool = False
+    plot_only: bool = False
+    quiet: bool = False
+    executor: str = "inprocess"
+    package: str | None = None          # experiments package; None: APPROX_EXPERIMENTS or "experiments"
+    argv: tuple[str, ...] | None = None  # the command line as typed, for the record
+
+    def command(self) -> str:
+        """The shortest ``approx run`` command that computes the same result."""
+        parts = ["approx", "run", self.name]
+        if self.preset != "default":
+            parts += ["--preset", self.preset]
+        if self.seed is not None:
+            parts += ["--seed", str(self.seed)]
+        if self.device is not None:
+            parts += ["--device", self.device]
+        for assignment in self.assignments:
+            parts += ["--set", assignment]
+        return shlex.join(parts)
+
+
+@dataclass
+class Plan:
+    """A validated request: the Config, the points (keyed) and whatever is already stored."""
+    request: Request
+    module: ModuleType
+    cfg: Any
+    output: str                                  # file stem in OUT: NAME or module.output_name(cfg)
+    executor: ExecutorSpec
+    units: list[tuple[str, dict | None]]         # (key, point) in points() order; None: run(cfg)
+    stored: dict[str, pd.DataFrame]              # --resume: frames found in the store
+    frame: pd.DataFrame | None = None            # --plot-only: the CSV
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.request.out)
+
+    @property
+    def store(self) -> PointStore:
+        return PointStore(self.out_dir / POINTS_DIR / self.output)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    output: str
+    files: dict[str, Path]
+    n_rows: int
+    n_points: int
+    n_resumed: int
+    wall_time_s: float
+
+    def summary(self) -> str:
+        stem = self.files["csv"].with_suffix("")
+        return (f"{self.output}: {self.n_rows} rows, {self.n_points} points ({self.n_resumed} resumed), "
+                f"{self.wall_time_s:.1f} s -> {stem}.{{csv,png,pdf,json}}")
+
+
+def plan_run(request: Request) -> Plan:
+    """Validate a request completely; UsageError (one line) on any bad input; writes nothing."""
+    try:
+        return _plan(request)
+    except ValueError as err:
+        raise UsageError(one_line(err)) from None
+
+
+def _plan(request: Request) -> Plan:
+    module = catalog.load_experiment(request.name, request.package)
+    if request.device is not None:
+        resolve_device(request.device)
+    cfg = build_config(request.name, module, request.preset,
+                       fields_from_flags={"seed": request.seed, "device": request.device},
+                       assignments=request.assignments)
+    if hasattr(cfg, "device"):
+        resolve_device(cfg.device)
+    spec = parse_executor(request.executor)
+    output = module.output_name(cfg) if hasattr(module, "output_name") else request.name
+    if not output or Path(output).name != output or output.startswith("."):
+        raise ValueError(f"output name {output!r} of {request.name} is not a plain file name")
+    if request.plot_only:
+        frame, _ = read_result(Path(request.out), output)
+        return Plan(request, module, cfg, output, spec, [], {}, frame)
+    config = dataclasses.asdict(cfg)
+    points = list(module.points(cfg)) if catalog.is_sweep(module) else [None]
+    units = [(point_key(request.name, config, p), p) for p in points]
+    if len({key for key, _ in units}) != len(units):
+        raise ValueError(f"points({request.name}) returned the same point twice")
+    plan = Plan(request, module, cfg, output, spec, units, {})
+    if request.resume:
+        for key, _ in units:
+            frame = plan.store.load(key)
+            if frame is not None:
+                plan.stored[key] = frame
+    return plan
+
+
+def _compute(plan: Plan, executor: cf.Executor, window: int, frames: dict, infos: list) -> None:
+    """Run the points not in ``frames``, at most ``window`` in flight; store each as it arrives."""
+    store, request = plan.store, plan.request
+    pending = iter([(k, p) for k, p in plan.units if k not in frames])
+    progress = tqdm(total=len(plan.units), initial=len(frames), desc=plan.output, unit="point",
+                    file=sys.stderr, disable=request.quiet or not sys.stderr.isatty())
+    in_flight: dict[cf.Future, tuple[str, dict | None]] = {}
+    failure: BaseException | None = None
+    try:
+        while True:
+            while failure is None and len(in_flight) < window:
+                unit = next(pending, None)
+                if unit is None:
+                    break
+                in_flight[executor.submit(compute_point, plan.cfg, unit[1])] = unit
+            if not in_flight:
+                break
+            done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                key, point = in_flight.pop(future)
+                if future.cancelled():
+                    continue
+                try:
+                    frame, info = future.result()
+                except Exception as err:  # noqa: BLE001 - keep the points that still finish
+                    if failure is None:
+                        failure = err
+                        for other in in_flight:
+                            other.cancel()
+                    continue
+                store.save(key, point, frame, info)
+                frames[key] = frame
+                infos.append(info)
+                progress.update()
+    except KeyboardInterrupt:
+        for future in in_flight:
+            future.cancel()
+        raise RunInterrupted(_stopped(plan, frames, "interrupted"), by_user=True) from None
+    finally:
+        progress.close()
+    if failure is not None:
+        if is_worker_failure(failure):
+            reason = f"a worker died: {type(failure).__name__}: {one_line(failure)}"
+            raise RunInterrupted(_stopped(plan, frames, reason), by_user=False) from failure
+        raise failure
+
+
+def _stopped(plan: Plan, frames: dict, reason: str) -> str:
+    return (f"{plan.output}: stopped after {len(frames)} of {len(plan.units)} points ({reason}); "
+            f"finished points are stored in {plan.store.directory}; rerun the same command "
+            "with --resume to compute only the rest")
+
+
+def _versions(spec: ExecutorSpec) -> dict[str, str | None]:
+    names = ["approx", "pandas", "matplotlib", "scipy", "tqdm"] + (["distributed"] if spec.kind == "dask" else [])
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            module = sys.modules.get(name)
+            versions[name] = getattr(module, "__version__", None)
+    return versions
+
+
+def _record(plan: Plan, frame: pd.DataFrame, csv_path: Path, started_utc: str, wall_time_s: float,
+            n_resumed: int, infos: list[dict]) -> dict:
+    request, cfg = plan.request, plan.cfg
+    device = resolve_device(cfg.device) if hasattr(cfg, "device") else torch.device("cpu")
+    env = environment(device, bool(getattr(cfg, "tf32", False)))
+    env["versions"] = _versions(plan.executor)
+    return {
+        "format": RESULT_FORMAT,
+        "experiment": request.name,
+        "output": plan.output,
+        "package": catalog.experiments_package(request.package),
+        "summary": catalog.summary(request.name, request.package),
+        "command": request.command(),
+        "argv": list(request.argv) if request.argv is not None else None,
+        "preset": request.preset,
+        "seed": getattr(cfg, "seed", None),
+        "config": dataclasses.asdict(cfg),
+        "executor": str(plan.executor),
+        "n_points": len(plan.units),
+        "n_points_resumed": n_resumed,
+        "workers": {"hosts": sorted({i["host"] for i in infos}),
+                    "torch_threads": sorted({i["torch_threads"] for i in infos})},
+        "n_rows": len(frame),
+        "columns": [str(c) for c in frame.columns],
+        "csv_sha256": sha256_of(csv_path),
+        "started_utc": started_utc,
+        "wall_time_s": round(wall_time_s, 3),
+        "environment": env,
+    }
+
+
+def execute(plan: Plan, *, gallery: bool = True) -> Outcome:
+    """Compute (or, with --plot-only, redraw) and write the result files of a planned run."""
+    request, out_dir = plan.request, plan.out_dir
+    files = paths(out_dir, plan.output)
+    start = time.perf_counter()
+    if request.plot_only:
+        plan.module.plot(plan.frame, files["png"])
+        if gallery:
+            write_gallery(out_dir, request.package)
+        return Outcome(plan.output, files, len(plan.frame), 0, 0, time.perf_counter() - start)
+    started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    frames: dict[str, pd.DataFrame] = dict(plan.stored)
+    infos: list[dict] = []
+    with contextlib.ExitStack() as stack:
+        try:
+            executor, window = stack.enter_context(open_executor(plan.executor))
+        except ValueError as err:
+            raise UsageError(one_line(err)) from None
+        if not request.resume:
+            plan.store.clear()
+        plan.store.remove_temporaries()
+        _compute(plan, executor, window, frames, infos)
+    frame = pd.concat([frames[key] for key, _ in plan.units], ignore_index=True)
+    data = csv_bytes(frame)
+    csv_path = write_csv(out_dir, plan.output, frame)
+    # plot and describe read what the CSV holds, exactly as --plot-only and the gallery will
+    plan.module.plot(pd.read_csv(io.BytesIO(data)), files["png"])
+    wall_time_s = time.perf_counter() - start
+    write_record(out_dir, plan.output,
+                 _record(plan, frame, csv_path, started_utc, wall_time_s, len(plan.stored), infos))
+    if gallery:
+        write_gallery(out_dir, request.package)
+    return Outcome(plan.output, files, len(frame), len(plan.units), len(plan.stored), wall_time_s)
+
+
+def run_experiment(request: Request) -> Outcome:
+    return execute(plan_run(request))
+
+
+def reproduce(out: Path = Path("results"), *, preset: str = "default", device: str | None = None,
+              executor: str = "inprocess", resume: bool = False, quiet: bool = False,
+              package: str | None = None, argv: tuple[str, ...] | None = None) -> list[Outcome]:
+    """Every experiment at ``preset``, in catalog order, then the gallery.
+
+    All requests are validated before anything runs. An experiment that raises is reported on
+    stderr (with its traceback: that is a bug to fix) and the rest still run; RunInterrupted
+    with ``by_user=False`` at the end lists the failures."""
+    try:
+        names = catalog.experiment_names(package)
+    except ValueError as err:
+        raise UsageError(one_line(err)) from None
+    plans, failed = [], []
+    for name in names:
+        request = Request(name, preset, device=device, out=Path(out), resume=resume, quiet=quiet,
+                          executor=executor, package=package, argv=argv)
+        try:
+            plans.append(plan_run(request))
+        except UsageError:
+            raise
+        except Exception:  # noqa: BLE001 - a module that fails to import is reported, not fatal
+            traceback.print_exc()
+            print(f"approx: {name} could not be loaded; continuing with the others", file=sys.stderr)
+            failed.append(name)
+    outcomes = []
+    for plan in plans:
+        try:
+            outcome = execute(plan, gallery=False)
+        except UsageError:
+            raise  # the executor could not start (e.g. no scheduler): the same for every experiment
+        except RunInterrupted as err:
+            if err.by_user:
+                write_gallery(out, package)
+                raise
+            print(f"approx: {err}", file=sys.stderr)
+            failed.append(plan.output)
+            continue
+        except Exception:  # noqa: BLE001 - one broken experiment must not stop the others
+            traceback.print_exc()
+            print(f"approx: {plan.output} failed; continuing with the others", file=sys.stderr)
+            failed.append(plan.output)
+            continue
+        outcomes.append(outcome)
+        if not quiet:
+            print(outcome.summary(), flush=True)
+    write_gallery(out, package)
+    if failed:
+        raise RunInterrupted(f"{len(failed)} of {len(names)} experiments failed: {', '.join(failed)}",
+                             by_user=False)
+    return outcomes

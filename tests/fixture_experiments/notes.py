@@ -1,0 +1,2 @@
+"""A module without Config and run: not an experiment, so `approx list` leaves it out."""
+TEXT = "notes"

@@ -14,12 +14,13 @@ derivative takes the input ``x`` and the already computed output ``y`` so that s
 can reuse y (sigma' = y (1 - y), tanh' = 1 - y^2) instead of recomputing exponentials.
 
 Conventions at kinks follow PyTorch, so the hand-written engine and autograd agree everywhere:
-relu'(0) = 0, and ramp'(x) = 1 on (0, 1] (the derivative of relu(x) - relu(x - 1) with
-relu'(0) = 0).
+relu'(0) = 0, ramp'(x) = 1 on the open interval (0, 1) only (the derivative torch.clamp and
+nn.Hardtanh give), and softplus'(x) = 1 exactly above torch's threshold x > 20, where softplus
+returns x itself (sigmoid(x) would differ from it by up to 2e-9).
 
 Stability: sigmoid uses torch.sigmoid (no overflow of exp for large |x|); softplus uses
-torch's thresholded log1p(e^x), whose derivative is sigmoid(x); both are finite and exact to
-rounding at x = +-1e4 in float32 and float64.
+torch's thresholded log1p(e^x), whose derivative is sigmoid(x) up to the threshold; both are
+finite and exact to rounding at x = +-1e4 in float32 and float64.
 """
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ def _identity(x: Tensor) -> Tensor:
 
 def _softplus(x: Tensor) -> Tensor:
     # PyTorch computes log1p(e^x) below a threshold of 20 and returns x above it (where the two
-    # agree to rounding), so e^x never overflows; its autograd derivative is sigma(x) everywhere,
-    # including x = 0, which a hand-rolled max(x, 0) + log1p(e^{-|x|}) would get wrong (1, not 1/2).
+    # agree to rounding), so e^x never overflows; its autograd derivative is sigma(x) up to the
+    # threshold (and exactly 1 above it), including x = 0, which a hand-rolled
+    # max(x, 0) + log1p(e^{-|x|}) would get wrong (1, not 1/2).
     return torch.nn.functional.softplus(x)
 
 
@@ -77,11 +79,12 @@ def _tanh_derivative(x: Tensor, y: Tensor) -> Tensor:
 
 
 def _softplus_derivative(x: Tensor, y: Tensor) -> Tensor:
-    return torch.sigmoid(x)
+    # above the threshold softplus(x) = x, so its derivative is exactly 1 (as in PyTorch)
+    return torch.sigmoid(x).masked_fill_(x > 20, 1.0)
 
 
 def _ramp_derivative(x: Tensor, y: Tensor) -> Tensor:
-    return ((x > 0) & (x <= 1)).to(x.dtype)
+    return ((x > 0) & (x < 1)).to(x.dtype)
 
 
 ACTIVATIONS: dict[str, Activation] = {

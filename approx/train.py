@@ -345,6 +345,7 @@ def _log_rule(steps: int, log_every: int | None, log_steps: Iterable[int] | None
         bad = [s for s in chosen if not _is_int(s) or not 0 <= s <= steps]
         if bad:
             raise ValueError(f"log_steps must be ints in 0..{steps}; got {sorted(map(str, bad))}")
+    chosen.add(0)
     if log_every is None:
         return chosen.__contains__
     return lambda t: t % log_every == 0 or t in chosen

@@ -1,0 +1,146 @@
+"""Optimizers and schedules: each update rule against torch.optim, per-member rates, input checks."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from approx import optim, schedules
+
+# Same update, same float64 arithmetic up to the order of a few operations: agreement to a few
+# ulps per step, so 1e-13 relative after 20 steps leaves a wide margin and still catches any
+# change of rule (the negative controls below differ by > 1e-4).
+RTOL = 1e-13
+
+
+def _gradient_sequence(shapes, n_steps, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return [[torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes] for _ in range(n_steps)]
+
+
+def _run_ours(opt, params, grads_seq, lr):
+    state = opt.init(params)
+    for grads in grads_seq:
+        params = opt.step(params, grads, lr, state)
+    return params
+
+
+def _run_torch(make_torch_opt, params, grads_seq):
+    leaves = [p.clone().requires_grad_(True) for p in params]
+    torch_opt = make_torch_opt(leaves)
+    for grads in grads_seq:
+        for leaf, g in zip(leaves, grads):
+            leaf.grad = g.clone()
+        torch_opt.step()
+    return [leaf.detach() for leaf in leaves]
+
+
+def _max_rel(a, b):
+    return max(((x - y).abs().max() / y.abs().max()).item() for x, y in zip(a, b))
+
+
+CASES = [
+    ("gd", {}, lambda ps, lr: torch.optim.SGD(ps, lr=lr)),
+    ("gd", {"weight_decay": 0.01}, lambda ps, lr: torch.optim.SGD(ps, lr=lr, weight_decay=0.01)),
+    ("sgd", {"momentum": 0.9}, lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=0.9)),
+    ("sgd", {"momentum": 0.5, "nesterov": True},
+     lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=0.5, nesterov=True)),
+    ("adam", {}, lambda ps, lr: torch.optim.Adam(ps, lr=lr)),
+    ("adam", {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
+     lambda ps, lr: torch.optim.Adam(ps, lr=lr, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("name, options, reference", CASES)
+def test_update_rules_match_torch_optim(name, options, reference):
+    shapes = [(5, 3), (5,), (1, 5), (1,)]
+    params = [g for g in _gradient_sequence(shapes, 1, seed=1)[0]]
+    grads_seq = _gradient_sequence(shapes, 20)
+    ours = _run_ours(optim.make(name, **options), params, grads_seq, lr=0.05)
+    theirs = _run_torch(lambda ps: reference(ps, 0.05), params, grads_seq)
+    assert _max_rel(ours, theirs) < RTOL
+    # negative control: the same comparison fails for a rate off by 0.1%
+    off = _run_ours(optim.make(name, **options), params, grads_seq, lr=0.05 * 1.001)
+    assert _max_rel(off, theirs) > 1e3 * RTOL
+
+
+def test_adam_bias_correction_makes_first_step_lr_times_sign():
+    # Kingma & Ba (2015), Sec. 2.1: with bias correction the first step is eta * g/(|g| + eps'),
+    # i.e. eta * sign(g) up to eps; without it the step would be (1-b1)/sqrt(1-b2) ~ 3.2x smaller.
+    p = [torch.zeros(4, dtype=torch.float64)]
+    g = [torch.tensor([3.0, -0.5, 1e-3, -20.0], dtype=torch.float64)]
+    opt = optim.make("adam", eps=1e-12)
+    new = opt.step(p, g, 0.01, opt.init(p))
+    assert torch.allclose(new[0], -0.01 * g[0].sign(), rtol=1e-8, atol=0)
+
+
+def test_params_are_not_modified_in_place():
+    params = _gradient_sequence([(3, 2), (3,)], 1)[0]
+    before = [p.clone() for p in params]
+    for name, options in [("gd", {}), ("sgd", {"momentum": 0.9}), ("adam", {})]:
+        opt = optim.make(name, **options)
+        opt.step(params, params, 0.1, opt.init(params))
+        assert all(torch.equal(a, b) for a, b in zip(params, before))
+
+
+@pytest.mark.parametrize("name, options", [("gd", {}), ("sgd", {"momentum": 0.9}), ("adam", {})])
+def test_per_member_rates_equal_one_member_at_a_time(name, options):
+    n_members = 3
+    rates = [0.1, 0.02, 0.5]
+    shapes = [(n_members, 4, 2), (n_members, 4)]
+    params = _gradient_sequence(shapes, 1, seed=3)[0]
+    grads_seq = _gradient_sequence(shapes, 10)
+    lr = optim.member_rates(rates, n_members)
+    together = _run_ours(optim.make(name, **options), params, grads_seq, lr)
+    for e in range(n_members):
+        alone = _run_ours(optim.make(name, **options), [p[e] for p in params],
+                          [[g[e] for g in grads] for grads in grads_seq], rates[e])
+        assert _max_rel([t[e] for t in together], alone) < RTOL
+    # negative control: member 0 trained with member 1's rate is visibly different
+    wrong = _run_ours(optim.make(name, **options), [p[0] for p in params],
+                      [[g[0] for g in grads] for grads in grads_seq], rates[1])
+    assert _max_rel([t[0] for t in together], wrong) > 1e-3
+
+
+def test_member_rates_shapes_and_errors():
+    assert optim.member_rates(0.1, None) == 0.1
+    assert optim.member_rates(0.1, 4) == 0.1  # one rate shared by every member stays a float
+    assert optim.member_rates([0.3], None) == 0.3
+    rates = optim.member_rates(torch.tensor([0.1, 0.2]), 2)
+    assert rates.shape == (2,) and rates.dtype == torch.float64
+    for bad, ensemble in [(0.0, None), (-1.0, 3), (math.nan, None), (math.inf, None), (True, None),
+                          ([0.1, 0.2], None), ([0.1, 0.2], 3), ([0.1, -0.2], 2), ([0.1, math.nan], 2)]:
+        with pytest.raises(ValueError, match="lr"):
+            optim.member_rates(bad, ensemble)
+
+
+def test_make_rejects_bad_names_and_hyperparameters():
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'; allowed: gd, sgd, adam"):
+        optim.make("rmsprop")
+    with pytest.raises(ValueError, match="only apply to optimizer 'sgd'"):
+        optim.make("gd", momentum=0.9)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        optim.make("sgd", momentum=1.0)
+    with pytest.raises(ValueError, match="nesterov=True needs momentum"):
+        optim.make("sgd", nesterov=True)
+    with pytest.raises(ValueError, match="betas"):
+        optim.make("adam", betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="eps"):
+        optim.make("adam", eps=0.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        optim.make("gd", weight_decay=-1.0)
+
+
+def test_schedules():
+    assert [schedules.constant(t, 10) for t in (0, 5, 9)] == [1.0, 1.0, 1.0]
+    # step: divide by 10 every total // 3 = 3 steps
+    assert [schedules.step(t, 10) for t in (0, 2, 3, 5, 6, 9)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.001])
+    assert schedules.step(7, 100, step_size=5, gamma=0.5) == 0.5
+    cos = schedules.get("cosine")
+    assert cos(0, 100) == 1.0 and cos(50, 100) == pytest.approx(0.5) and cos(100, 100) == pytest.approx(0.0)
+    assert all(cos(t, 100) >= cos(t + 1, 100) for t in range(100))  # monotone decay
+    custom = lambda t, total: 1.0 / (1 + t)  # noqa: E731
+    assert schedules.get(custom) is custom
+    with pytest.raises(ValueError, match="unknown schedule 'linear'; allowed: constant, step, cosine"):
+        schedules.get("linear")

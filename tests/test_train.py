@@ -1,0 +1,193 @@
+"""fit: both engines give one trajectory; stopping rules, statuses, logging, repeatability, checks."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from approx.network import Network
+from approx.train import fit
+
+
+def _data(n=64, dtype=torch.float64):
+    x = torch.linspace(-1, 1, n, dtype=dtype)[:, None]  # (n, 1)
+    return x, torch.sin(3 * x)
+
+
+def _rel(a: pd.Series, b: pd.Series) -> float:
+    return ((a.to_numpy() - b.to_numpy()) / b.to_numpy()).__abs__().max()
+
+
+def _net(seed=0, sizes=(1, 16, 16, 1), activation="tanh", **kw):
+    return Network.random(list(sizes), activation, seed=seed, **kw)
+
+
+# ---------------------------------------------------------------------- the cross-check
+def test_backprop_and_autograd_give_one_trajectory_over_1000_gd_steps():
+    # The strongest cross-check of the project: two engines, one loop, 1,000 full-batch GD steps
+    # in float64, the loss at every step within 1e-9 relative. The rate 0.05 keeps GD in its
+    # stable regime (eta below 2 / sharpness); at the edge of stability (Cohen et al. 2021) GD
+    # amplifies rounding differences exponentially and no two summation orders stay together.
+    data = _data()
+    _, by_hand = fit(_net(), data, engine="backprop", lr=0.05, steps=1000, log_every=1)
+    _, by_torch = fit(_net(), data, engine="autograd", lr=0.05, steps=1000, log_every=1)
+    assert list(by_hand.step) == list(range(1001))
+    assert by_torch.loss.iloc[-1] < 0.1 * by_torch.loss.iloc[0]  # it did train
+    assert _rel(by_hand.loss, by_torch.loss) < 1e-9
+    # negative control: a rate changed by one part in 10^6 moves the trajectory far above 1e-9
+    _, nudged = fit(_net(), data, engine="autograd", lr=0.05 * (1 + 1e-6), steps=1000, log_every=1)
+    assert _rel(nudged.loss, by_torch.loss) > 1e-8
+
+
+@pytest.mark.parametrize("optimizer, options", [
+    ("sgd", {"momentum": 0.9, "batch_size": 16}),
+    ("sgd", {"momentum": 0.9, "nesterov": True}),
+    ("adam", {"batch_size": 20}),
+])
+def test_engines_agree_for_sgd_and_adam(optimizer, options):
+    data = _data()
+    runs = [fit(_net(), data, engine=e, optimizer=optimizer, lr=0.01, steps=200, log_every=10,
+                **options) for e in ("backprop", "autograd")]
+    (net_a, hist_a), (net_b, hist_b) = runs
+    assert len(hist_a) == len(hist_b) == 21
+    assert _rel(hist_a.loss, hist_b.loss) < 1e-9
+    for p, q in zip(net_a.parameters(), net_b.parameters()):
+        assert torch.allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
+def test_logistic_loss_trains_on_both_engines_and_is_stable_at_huge_logits():
+    x, _ = _data()
+    y = (x > 0.1).to(x.dtype)  # (n, 1) labels in {0, 1}
+    huge = _net(sizes=(1, 8, 1), init_scale=1e4)  # logits of order 1e4
+    _, hist = fit(huge, (x, y), engine="backprop", loss="logistic", lr=1e-6, steps=3)
+    p = huge(x)
+    exact = (torch.clamp(p, min=0) - y * p + torch.log1p(torch.exp(-p.abs()))).mean()  # softplus(p) - y p
+    assert math.isfinite(hist.loss.iloc[0]) and hist.loss.iloc[0] == pytest.approx(exact.item(), rel=1e-12)
+    assert set(hist.status) <= {"running", "completed"}
+    runs = [fit(_net(), (x, y), engine=e, loss="logistic", lr=0.5, steps=300, log_every=50)[1]
+            for e in ("backprop", "autograd")]
+    assert runs[0].loss.iloc[-1] < 0.5 * runs[0].loss.iloc[0]
+    assert _rel(runs[0].loss, runs[1].loss) < 1e-9
+
+
+# ---------------------------------------------------------------------- history and stopping
+def test_history_columns_logging_and_metrics():
+    data = _data()
+    metrics = {"w_norm": lambda net: net.layers[0].weight.norm().item(),
+               "out_at_0": lambda net: net(torch.zeros(1, 1, dtype=torch.float64))[0, 0]}
+    net, hist = fit(_net(), data, engine="autograd", steps=25, log_every=10, metrics=metrics)
+    assert list(hist.columns) == ["step", "member", "loss", "status", "time_s", "w_norm", "out_at_0"]
+    assert list(hist.step) == [0, 10, 20, 25] and set(hist.member) == {0}
+    assert list(hist.status) == ["running"] * 3 + ["completed"]
+    assert hist.w_norm.iloc[-1] == pytest.approx(net.layers[0].weight.norm().item(), rel=1e-15)
+    assert hist.time_s.is_monotonic_increasing
+    _, chosen = fit(_net(), data, engine="autograd", steps=25, log_steps=[3, 7])
+    assert list(chosen.step) == [0, 3, 7, 25]
+    default = fit(_net(), data, engine="backprop", steps=300)[1]
+    assert len(default) == 101  # about 100 rows by default: every 3rd step here
+
+
+def test_target_loss_converges_and_freezes():
+    data = _data()
+    _, full = fit(_net(), data, engine="backprop", lr=0.05, steps=400, log_every=1)
+    target = full.loss.iloc[150]  # reached for the first time at step 150 (loss decreases)
+    assert (full.loss.iloc[:150] > target).all()
+    net, hist = fit(_net(), data, engine="backprop", lr=0.05, steps=400, log_every=100,
+                    target_loss=target)
+    assert list(hist.step) == [0, 100, 150] and hist.status.iloc[-1] == "converged"
+    assert hist.loss.iloc[-1] <= target
+    # the returned network is the one at step 150
+    again, _ = fit(_net(), data, engine="backprop", lr=0.05, steps=150, log_every=150)
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), again.parameters()))
+
+
+@pytest.mark.parametrize("engine", ["backprop", "autograd"])
+def test_divergence_is_recorded_not_raised(engine):
+    data = _data()
+    net, hist = fit(_net(), data, engine=engine, lr=50.0, steps=500, log_every=100)
+    assert hist.status.iloc[-1] == "diverged" and hist.step.iloc[-1] < 500
+    assert not hist.loss.iloc[-1] <= 1e300  # NaN, inf or astronomically large
+    assert all(torch.isfinite(p).all() for p in net.parameters())  # frozen at finite parameters
+    # max_loss: a bound on the loss also counts as divergence (here the start is above it)
+    _, bounded = fit(_net(), data, engine=engine, lr=0.05, steps=50, max_loss=1e-3)
+    assert list(bounded.status) == ["diverged"] and list(bounded.step) == [0]
+    # negative control: the same run with a sane rate completes
+    _, sane = fit(_net(), data, engine=engine, lr=0.05, steps=50)
+    assert sane.status.iloc[-1] == "completed"
+
+
+def test_time_budget_stops_the_run():
+    _, hist = fit(_net(), _data(), engine="autograd", steps=10_000, time_budget_s=1e-9)
+    assert list(hist.step) == [0] and list(hist.status) == ["time_budget"]
+
+
+def test_seeded_runs_repeat_bit_for_bit():
+    data = _data()
+    kwargs = dict(engine="backprop", optimizer="sgd", momentum=0.9, batch_size=8, lr=0.05,
+                  steps=100, log_every=10, seed=7)
+    runs = [fit(_net(seed=3), data, **kwargs) for _ in range(2)]
+    (net_a, hist_a), (net_b, hist_b) = runs
+    assert hist_a.drop(columns="time_s").equals(hist_b.drop(columns="time_s"))
+    assert all(torch.equal(p, q) for p, q in zip(net_a.parameters(), net_b.parameters()))
+    # negative control: another batch seed gives another trajectory
+    _, other = fit(_net(seed=3), data, **{**kwargs, "seed": 8})
+    assert not other.loss.equals(hist_a.loss)
+
+
+def test_input_is_not_modified():
+    net = _net()
+    before = [p.clone() for p in net.parameters()]
+    fit(net, _data(), engine="autograd", optimizer="adam", steps=5)
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"engine": "jax"}, "unknown engine 'jax'; allowed: backprop, autograd"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'; allowed: gd, sgd, adam"),
+    ({"schedule": "linear"}, "unknown schedule 'linear'"),
+    ({"loss": "hinge"}, "unknown loss 'hinge'; allowed: mse, logistic"),
+    ({"lr": 0.0}, "lr must be a finite number > 0, got 0.0"),
+    ({"lr": [0.1, 0.2]}, "lr must be one number"),
+    ({"steps": -1}, "steps must be an int >= 0, got -1"),
+    ({"steps": 2.5}, "steps must be an int >= 0, got 2.5"),
+    ({"batch_size": 65}, "batch_size=65 exceeds the 64 training points"),
+    ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"log_every": 0}, "log_every must be an int >= 1"),
+    ({"log_steps": [5000]}, "log_steps must be ints in 0..1000"),
+    ({"max_loss": -1.0}, "max_loss must be None or a finite number > 0"),
+    ({"time_budget_s": 0}, "time_budget_s must be None or a finite number > 0"),
+    ({"metrics": {"loss": len}}, "metric 'loss' must be a callable"),
+    ({"seed": "x", "batch_size": 4}, "seed must be an int"),
+])
+def test_bad_arguments_raise_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        fit(_net(), _data(), **kwargs)
+
+
+def test_bad_data_shapes_raise_value_error():
+    x, y = _data()
+    with pytest.raises(ValueError, match="input must have shape"):
+        fit(_net(), (x[:, 0], y))
+    with pytest.raises(ValueError, match=r"targets y must have shape \(n, 1\)"):
+        fit(_net(), (x, y[:, 0]))
+    with pytest.raises(ValueError, match="x has 64 points but y has 10"):
+        fit(_net(), (x, y[:10]))
+    with pytest.raises(ValueError, match="data must be a pair of tensors"):
+        fit(_net(), x)
+    with pytest.raises(ValueError, match="3 data sets for an ensemble of 2"):
+        fit(_net(ensemble=2), (x.expand(3, -1, -1), y))
+
+
+def test_fit_runs_on_every_device(device):
+    data = tuple(d.to(device) for d in _data())
+    net = _net().to(device)
+    for engine in ("backprop", "autograd"):
+        trained, hist = fit(net, data, engine=engine, optimizer="sgd", momentum=0.9,
+                            batch_size=16, lr=0.02, steps=50, log_every=25)
+        assert trained.device.type == device and hist.status.iloc[-1] == "completed"
+    # the same run on the CPU: float64 on another device agrees to rounding
+    _, on_cpu = fit(_net(), _data(), engine="autograd", optimizer="sgd", momentum=0.9,
+                    batch_size=16, lr=0.02, steps=50, log_every=25)
+    assert _rel(hist.loss, on_cpu.loss) < 1e-9

@@ -1,0 +1,211 @@
+"""Graph nodes and the reverse pass: backpropagation exactly as the lemma in the notes states it.
+
+Let f be computed by a graph whose nodes u are the inputs, the weights and every intermediate
+value, each node a function of its children. Backpropagation (Linnainmaa 1970; Rumelhart, Hinton
+& Williams 1986):
+
+    seed df/df = 1;
+    visit the nodes in reverse topological order (every node before its children);
+    each node u sums everything it received into B, and sends B * du/du_c to each child u_c.
+
+Lemma: when u is visited, B = df/du. By induction: f receives nothing and B = 1 is the seed; a
+child u_c is visited after all of its parents u, and receives from each the value
+df/du * du/du_c, whose sum over u is df/du_c by the chain rule. A node used twice (b = a + a)
+therefore gets both contributions: gradients accumulate, never overwrite.
+
+Each edge carries one message of O(1) work (scalar nodes), so the pass takes O(M) time for M
+edges, the same order as computing f: the cheap-gradient principle (Baur & Strassen 1983;
+Griewank & Walther 2008, ch. 4). ``experiments/backprop_cost.py`` measures both claims.
+
+A node's value is a Python float (scalar graphs: one node per neuron and per weight, as in the
+notes, computed with ``math``) or a torch tensor on any device (one node per array operation).
+The local derivatives live in ``rules.RULES``; no torch automatic differentiation is used.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .. import activations as _activations
+from .rules import RULES
+from .scalar import ACTIVATIONS as _SCALAR
+
+__all__ = ["Node", "topological_order"]
+
+
+class Node:
+    """A value in a computation graph, the children it was computed from, and df/d(value).
+
+    ``Node(3.0)`` or ``Node(tensor)`` makes a leaf; operators and methods make new nodes:
+    + - * / ** (numbers on either side), unary -, @ (tensors), .relu() .sigmoid() .tanh()
+    .softplus() .ramp() .exp() .log() .sum(dim) .mean(dim), .activation(name).
+    ``f.backward()`` fills ``.grad`` = df/du on every node u that f depends on.
+    """
+
+    __slots__ = ("value", "grad", "children", "op", "arg")
+
+    def __init__(self, value, children: tuple = (), op: str = "leaf", arg=None):
+        if type(value) is not float and not isinstance(value, Tensor):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f"a Node holds a Python float or a torch tensor; got {type(value).__name__}"
+                )
+            value = float(value)
+        self.value = value
+        self.grad = None  # df/d(value) after f.backward(); same shape as value
+        self.children = children  # the nodes this one was computed from, in rule order
+        self.op = op  # a key of RULES ("leaf" for inputs and weights)
+        self.arg = arg  # op constants (exponent, reduced dims, layer scale, ...)
+
+    def __repr__(self) -> str:
+        return f"Node({self.value!r}, op={self.op!r}, grad={self.grad!r})"
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other):
+        other = other if isinstance(other, Node) else Node(other)
+        return Node(self.value + other.value, (self, other), "add")
+
+    def __radd__(self, other):
+        return Node(other) + self
+
+    def __sub__(self, other):
+        other = other if isinstance(other, Node) else Node(other)
+        return Node(self.value - other.value, (self, other), "sub")
+
+    def __rsub__(self, other):
+        return Node(other) - self
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Node) else Node(other)
+        return Node(self.value * other.value, (self, other), "mul")
+
+    def __rmul__(self, other):
+        return Node(other) * self
+
+    def __truediv__(self, other):
+        other = other if isinstance(other, Node) else Node(other)
+        return Node(self.value / other.value, (self, other), "div")
+
+    def __rtruediv__(self, other):
+        return Node(other) / self
+
+    def __neg__(self):
+        return Node(-self.value, (self,), "neg")
+
+    def __pow__(self, other):
+        if isinstance(other, Node):
+            return Node(self.value ** other.value, (self, other), "pow")
+        if isinstance(other, bool) or not isinstance(other, (int, float)):
+            raise ValueError(f"exponent must be a number or a Node, got {type(other).__name__}")
+        return Node(self.value ** other, (self,), "pow_const", float(other))
+
+    def __rpow__(self, base):  # base ** node for a number base > 0
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 0:
+            raise ValueError(f"base ** Node needs a number base > 0, got {base!r}")
+        value = base ** self.value if type(self.value) is float else torch.pow(base, self.value)
+        return Node(value, (self,), "rpow_const", float(base))
+
+    def __matmul__(self, other):
+        other = other if isinstance(other, Node) else Node(other)
+        if not (isinstance(self.value, Tensor) and isinstance(other.value, Tensor)):
+            raise ValueError("@ needs tensor values on both sides; use * for floats")
+        return Node(self.value @ other.value, (self, other), "matmul")
+
+    def __rmatmul__(self, other):
+        return Node(other) @ self
+
+    # ------------------------------------------------------------------ functions
+    def exp(self):
+        x = self.value
+        return Node(math.exp(x) if type(x) is float else torch.exp(x), (self,), "exp")
+
+    def log(self):
+        x = self.value
+        if type(x) is float:
+            value = math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
+        else:
+            value = torch.log(x)
+        return Node(value, (self,), "log")
+
+    def activation(self, name: str):
+        """phi(self) for any name in approx.activations (identity, relu, sigmoid, ...)."""
+        if type(self.value) is float:
+            if name not in _SCALAR:
+                _activations.get(name)  # raises the ValueError that lists the allowed names
+            return Node(_SCALAR[name][0](self.value), (self,), name)
+        return Node(_activations.get(name).value(self.value), (self,), name)
+
+    def relu(self):
+        return self.activation("relu")
+
+    def sigmoid(self):
+        return self.activation("sigmoid")
+
+    def tanh(self):
+        return self.activation("tanh")
+
+    def softplus(self):
+        return self.activation("softplus")
+
+    def ramp(self):
+        return self.activation("ramp")
+
+    def sum(self, dim=None, keepdim: bool = False):
+        x = self.value
+        value = x if type(x) is float else (x.sum() if dim is None else x.sum(dim, keepdim))
+        return Node(value, (self,), "sum", (dim, keepdim))
+
+    def mean(self, dim=None, keepdim: bool = False):
+        x = self.value
+        value = x if type(x) is float else (x.mean() if dim is None else x.mean(dim, keepdim))
+        return Node(value, (self,), "mean", (dim, keepdim))
+
+    # ------------------------------------------------------------------ reverse pass
+    def backward(self, seed=None) -> None:
+        """Fill ``.grad`` = d(self)/du on every node u that self depends on (the lemma).
+
+        seed: d(self)/d(self), by default 1 (or ones of self's shape); a tensor seed v gives
+        the vector-Jacobian product v^T d(self)/du. Earlier ``.grad`` values in the graph are
+        replaced, so calling backward twice gives the same gradients.
+        """
+        order = topological_order(self)
+        for node in order:
+            node.grad = None
+        value = self.value
+        if seed is None:
+            seed = 1.0 if type(value) is float else torch.ones_like(value)
+        self.grad = seed
+        rules = RULES
+        for node in order:
+            B = node.grad  # everything this node received, summed: df/du by the lemma
+            if not node.children or B is None:
+                continue
+            for child, message in zip(node.children, rules[node.op](node, B)):
+                if message is not None:  # accumulate: a node used twice gets both messages
+                    child.grad = message if child.grad is None else child.grad + message
+
+
+def topological_order(root: Node) -> list[Node]:
+    """The nodes ``root`` depends on, each listed before its children (root first).
+
+    Iterative depth-first search (a recursive one overflows Python's stack on long chains):
+    a node is appended once all of its children have been, which gives a topological order in
+    O(M) time for M edges; reversing it puts every node before its children.
+    """
+    order: list[Node] = []
+    seen = {root}
+    stack = [(root, iter(root.children))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if child not in seen:
+                seen.add(child)
+                stack.append((child, iter(child.children)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order

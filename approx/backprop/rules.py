@@ -1,0 +1,223 @@
+"""The local-derivative rules: for each op, what a node sends to each of its children.
+
+In the reverse pass a node u has summed what it received into B = df/du; its rule returns
+B * du/du_c for each child u_c, one entry per child in order (None where nothing need be sent,
+such as the data entering the first layer). One short rule per op, all in the table ``RULES``
+(in the style of JAX's autodidax), so each local derivative sits next to its name.
+
+Rules work on Python floats (scalar graphs) and on tensors alike. Tensor ops broadcast, so a
+child of shape (3, 1) may have produced a (3, 4) result; ``sum_to`` then sums the contribution
+back to the child's shape (the derivative of broadcasting is summation).
+
+The fused ops at the end ("affine", "loss") are composite nodes for ``loss_and_grad``: a whole
+layer z = s h W^T + b, or a whole loss, with a hand-derived rule instead of a graph of small ops.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .. import activations as _activations
+from .scalar import ACTIVATIONS as _SCALAR
+
+__all__ = ["RULES", "sum_to"]
+
+
+def sum_to(g, value):
+    """Sum the contribution g down to the shape of ``value`` (undo broadcasting)."""
+    if type(g) is float:
+        return g
+    if not isinstance(value, Tensor):  # a Python number met a tensor: it gets a 0-dim sum
+        return g.sum()
+    shape = value.shape
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(dim=tuple(range(lead)))
+    kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(dim=kept, keepdim=True) if kept else g
+
+
+def _values(node):
+    return [c.value for c in node.children]
+
+
+# ---------------------------------------------------------------- arithmetic
+def _add(node, B):
+    a, b = node.children
+    return sum_to(B, a.value), sum_to(B, b.value)
+
+
+def _sub(node, B):
+    a, b = node.children
+    return sum_to(B, a.value), sum_to(-B, b.value)
+
+
+def _mul(node, B):
+    a, b = _values(node)
+    return sum_to(B * b, a), sum_to(B * a, b)
+
+
+def _div(node, B):  # u = a / b:  du/da = 1/b,  du/db = -a/b^2 = -u/b
+    a, b = _values(node)
+    return sum_to(B / b, a), sum_to(-B * node.value / b, b)
+
+
+def _neg(node, B):
+    return (-B,)
+
+
+def _pow(node, B):  # u = a^b:  du/da = b a^(b-1),  du/db = u log a
+    a, b = _values(node)
+    log_a = (math.log(a) if a > 0.0 else math.nan) if type(a) is float else torch.log(a)
+    return sum_to(B * b * a ** (b - 1), a), sum_to(B * node.value * log_a, b)
+
+
+def _pow_const(node, B):  # u = a^c for a constant c:  du/da = c a^(c-1)
+    c = node.arg
+    return (B * c * node.children[0].value ** (c - 1),)
+
+
+def _rpow_const(node, B):  # u = c^a for a constant c > 0:  du/da = u log c
+    return (B * node.value * math.log(node.arg),)
+
+
+def _exp(node, B):
+    return (B * node.value,)
+
+
+def _log(node, B):
+    return (B / node.children[0].value,)
+
+
+# ---------------------------------------------------------------- tensor ops
+def _matmul(node, B):  # u = a @ b:  da = B b^T,  db = a^T B  (1-D operands as row / column)
+    a, b = _values(node)
+    if a.ndim == 1 and b.ndim == 1:  # dot product
+        return B * b, B * a
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    B2 = B.unsqueeze(-2) if a.ndim == 1 else B
+    B2 = B2.unsqueeze(-1) if b.ndim == 1 else B2
+    ga = B2 @ b2.mT
+    gb = a2.mT @ B2
+    ga = ga.squeeze(-2) if a.ndim == 1 else ga
+    gb = gb.squeeze(-1) if b.ndim == 1 else gb
+    return sum_to(ga, a), sum_to(gb, b)
+
+
+def _expand_back(B, value, dim, keepdim):
+    """B of a reduction over ``dim`` of ``value``, broadcast back to value's shape."""
+    if dim is not None and not keepdim:
+        for d in sorted(d % value.ndim for d in ((dim,) if isinstance(dim, int) else dim)):
+            B = B.unsqueeze(d)
+    return B.expand(value.shape)
+
+
+def _sum(node, B):
+    x = node.children[0].value
+    if type(x) is float:
+        return (B,)
+    dim, keepdim = node.arg
+    return (_expand_back(B, x, dim, keepdim),)
+
+
+def _mean(node, B):
+    x = node.children[0].value
+    if type(x) is float:
+        return (B,)
+    dim, keepdim = node.arg
+    n = x.numel() // max(node.value.numel(), 1)
+    return (_expand_back(B / n, x, dim, keepdim),)
+
+
+# ---------------------------------------------------------------- activations
+def _activation_rule(name: str) -> Callable:
+    """u = phi(x):  du/dx = phi'(x), from approx.activations (tensors) or .scalar (floats)."""
+    tensor_derivative = _activations.get(name).derivative
+    float_derivative = _SCALAR[name][1]
+
+    def rule(node, B):
+        x, y = node.children[0].value, node.value
+        if type(x) is float:
+            return (B * float_derivative(x, y),)
+        # phi'(x) is a fresh tensor of x's shape (B's shape), so multiplying into it in place
+        # saves allocating a third tensor of that size
+        return (tensor_derivative(x, y).mul_(B),)
+
+    rule.__name__ = f"_{name}"
+    return rule
+
+
+# ---------------------------------------------------------------- fused nodes for networks
+# B *= phi'(x), in place, with y = phi(x): the same products as the activation rules above
+# (tests check each against approx.activations), with no tensor of phi' values allocated.
+_INTO_MESSAGE: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
+    "identity": lambda B, x, y: B,
+    "relu": lambda B, x, y: B.mul_(x > 0),
+    "sigmoid": lambda B, x, y: B.mul_(1 - y).mul_(y),
+    "tanh": lambda B, x, y: B.mul_(y.square().neg_().add_(1)),
+    "softplus": lambda B, x, y: B.mul_(_activations.get("softplus").derivative(x, y)),
+    "ramp": lambda B, x, y: B.mul_((x > 0) & (x < 1)),
+}
+
+
+def _layer_activation(node, B):
+    """u = phi(x) inside a Network, arg = name. B is the fresh message of the single affine node
+    above (a Network's graph is a chain), owned by this node alone, so it is overwritten."""
+    return (_INTO_MESSAGE[node.arg](B, node.children[0].value, node.value),)
+
+
+def _affine(node, B):
+    """u = s h W^T + b, children (h, W, b), arg (s, send_to_h), B: (batch, out) or (E, batch, out).
+
+    dW = s B^T h,  db = sum of B over the batch,  dh = s B W (skipped for the data x).
+    """
+    h, W, _ = _values(node)
+    s, send_to_h = node.arg
+    if W.ndim == 2:
+        dW = torch.mm(B.T, h)  # (out, in)
+        db = B.sum(0)  # (out,)
+        dh = torch.mm(B, W) if send_to_h else None  # (batch, in)
+    else:
+        hh = h if h.ndim == 3 else h.expand(W.shape[0], *h.shape)  # (E, batch, in)
+        dW = torch.bmm(B.transpose(1, 2), hh)  # (E, out, in)
+        db = B.sum(1)  # (E, out)
+        dh = sum_to(torch.bmm(B, W), h) if send_to_h else None  # (E, batch, in)
+    if s != 1.0:
+        dW.mul_(s)
+        if dh is not None:
+            dh.mul_(s)
+    return dh, dW, db
+
+
+def _loss(node, B):
+    """u = L(p, y) per network, arg (Loss, y, ensemble); dL/dp from approx.losses, times B."""
+    loss, y, ensemble = node.arg
+    g = loss.grad(node.children[0].value, y, ensemble)  # a fresh tensor like p
+    return (g.mul_(B.view(-1, 1, 1) if ensemble else B),)
+
+
+RULES: dict[str, Callable] = {
+    "add": _add,
+    "sub": _sub,
+    "mul": _mul,
+    "div": _div,
+    "neg": _neg,
+    "pow": _pow,
+    "pow_const": _pow_const,
+    "rpow_const": _rpow_const,
+    "exp": _exp,
+    "log": _log,
+    "matmul": _matmul,
+    "sum": _sum,
+    "mean": _mean,
+    **{name: _activation_rule(name) for name in _activations.names()},
+    "affine": _affine,
+    "layer_activation": _layer_activation,
+    "loss": _loss,
+}

@@ -1,0 +1,112 @@
+"""approx.backprop.loss_and_grad (fused layer nodes) against approx.autograd (torch.autograd)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from approx import Network, activations, autograd, backprop, losses
+
+# Both engines compute the same sums in a different order: float64 agrees to ~1e-15, and the
+# issue fixes the threshold at 1e-10 (relative to the largest gradient entry of each tensor).
+RTOL64 = 1e-10
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    scale = b.abs().max().item()
+    return (a - b).abs().max().item() / (scale if scale > 0 else 1.0)
+
+
+def max_rel_err(grads_a, grads_b) -> float:
+    assert len(grads_a) == len(grads_b)
+    for a, b in zip(grads_a, grads_b):
+        assert a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+    return max(rel_err(a, b) for a, b in zip(grads_a, grads_b))
+
+
+def data(net: Network, batch: int, *, per_member: bool = False, loss: str = "mse", seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    lead = (net.ensemble,) if per_member else ()
+    x = torch.randn(*lead, batch, net.sizes[0], generator=gen, dtype=torch.float64)
+    y = torch.randn(batch, net.sizes[-1], generator=gen, dtype=torch.float64)
+    if loss == "logistic":
+        y = (y > 0).double()
+    return x.to(net.device, net.dtype), y.to(net.device, net.dtype)
+
+
+@pytest.mark.parametrize("activation", activations.names())
+@pytest.mark.parametrize("loss", losses.names())
+@pytest.mark.parametrize("ensemble,per_member", [(None, False), (3, False), (3, True)])
+def test_matches_autograd(device, activation, loss, ensemble, per_member):
+    net = Network.random([3, 7, 5, 2], activation, seed=1, ensemble=ensemble, device=device)
+    x, y = data(net, 11, per_member=per_member, loss=loss)
+    value, grads = backprop.loss_and_grad(net, x, y, loss)
+    ref_value, ref_grads = autograd.loss_and_grad(net, x, y, loss)
+    assert max_rel_err(grads, ref_grads) <= RTOL64
+    if ensemble is None:
+        assert isinstance(value, float) and value == pytest.approx(ref_value, rel=RTOL64)
+    else:
+        assert value.shape == (ensemble,) and rel_err(value, ref_value) <= RTOL64
+    # negative control: a gradient off by 1% fails the same comparison
+    assert max_rel_err([g * 1.01 for g in grads], ref_grads) > RTOL64
+
+
+@pytest.mark.parametrize("init", ["standard", "he", "ntk"])
+@pytest.mark.parametrize("sizes", [[1, 1], [4, 1], [2, 16, 1], [1, 8, 8, 8, 8, 3]])
+def test_architectures_and_inits(sizes, init):
+    net = Network.random(sizes, ["tanh", "relu", "softplus", "sigmoid", "ramp"][: len(sizes) - 2],
+                         seed=3, init=init)
+    x, y = data(net, 9)
+    _, grads = backprop.loss_and_grad(net, x, y)
+    _, ref = autograd.loss_and_grad(net, x, y)
+    assert max_rel_err(grads, ref) <= RTOL64
+
+
+def test_nonlinear_output_layer():
+    net = Network.random([2, 6, 1], ["tanh", "sigmoid"], seed=0)
+    x, y = data(net, 8, loss="logistic")
+    _, grads = backprop.loss_and_grad(net, x, y, "logistic")
+    assert max_rel_err(grads, autograd.loss_and_grad(net, x, y, "logistic")[1]) <= RTOL64
+
+
+@pytest.mark.parametrize("per_member", [False, True])
+def test_ensemble_equals_members_one_by_one(per_member):
+    net = Network.random([2, 9, 9, 1], "tanh", seed=5, ensemble=4, init="ntk")
+    x, y = data(net, 13, per_member=per_member)
+    values, grads = backprop.loss_and_grad(net, x, y)
+    for e, member in enumerate(net.unstack()):
+        value_e, grads_e = backprop.loss_and_grad(member, x[e] if per_member else x, y)
+        assert abs(values[e].item() - value_e) <= 1e-12 * abs(value_e)
+        assert max_rel_err([g[e] for g in grads], grads_e) <= 1e-12
+
+
+def test_gradients_do_not_alias_parameters_or_each_other():
+    net = Network.random([2, 4, 1], "relu", seed=0)
+    x, y = data(net, 5)
+    _, grads = backprop.loss_and_grad(net, x, y)
+    ptrs = {g.data_ptr() for g in grads} | {p.data_ptr() for p in net.parameters()}
+    assert len(ptrs) == 2 * len(grads)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_float32_and_devices(device, dtype):
+    net = Network.random([3, 16, 16, 1], "softplus", seed=2, dtype=dtype, device=device)
+    x, y = data(net, 32)
+    value, grads = backprop.loss_and_grad(net, x, y)
+    ref_value, ref = autograd.loss_and_grad(net, x, y)
+    rtol = {torch.float64: RTOL64, torch.float32: 1e-5}[dtype]  # float32 eps ~ 1.2e-7
+    assert all(g.dtype == dtype and g.device.type == device for g in grads)
+    assert max_rel_err(grads, ref) <= rtol
+    assert value == pytest.approx(ref_value, rel=rtol)
+
+
+def test_bad_input_raises_value_error():
+    net = Network.random([2, 4, 1], "relu", seed=0)
+    x, y = data(net, 5)
+    with pytest.raises(ValueError, match="unknown loss 'l1'"):
+        backprop.loss_and_grad(net, x, y, "l1")
+    with pytest.raises(ValueError, match="input must have shape"):
+        backprop.loss_and_grad(net, x[:, :1], y)
+    with pytest.raises(ValueError, match="does not match the output"):
+        backprop.loss_and_grad(net, x, y[:3])
+    with pytest.raises(ValueError, match="y must be a tensor"):
+        backprop.loss_and_grad(net, x, y.float())

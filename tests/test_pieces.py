@@ -16,9 +16,18 @@ import torch
 
 from approx import Layer, Network
 from approx.constructions.depth import sawtooth
-from approx.pieces import breakpoints, count_pieces, count_regions, max_regions
+from approx.pieces import METHODS, breakpoints, count_pieces, count_regions, max_regions
 
 EPS = np.finfo(np.float64).eps
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These matrices are small: on a shared 2-core CI machine extra threads only add contention."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
 LO, HI = -2.0, 2.0
 
 
@@ -80,28 +89,29 @@ def sampled_pieces(net, lo, hi, n_grid=20_001):
     return runs, h
 
 
-def test_hand_made_networks():
+@pytest.mark.parametrize("method", METHODS)
+def test_hand_made_networks(method):
     # relu(x) - relu(x - 1): slopes 0, 1, 0 -> breakpoints {0, 1}, zero-slope pieces at both ends
     ramp = net_from([([[1.0], [1.0]], [0.0, -1.0], "relu"), ([[1.0, -1.0]], [0.0], "identity")])
-    np.testing.assert_allclose(breakpoints(ramp, -1, 2), [0.0, 1.0], atol=1e-15)
-    assert count_pieces(ramp, -1, 2) == 3
+    np.testing.assert_allclose(breakpoints(ramp, -1, 2, method=method), [0.0, 1.0], atol=1e-15)
+    assert count_pieces(ramp, -1, 2, method=method) == 3
     # relu(x) - relu(-x) = x: two activation regions, one piece
     line = net_from([([[1.0], [-1.0]], [0.0, 0.0], "relu"), ([[1.0, -1.0]], [0.0], "identity")])
-    assert count_regions(line, -1, 1) == 2 and count_pieces(line, -1, 1) == 1
-    assert breakpoints(line, -1, 1).size == 0
+    assert count_regions(line, -1, 1, method=method) == 2 and count_pieces(line, -1, 1, method=method) == 1
+    assert breakpoints(line, -1, 1, method=method).size == 0
     # three units with the same kink at 0.3 (coincident breakpoints): one breakpoint
     same = net_from([([[1.0], [2.0], [0.5]], [-0.3, -0.6, -0.15], "relu"), ([[1.0, 1.0, 1.0]], [0.0], "identity")])
-    np.testing.assert_allclose(breakpoints(same, 0, 1), [0.3], atol=1e-12)
+    np.testing.assert_allclose(breakpoints(same, 0, 1, method=method), [0.3], atol=1e-12)
     # a second-layer unit crossing 0 exactly at a first-layer kink (t(x) - 1 = 0 at x = 1/2)
     deep = net_from([([[1.0], [1.0]], [0.0, -0.5], "relu"), ([[2.0, -4.0]], [-1.0], "relu"),
                      ([[1.0]], [0.0], "identity")])
-    assert count_pieces(deep, 0, 1) == 1  # relu(t(x) - 1) = 0 on [0, 1]
+    assert count_pieces(deep, 0, 1, method=method) == 1  # relu(t(x) - 1) = 0 on [0, 1]
     # a dead network: constant output, one piece
     dead = net_from([([[1.0]], [-5.0], "relu"), ([[3.0]], [0.7], "identity")])
-    assert count_pieces(dead, 0, 1) == 1 and count_regions(dead, 0, 1) == 1
+    assert count_pieces(dead, 0, 1, method=method) == 1 and count_regions(dead, 0, 1, method=method) == 1
     # ramp activation: clamp(2x, 0, 1) has kinks at 0 and 1/2
     clamp = net_from([([[2.0]], [0.0], "ramp"), ([[1.0]], [0.0], "identity")])
-    np.testing.assert_allclose(breakpoints(clamp, -1, 1), [0.0, 0.5], atol=1e-15)
+    np.testing.assert_allclose(breakpoints(clamp, -1, 1, method=method), [0.0, 0.5], atol=1e-15)
 
 
 @pytest.mark.parametrize("k", range(1, 13))
@@ -132,6 +142,14 @@ def test_random_networks_exact_and_within_bound():
             assert n_sampled == bps.size + 1, net
             n_equal += 1
     assert n_equal >= 100  # the equality case is exercised on most networks, not vacuously
+
+
+def test_sweep_and_refine_agree():
+    # two algorithms for the last hidden layer: a kink sweep (auto) and full refinement
+    for net in random_networks(200):
+        fast, full = breakpoints(net, LO, HI), breakpoints(net, LO, HI, method="refine")
+        assert fast.shape == full.shape and np.allclose(fast, full, rtol=0, atol=1e-12), net
+        assert count_regions(net, LO, HI) == count_regions(net, LO, HI, method="refine")
 
 
 def test_negative_controls_fail():
@@ -187,6 +205,11 @@ def test_bad_input_raises(net, lo, hi, match):
         count_pieces(net, lo, hi)
     with pytest.raises(ValueError, match=match):
         breakpoints(net, lo, hi)
+
+
+def test_bad_method_raises():
+    with pytest.raises(ValueError, match="method 'exact'"):
+        count_pieces(sawtooth(2), method="exact")
 
 
 def test_cuda_networks_are_counted(device):

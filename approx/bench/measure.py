@@ -1,0 +1,224 @@
+"""One row of the benchmark: time one training step of one engine, mode, precision and size on one
+device, and check what that step computed against float64.
+
+Per row, in this order, inside the row's arithmetic (``precision.arithmetic``) and, on the CPU,
+at the row's thread count:
+
+1. build the step on copies of the cell's float64 network, cast to the row's dtype; the data are
+   moved to the device beforehand, so no host-to-device copy is inside any timed step;
+2. ``first_step_ms``: the first call, alone (includes torch.compile's compilation);
+   for CUDA graphs the eager step is timed (``eager_ms``), then captured (``capture_ms``);
+3. warm-up calls, then ``time_ms`` / ``iqr_ms``: median and IQR (``approx.bench.timing``);
+4. ``forward_ms`` where asked: f(x) and the loss without gradients; ``reverse_ms`` = time_ms -
+   forward_ms is what the step adds to evaluating f (recording, backward pass, update);
+5. ``rel_error``: reset the parameters to the cell's start (rounded to the row's dtype), run one
+   step with lr = 2^10 and compare its update theta' - theta with the float64 update of the same
+   step, computed by the autograd engine on the same device:
+   ||d - d64||_F / ||d64||_F. The large rate makes the update dominate the rounding of theta
+   (a power of two, so it is exact in every precision), hence this is the relative error of the
+   gradient the step used.
+
+A row that raises is kept, with ``status`` = "error: ..." and no numbers, and the run goes on.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .. import autograd as _autograd
+from ..device import device_name, synchronize
+from ..network import Network
+from . import precision as _precision
+from .flops import measure_peak, step_flops
+from .graphs import capture
+from .steps import COMPILE_MODES, make_step, member_rows
+from .timing import cpu_threads, time_call, time_once
+
+__all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
+
+CHECK_LR = 2.0**10
+MODES = ("eager", "loop", "cuda-graph", *COMPILE_MODES)
+COLUMNS = [  # every row has every column (NaN where it does not apply), in this order
+    "engine", "mode", "device", "device_name", "dtype", "precision", "sweep", "depth", "width",
+    "batch", "d_in", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "samples_per_s",
+    "flops", "flops_per_s", "peak_flops_per_s", "peak_fraction", "rel_error", "first_step_ms",
+    "forward_ms", "reverse_ms", "eager_ms", "capture_ms", "compile_ms", "status",
+]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One network size: d_in -> depth hidden ReLU layers of ``width`` -> 1 output."""
+
+    sweep: str  # the part of the grid it belongs to (width, corner, heatmap, ensemble, graph, ...)
+    depth: int  # hidden layers (the network has depth + 1 weight matrices)
+    width: int
+    batch: int
+    d_in: int = 1
+    ensemble: int = 1  # E networks trained at once (E > 1: one batched computation, or a loop)
+    stacked: bool = False  # parameters carry a leading ensemble axis, even when E = 1
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.d_in] + [self.width] * self.depth + [1]
+
+    @property
+    def flops(self) -> int:
+        return step_flops(self.sizes, self.batch, self.ensemble)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to measure in a cell."""
+
+    cell: Cell
+    engine: str
+    mode: str
+    precision: str
+    device: str  # "cpu" or "cuda[:N]"
+    threads: int  # CPU intra-op threads (CUDA rows: the host's setting, recorded)
+    time_forward: bool = False
+
+
+class Bench:
+    """Measures Jobs; keeps the cell's network, data and float64 reference, and the peaks."""
+
+    def __init__(self, *, seed: int, lr: float, min_run_time_s: float, peak_sizes: dict[str, int]):
+        self.seed, self.lr, self.min_run_time_s, self.peak_sizes = seed, lr, min_run_time_s, peak_sizes
+        self.peak_rows: list[dict] = []  # one per (device, precision, threads), measured on demand
+        self._peaks: dict[tuple, float] = {}
+        self._cell_key: tuple | None = None
+        self._cell_data: tuple | None = None
+
+    # ---------------------------------------------------------------- the cell's fixed inputs
+    def cell_data(self, cell: Cell, device: torch.device) -> tuple[Network, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(float64 network, x, y, float64 update of one autograd step with lr = CHECK_LR)."""
+        key = (cell, str(device))
+        if key != self._cell_key:
+            self._cell_data = None  # free the previous cell's tensors first
+            ensemble = cell.ensemble if cell.stacked or cell.ensemble > 1 else None
+            net = Network.random(cell.sizes, "relu", seed=self.seed, dtype=torch.float64,
+                                 device=device, ensemble=ensemble)
+            gen = torch.Generator().manual_seed(self.seed + 1)
+            x = (torch.rand(cell.batch, cell.d_in, generator=gen, dtype=torch.float64) * 2 - 1)
+            y = torch.sin(3.0 * x.sum(dim=1, keepdim=True) / math.sqrt(cell.d_in))  # (batch, 1)
+            x, y = x.to(device), y.to(device)
+            _, grads = _autograd.loss_and_grad(net, x, y, "mse")
+            reference = member_rows(grads, ensemble is not None) * -CHECK_LR  # (E, P)
+            self._cell_data, self._cell_key = (net, x, y, reference), key
+        return self._cell_data
+
+    # ---------------------------------------------------------------- the machine's limit
+    def peak(self, device: torch.device, precision: str, threads: int) -> float:
+        """FLOP/s of a large matrix product in the row's arithmetic, measured once per run."""
+        key = (str(device), precision, threads)
+        if key not in self._peaks:
+            prec = _precision.get(precision)
+            n = self.peak_sizes[device.type]
+            with cpu_threads(threads):
+                timing, flops_per_s, rel_error = measure_peak(
+                    device, prec, n, threads=threads, min_run_time_s=self.min_run_time_s, seed=self.seed)
+            self._peaks[key] = flops_per_s
+            self.peak_rows.append({
+                **_identity(Cell("peak", 0, n, n), "matmul", "peak", prec, device, threads),
+                "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
+                "flops": 2 * n**3, "flops_per_s": flops_per_s, "peak_flops_per_s": flops_per_s,
+                "peak_fraction": 1.0, "rel_error": rel_error, "status": "ok",
+            })
+        return self._peaks[key]
+
+    # ---------------------------------------------------------------- one row
+    def skipped(self, job: Job, reason: str) -> dict:
+        """The row of a job that was not run, saying why."""
+        device = torch.device(job.device)
+        row = _identity(job.cell, job.engine, job.mode, _precision.get(job.precision), device, job.threads)
+        return {**row, "status": reason}
+
+    def measure(self, job: Job) -> dict:
+        device = torch.device(job.device)
+        prec = _precision.get(job.precision)
+        row = _identity(job.cell, job.engine, job.mode, prec, device, job.threads)
+        try:
+            with cpu_threads(job.threads) if device.type == "cpu" else contextlib.nullcontext():
+                row.update(self._measure(job, device, prec))
+            row["status"] = "ok"
+        except Exception as err:  # fail soft: the row says what went wrong and the run goes on
+            message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            row["status"] = f"error: {type(err).__name__}: {message[:200]}"
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        return row
+
+    def _measure(self, job: Job, device: torch.device, prec: _precision.Precision) -> dict:
+        cell = job.cell
+        base, x64, y64, reference = self.cell_data(cell, device)
+        net = base.clone().to(dtype=prec.dtype)
+        if job.mode == "cuda-graph" and net.ensemble is None:
+            net = Network.stack([net])  # no host synchronisation in the step: the loss stays a tensor
+        x, y = x64.to(prec.dtype), y64.to(prec.output_dtype)
+        start = member_rows(base.parameters(), base.ensemble is not None).to(prec.dtype)
+        out: dict = {}
+        if job.mode in COMPILE_MODES:
+            torch.compiler.reset()  # a fresh compilation per row: no recompile limits, no stale guards
+        with _precision.arithmetic(prec, device):
+            step = make_step(job.engine, "eager" if job.mode == "cuda-graph" else job.mode, net, x, y, self.lr)
+            out["first_step_ms"] = time_once(step.run, device)
+            if job.mode == "cuda-graph":
+                step.run()
+                out["eager_ms"] = self._time(step.run, device, job).median_ms
+                step, out["capture_ms"] = capture(step, device)
+            for _ in range(3):
+                step.run()
+            timing = self._time(step.run, device, job)
+            if job.time_forward and step.forward is not None:
+                out["forward_ms"] = self._time(step.forward, device, job).median_ms
+                out["reverse_ms"] = timing.median_ms - out["forward_ms"]
+            step.write(start)
+            step.set_lr(CHECK_LR)
+            step.run()
+            synchronize(device)
+            update = step.read() - start.double()
+            step.set_lr(self.lr)
+        if job.mode in COMPILE_MODES:
+            out["compile_ms"] = out["first_step_ms"] - timing.median_ms
+        seconds = timing.median_ms / 1e3
+        peak = self.peak(device, job.precision, job.threads)
+        flops_per_s = cell.flops / seconds
+        out.update({
+            "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
+            "samples_per_s": cell.ensemble * cell.batch / seconds, "flops": cell.flops,
+            "flops_per_s": flops_per_s, "peak_flops_per_s": peak, "peak_fraction": flops_per_s / peak,
+            "rel_error": float(torch.linalg.norm(update - reference) / torch.linalg.norm(reference)),
+        })
+        return out
+
+    def _time(self, fn, device: torch.device, job: Job):
+        return time_call(fn, device, threads=job.threads, min_run_time_s=self.min_run_time_s)
+
+
+def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, threads: int) -> dict:
+    """The columns that say what a row is."""
+    fields = asdict(cell)
+    fields.pop("stacked")
+    return {
+        "engine": engine, "mode": mode, "device": device.type, "device_name": _device_name(device),
+        "dtype": str(prec.dtype).replace("torch.", ""), "precision": prec.name,
+        **fields, "threads": threads,
+    }
+
+
+
+def _device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model name from /proc/cpuinfo where there is one."""
+    if device.type == "cpu":
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+    return device_name(device)

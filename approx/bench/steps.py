@@ -1,0 +1,153 @@
+"""One training step (forward + backward + update) per engine and mode, as a closure that updates
+its parameters in place: what the benchmark times.
+
+Engines (each trains on the mean squared error):
+
+    backprop   approx.backprop.loss_and_grad (the hand-written engine), then gradient descent
+    autograd   approx.autograd.loss_and_grad (torch.autograd on the Network), then the same descent
+    module     PyTorch as it is usually written, on ``Network.to_module()``:
+               opt.zero_grad(); mse_loss(model(x), y).backward(); opt.step()  (torch.optim.SGD)
+
+The descent for backprop and autograd is theta <- theta - lr g, one ``addcmul_`` per tensor with
+lr a 0-d tensor on the device: a CUDA graph reads the rate when it replays, so the accuracy check
+can change it without capturing again. Both engines return a single network's loss as a Python
+float, which costs a host synchronisation per step on CUDA; that is part of their step.
+
+Modes:
+
+    eager                     the step as written
+    loop                      an ensemble of E networks trained by a Python loop over E
+                              single-network steps (backprop, autograd); the batched
+                              alternative is mode eager on the ensemble itself
+    compile                   module with the forward under torch.compile (default mode); the
+                              backward is the compiled graph's, the optimizer step runs eagerly
+    compile-reduce-overhead   the same with mode="reduce-overhead" (CUDA graphs inside; CUDA)
+
+A step captured in a CUDA graph is ``approx.bench.graphs.capture`` of an eager step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .. import autograd as _autograd
+from .. import backprop as _backprop
+from .. import losses as _losses
+from ..network import Network
+
+__all__ = ["ENGINES", "STEP_MODES", "COMPILE_MODES", "Step", "make_step", "member_rows"]
+
+ENGINES = ("backprop", "autograd", "module")
+COMPILE_MODES = {"compile": "default", "compile-reduce-overhead": "reduce-overhead"}
+STEP_MODES = ("eager", "loop", *COMPILE_MODES)
+_LOSS_AND_GRAD = {"backprop": _backprop.loss_and_grad, "autograd": _autograd.loss_and_grad}
+
+
+@dataclass
+class Step:
+    """A training step that updates ``blocks`` in place each time ``run()`` is called."""
+
+    run: Callable[[], object]
+    blocks: list[list[Tensor]]  # per member e: the live tensors [W1, b1, W2, ...] the step updates
+    set_lr: Callable[[float], None]
+    forward: Callable[[], object] | None = None  # f(x) and the loss, no gradients (eager modes)
+
+    def read(self) -> Tensor:
+        """The parameters as an (E, P) float64 matrix, one row per member."""
+        return torch.stack([torch.cat([t.detach().reshape(-1) for t in blk]).double() for blk in self.blocks])
+
+    def write(self, theta: Tensor) -> None:
+        """Copy an (E, P) matrix (as from ``read``) into the live parameters."""
+        if theta.shape[0] != len(self.blocks):
+            raise ValueError(f"theta has {theta.shape[0]} rows for {len(self.blocks)} members")
+        with torch.no_grad():
+            for blk, row in zip(self.blocks, theta):
+                offset = 0
+                for t in blk:
+                    t.copy_(row[offset : offset + t.numel()].view_as(t))
+                    offset += t.numel()
+
+
+def member_rows(tensors: list[Tensor], stacked: bool) -> Tensor:
+    """[W1, b1, ...] (each with a leading E axis when ``stacked``) as an (E, P) float64 matrix."""
+    if not stacked:
+        tensors = [t.unsqueeze(0) for t in tensors]
+    return torch.cat([t.detach().reshape(t.shape[0], -1).double() for t in tensors], dim=1)
+
+
+def make_step(engine: str, mode: str, net: Network, x: Tensor, y: Tensor, lr: float) -> Step:
+    """The step of ``engine`` in ``mode`` on (x, y); ``net``'s tensors become the live parameters.
+
+    x: (batch, d_in), shared by every member of an ensemble; y: (batch, 1).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    if mode not in STEP_MODES:
+        raise ValueError(f"unknown step mode {mode!r}; allowed: {', '.join(STEP_MODES)}")
+    if engine == "module":
+        if mode == "loop" or net.ensemble is not None:
+            raise ValueError("the module engine trains one network; ensembles use backprop or autograd")
+        return _module_step(net, x, y, lr, COMPILE_MODES.get(mode))
+    if mode in COMPILE_MODES:
+        raise ValueError(f"mode {mode!r} compiles the module engine, not {engine!r}")
+    neg_lr = torch.full((), -lr, dtype=net.dtype, device=net.device)
+    if mode == "loop":
+        if net.ensemble is None:
+            raise ValueError("mode 'loop' needs an ensemble to loop over")
+        members = [_engine_step(engine, m.clone(), x, y, neg_lr) for m in net.unstack()]
+
+        def run_all() -> None:
+            for member in members:
+                member.run()
+
+        return Step(run_all, [m.blocks[0] for m in members], members[0].set_lr)
+    return _engine_step(engine, net, x, y, neg_lr)
+
+
+def _engine_step(engine: str, net: Network, x: Tensor, y: Tensor, neg_lr: Tensor) -> Step:
+    loss_and_grad = _LOSS_AND_GRAD[engine]
+    params = net.parameters()
+    stacked = net.ensemble is not None
+    mse = _losses.get("mse").value
+
+    def run() -> None:
+        _, grads = loss_and_grad(net, x, y, "mse")
+        for p, g in zip(params, grads):
+            p.addcmul_(g, neg_lr)  # theta <- theta - lr g, one kernel
+
+    def forward() -> Tensor:
+        with torch.no_grad():
+            p = net(x)
+            return mse(p, y.expand_as(p), stacked)
+
+    blocks = [[p[e] for p in params] for e in range(net.ensemble)] if stacked else [params]
+    return Step(run, blocks, lambda lr: neg_lr.fill_(-lr), forward)
+
+
+def _module_step(net: Network, x: Tensor, y: Tensor, lr: float, compile_mode: str | None) -> Step:
+    model = net.to_module()
+    params = list(model.parameters())  # [W1, b1, W2, ...]: Linear layers in order
+    optimizer = torch.optim.SGD(params, lr=lr)
+    forward_fn = model if compile_mode is None else torch.compile(model, mode=compile_mode)
+    mark_step = compile_mode == "reduce-overhead"
+    mse_loss = torch.nn.functional.mse_loss
+
+    def run() -> None:
+        if mark_step:  # tells the CUDA-graph trees a new iteration begins
+            torch.compiler.cudagraph_mark_step_begin()
+        optimizer.zero_grad(set_to_none=True)
+        mse_loss(forward_fn(x), y).backward()
+        optimizer.step()
+
+    def forward() -> Tensor:
+        with torch.no_grad():
+            return mse_loss(model(x), y)
+
+    def set_lr(value: float) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = value
+
+    return Step(run, [params], set_lr, forward if compile_mode is None else None)

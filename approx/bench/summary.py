@@ -1,0 +1,152 @@
+"""What the benchmark table says, computed from the table alone: ratios, crossovers, targets.
+
+Every ratio divides two times measured in the same run (and, for GPU/CPU, on the same cell).
+
+    speedups          GPU/CPU speed-up per cell: CPU time (most threads measured) / CUDA time
+    crossover         per batch, the smallest width from which the GPU wins at every larger width
+    ensemble_speedups loop time / batched time for the same E networks (per model: the same ratio)
+    engine_ratios     hand-written / autograd (and / nn.Module) step time per cell
+    targets           the issue's targets next to the measured values, with a verdict
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ok_rows", "speedups", "crossover", "ensemble_speedups", "engine_ratios",
+           "reverse_forward", "targets"]
+
+CELL = ["sweep", "engine", "mode", "precision", "depth", "width", "batch", "d_in", "ensemble"]
+SIZE = ["depth", "width", "batch", "d_in", "ensemble"]
+
+
+def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows that hold a measurement (status "ok")."""
+    return df[df["status"] == "ok"]
+
+
+def speedups(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell measured on both devices: cpu_ms, cuda_ms, speedup = cpu_ms / cuda_ms."""
+    rows = ok_rows(df)
+    rows = rows[rows["mode"].isin(["eager", "loop"])]
+    cpu = rows[rows["device"] == "cpu"].sort_values("threads").groupby(CELL, as_index=False).last()
+    cuda = rows[rows["device"] == "cuda"]
+    both = cpu[CELL + ["flops", "threads", "time_ms"]].merge(
+        cuda[CELL + ["time_ms"]], on=CELL, suffixes=("_cpu", "_cuda"))
+    both = both.rename(columns={"time_ms_cpu": "cpu_ms", "time_ms_cuda": "cuda_ms", "threads": "cpu_threads"})
+    both["speedup"] = both["cpu_ms"] / both["cuda_ms"]
+    return both
+
+
+def crossover(speedup: pd.DataFrame) -> pd.DataFrame:
+    """Per (sweep, engine, precision, batch): the smallest width from which the GPU is faster at
+    every larger width measured (NaN: the CPU wins at the largest width)."""
+    out = []
+    for key, group in speedup.groupby(["sweep", "engine", "precision", "depth", "batch"]):
+        group = group.sort_values("width")
+        wins = group["speedup"].to_numpy() > 1
+        tail = np.flip(np.logical_and.accumulate(np.flip(wins)))  # True where all larger widths win
+        width = group["width"].to_numpy()[tail][0] if tail.any() else np.nan
+        out.append(dict(zip(["sweep", "engine", "precision", "depth", "batch"], key),
+                        crossover_width=width, widths=len(group)))
+    return pd.DataFrame(out)
+
+
+def ensemble_speedups(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (device, engine, precision, E): loop_ms, batched_ms and speedup = loop_ms / batched_ms."""
+    rows = ok_rows(df)
+    rows = rows[rows["sweep"] == "ensemble"]
+    keys = ["device", "threads", "engine", "precision"] + SIZE
+    loop = rows[rows["mode"] == "loop"][keys + ["time_ms"]]
+    batched = rows[rows["mode"] == "eager"][keys + ["time_ms"]]
+    both = loop.merge(batched, on=keys, suffixes=("_loop", "_batched"))
+    both = both.rename(columns={"time_ms_loop": "loop_ms", "time_ms_batched": "batched_ms"})
+    both["speedup"] = both["loop_ms"] / both["batched_ms"]
+    return both.sort_values(["device", "engine", "ensemble"]).reset_index(drop=True)
+
+
+def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Per eager single-network cell: backprop_ms / autograd_ms and backprop_ms / module_ms."""
+    rows = ok_rows(df)
+    rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & (rows["sweep"] != "ensemble")]
+    keys = ["device", "threads", "sweep", "precision"] + SIZE
+    wide = rows.pivot_table(index=keys, columns="engine", values="time_ms", aggfunc="first").reset_index()
+    for other in ("autograd", "module"):
+        if "backprop" in wide and other in wide:
+            wide[f"backprop_per_{other}"] = wide["backprop"] / wide[other]
+    return wide
+
+
+def reverse_forward(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows that timed the forward pass, with ratio = reverse_ms / forward_ms."""
+    if "forward_ms" not in df:
+        return df.iloc[:0].assign(ratio=[])
+    rows = ok_rows(df).dropna(subset=["forward_ms"])
+    return rows.assign(ratio=rows["reverse_ms"] / rows["forward_ms"])
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _verdict(value: float, limit: float, at_most: bool) -> str:
+    if value is None or not np.isfinite(value):
+        return "not measured"
+    return "met" if (value <= limit if at_most else value >= limit) else "missed"
+
+
+BANDS_MS = ((0.0, 0.5, 0.5), (0.5, 10.0, 0.85), (10.0, np.inf, 1.05))  # autograd step time -> limit
+
+
+def targets(df: pd.DataFrame) -> pd.DataFrame:
+    """Every target of issue 7 with the measured value: the worst case over the cells it covers
+    ("not measured" where this run has no such cell, e.g. the GPU targets on a CPU-only run)."""
+    out: list[dict] = []
+    ok = ok_rows(df)
+
+    def add(target: str, limit: float, at_most: bool, value: float = np.nan, where: str = "") -> None:
+        out.append({"target": target, "measured": _fmt(value), "where": where,
+                    "verdict": _verdict(value, limit, at_most)})
+
+    ratios = engine_ratios(df)
+    for other in ("autograd", "module"):
+        column = f"backprop_per_{other}"
+        cells = ratios[(ratios["device"] == "cpu") & (ratios["threads"] == 1)] if column in ratios else None
+        for low, high, limit in BANDS_MS:
+            band = cells[(cells[other] >= low) & (cells[other] < high)] if cells is not None else ratios.iloc[:0]
+            value = band[column].max() if len(band) else np.nan
+            add(f"CPU 1 thread: hand-written / {other} <= {limit:g} where {other}'s step takes "
+                f"{low:g}-{high:g} ms", limit, True, value, f"worst of {len(band)} cells")
+    rf = reverse_forward(df)
+    for engine in sorted(set(rf["engine"]) | {"backprop", "autograd", "module"}):
+        for device in sorted(set(rf["device"]) | {"cpu"}):
+            group = rf[(rf["engine"] == engine) & (rf["device"] == device)]
+            add(f"{device}: reverse / forward <= 3, {engine}", 3.0, True,
+                group["ratio"].max() if len(group) else np.nan,
+                f"worst of {len(group)} rows, median {_fmt(group['ratio'].median())}" if len(group) else "")
+    ens = ensemble_speedups(df)
+    for device, minimum, size in (("cpu", 10.0, None), ("cuda", 100.0, 1024)):
+        rows = ens[ens["device"] == device]
+        size = size or (int(rows["ensemble"].max()) if len(rows) else 1024)
+        for engine in ("backprop", "autograd"):
+            group = rows[(rows["engine"] == engine) & (rows["ensemble"] == size)]
+            add(f"{device}: {size} small networks (width 16, 64 points) as one step >= {minimum:g}x faster "
+                f"per model than a loop, {engine}", minimum, False,
+                group["speedup"].min() if len(group) else np.nan, f"E = {size}")
+    cuda32 = ok[(ok["device"] == "cuda") & (ok["precision"] == "float32") & (ok["mode"] == "eager")
+                & (ok["sweep"] != "ensemble")]
+    largest = cuda32[cuda32["flops"] == cuda32["flops"].max()]
+    add("cuda: largest size, float32 (TF32 off) >= 0.6 of the float32 matmul peak", 0.6, False,
+        largest["peak_fraction"].max() if len(largest) else np.nan,
+        f"best engine at {largest['flops'].iloc[0]:.3g} FLOP/step" if len(largest) else "")
+    graphs = ok[ok["mode"] == "cuda-graph"]
+    smallest = graphs[graphs["width"] == graphs["width"].min()]
+    for engine in ("backprop", "autograd"):
+        row = smallest[smallest["engine"] == engine]
+        add(f"cuda: small network as a CUDA graph >= 5x faster than eager, {engine}", 5.0, False,
+            (row["eager_ms"] / row["time_ms"]).min() if len(row) else np.nan,
+            f"width {int(row['width'].iloc[0])}, same step eager vs replayed" if len(row) else "")
+    cuda = ratios[ratios["device"] == "cuda"] if "backprop_per_autograd" in ratios else ratios.iloc[:0]
+    add("cuda: hand-written within 1.1x of autograd", 1.1, True,
+        cuda["backprop_per_autograd"].max() if len(cuda) else np.nan, f"worst of {len(cuda)} cells")
+    return pd.DataFrame(out, columns=["target", "measured", "where", "verdict"])

@@ -1,0 +1,199 @@
+"""Benchmark: the training step of every engine on the CPU and the GPU, every size, against the
+machine's own measured matrix-product peak (FLOP model as in Kaplan et al. 2020; MFU as in
+nanoGPT).
+
+    approx run benchmark                                   # default: CPU, < 4 min -> results/benchmark-cpu.*
+    approx run benchmark --preset full --device cuda       # the whole grid on a GPU -> results/benchmark-cuda.*
+    approx run benchmark --preset smoke                    # seconds; what the tests run
+
+One row per measured cell (engine x mode x precision x size x device x threads): median and IQR
+of the step time (forward + backward + update), samples/s, achieved FLOP/s (6 x E x batch x
+sum fan_in fan_out per step), the fraction of the peak measured in the same run, and the
+relative error of the step's update against float64. The grid is a union of sweeps, because the
+full product of sizes would take hours:
+
+    peak      an n x n matrix product per (device, precision, threads): the machine's limit
+    width     step time vs width at fixed depth and batch: all engines, precisions and thread
+              counts; also the forward pass alone (reverse / forward ratio)
+    corner    the corners of depth x width x batch x d_in, float32
+    heatmap   width x batch on both devices (GPU runs only): the GPU/CPU speed-up and crossover
+    ensemble  E tiny networks as one batched step vs a Python loop over them
+    graph     small networks captured in a CUDA graph (CUDA only)
+    compile   the nn.Module step under torch.compile (CUDA; on the CPU with compile_on_cpu)
+
+A CUDA run also times the CPU on the same cells, so the GPU/CPU ratios come from one run. CPU
+cells whose modelled step exceeds ``cpu_max_flops`` are left out (a 4096-wide step on 65536
+points would take minutes). A row that fails (say torch.compile is unavailable) is kept with
+its error in ``status``, and rows past ``time_budget_s`` are listed as skipped.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from approx.bench import figures, report
+from approx.bench.measure import COLUMNS, Bench, Cell, Job
+from approx.bench.precision import PRECISIONS
+from approx.bench.steps import ENGINES
+from approx.device import resolve_device
+
+__all__ = ["Config", "PRESETS", "run", "plot", "describe", "output_name", "jobs"]
+
+
+@dataclass(frozen=True)
+class Config:
+    device: str = "auto"  # auto | cpu | cuda; a CUDA run also times the CPU on the same cells
+    seed: int = 0  # seeds the networks and the data
+    engines: tuple[str, ...] = ENGINES  # backprop (hand-written), autograd, module (nn.Module + torch.optim)
+    precisions: tuple[str, ...] = tuple(PRECISIONS)  # each device runs those it supports
+    thread_counts: tuple[str, ...] = ("1", "all")  # CPU intra-op threads: a number or "all" (every core)
+    lr: float = 1e-3  # learning rate of the timed steps (small: the network stays well scaled)
+    # width sweep
+    width_depth: int = 2  # hidden layers
+    width_batch: int = 256
+    widths: tuple[int, ...] = (16, 64, 256, 1024)
+    # corners of the grid (float32)
+    corner_depths: tuple[int, ...] = (1, 4)
+    corner_widths: tuple[int, ...] = (16, 4096)
+    corner_batches: tuple[int, ...] = (64, 65536)
+    corner_d_ins: tuple[int, ...] = (1, 10)
+    # GPU/CPU heatmap (GPU runs only; float32, one engine)
+    heatmap_engine: str = "autograd"
+    heatmap_depth: int = 2
+    heatmap_widths: tuple[int, ...] = (16, 64, 256, 1024, 4096)
+    heatmap_batches: tuple[int, ...] = (64, 512, 4096, 65536)
+    # ensembles: E networks d_in -> width -> 1 on ensemble_batch points (float32, CPU at 1 thread)
+    ensemble_sizes: tuple[int, ...] = (1, 16, 128, 1024)
+    ensemble_width: int = 16
+    ensemble_batch: int = 64
+    # CUDA graphs and torch.compile, at the width sweep's depth and batch (float32)
+    graph_widths: tuple[int, ...] = (16, 64, 256)
+    compile_widths: tuple[int, ...] = (16, 1024)
+    compile_on_cpu: bool = False  # torch.compile on the CPU too (slow to compile; rarely pays)
+    # limits
+    cpu_max_flops: float = 2e9  # CPU cells above this many FLOPs per step are not timed
+    min_run_time_s: float = 0.2  # per timed quantity; at least 5 samples
+    peak_n_cpu: int = 1024  # size of the peak matrix product on the CPU
+    peak_n_cuda: int = 8192  # ... and on a GPU
+    time_budget_s: float = 0.0  # rows after this many seconds are skipped and listed (0: no limit)
+
+    def __post_init__(self) -> None:
+        for engine in (*self.engines, self.heatmap_engine):
+            if engine not in ENGINES:
+                raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+        for name in self.precisions:
+            if name not in PRECISIONS:
+                raise ValueError(f"unknown precision {name!r}; allowed: {', '.join(PRECISIONS)}")
+        for count in self.thread_counts:
+            if count != "all" and not (count.isdigit() and int(count) >= 1):
+                raise ValueError(f"thread count {count!r} must be a positive integer or 'all'")
+        sizes = (self.widths + self.corner_widths + self.heatmap_widths + self.graph_widths
+                 + self.compile_widths + self.corner_batches + self.heatmap_batches + self.corner_d_ins
+                 + self.ensemble_sizes + self.corner_depths
+                 + (self.width_depth, self.width_batch, self.heatmap_depth, self.ensemble_width, self.ensemble_batch))
+        if any(s < 1 for s in sizes):
+            raise ValueError(f"every width, batch, depth, d_in and ensemble size must be >= 1; got {min(sizes)}")
+        if self.min_run_time_s <= 0 or self.cpu_max_flops <= 0 or self.time_budget_s < 0:
+            raise ValueError("min_run_time_s and cpu_max_flops must be > 0 and time_budget_s >= 0")
+
+
+PRESETS = {
+    "smoke": dict(
+        precisions=("float64", "float32"), thread_counts=("1",), widths=(16, 64), width_batch=64,
+        corner_depths=(1,), corner_widths=(16,), corner_batches=(64,), corner_d_ins=(1, 10),
+        heatmap_widths=(16, 64), heatmap_batches=(64,), ensemble_sizes=(1, 4), graph_widths=(16,),
+        compile_widths=(16,), min_run_time_s=0.01, peak_n_cpu=128, peak_n_cuda=1024,
+    ),
+    "default": {},
+    "full": dict(
+        widths=(16, 64, 256, 1024, 4096), width_batch=4096, ensemble_sizes=(1, 32, 1024),
+        min_run_time_s=0.1, time_budget_s=210.0,
+    ),
+}
+
+
+def output_name(cfg: Config) -> str:
+    """benchmark-cpu or benchmark-cuda: the device the run resolves to (ValueError if absent)."""
+    return f"benchmark-{resolve_device(cfg.device).type}"
+
+
+def _threads(count: str) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores if count == "all" else int(count)
+
+
+def jobs(cfg: Config, device: torch.device) -> list[Job]:
+    """Every row to measure, in the order they run (cheap and essential first, compile last)."""
+    gpu = device.type == "cuda"
+    devices = [device, torch.device("cpu")] if gpu else [device]
+    all_threads = [max(_threads(c) for c in cfg.thread_counts)]
+    out: list[Job] = []
+
+    def add(cell: Cell, engines, modes, precisions, threads_cpu, time_forward=False, on=devices) -> None:
+        for dev in on:
+            if dev.type == "cpu" and cell.flops > cfg.cpu_max_flops:
+                continue
+            for prec in precisions:
+                if dev.type not in PRECISIONS[prec].devices:
+                    continue
+                for threads in (threads_cpu if dev.type == "cpu" else [torch.get_num_threads()]):
+                    for engine in engines:
+                        for mode in modes:
+                            out.append(Job(cell, engine, mode, prec, str(dev), threads, time_forward))
+
+    thread_list = [_threads(c) for c in cfg.thread_counts]
+    for width in cfg.widths:
+        add(Cell("width", cfg.width_depth, width, cfg.width_batch), cfg.engines, ["eager"], cfg.precisions,
+            thread_list, time_forward=True)
+    if gpu:
+        for width in cfg.graph_widths:
+            add(Cell("graph", cfg.width_depth, width, cfg.width_batch),
+                [e for e in cfg.engines if e != "module"], ["cuda-graph"], ["float32"], [], on=[device])
+    for depth in cfg.corner_depths:
+        for width in cfg.corner_widths:
+            for batch in cfg.corner_batches:
+                for d_in in cfg.corner_d_ins:
+                    add(Cell("corner", depth, width, batch, d_in), cfg.engines, ["eager"], ["float32"], all_threads)
+    if gpu:
+        for batch in cfg.heatmap_batches:
+            for width in cfg.heatmap_widths:
+                add(Cell("heatmap", cfg.heatmap_depth, width, batch), [cfg.heatmap_engine], ["eager"],
+                    ["float32"], all_threads)
+    for e in cfg.ensemble_sizes:
+        add(Cell("ensemble", 1, cfg.ensemble_width, cfg.ensemble_batch, 1, e, stacked=True),
+            [x for x in cfg.engines if x != "module"], ["eager", "loop"], ["float32"], [1])
+    if "module" in cfg.engines:
+        modes = ["compile", "compile-reduce-overhead"] if gpu else ["compile"]
+        on = [device] if gpu else ([device] if cfg.compile_on_cpu else [])
+        for width in cfg.compile_widths:
+            add(Cell("compile", cfg.width_depth, width, cfg.width_batch), ["module"], modes, ["float32"],
+                all_threads, on=on)
+    return out
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    """Measure every job of ``cfg`` on its device; one row per job plus one per peak."""
+    device = resolve_device(cfg.device)
+    bench = Bench(seed=cfg.seed, lr=cfg.lr, min_run_time_s=cfg.min_run_time_s,
+                  peak_sizes={"cpu": cfg.peak_n_cpu, "cuda": cfg.peak_n_cuda})
+    start = time.perf_counter()
+    rows = []
+    for job in jobs(cfg, device):
+        if cfg.time_budget_s and time.perf_counter() - start > cfg.time_budget_s:
+            rows.append(bench.skipped(job, f"skipped: time budget of {cfg.time_budget_s:g} s spent"))
+            continue
+        rows.append(bench.measure(job))
+    return pd.DataFrame(bench.peak_rows + rows, columns=COLUMNS)
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    figures.draw(df, path)
+
+
+def describe(df: pd.DataFrame) -> str:
+    return report.describe(df)

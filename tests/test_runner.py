@@ -1,0 +1,162 @@
+"""The runner's pieces: Config layering and parsing, discovery order, planning, the store's life."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Optional
+
+import pandas as pd
+import pytest
+
+from approx import catalog
+from approx.cli import main
+from approx.configs import build_config, parse_value
+from approx.runner import Request, RunInterrupted, UsageError, execute, plan_run
+from runner_support import fixtures  # noqa: F401 - a pytest fixture
+
+
+@dataclass(frozen=True)
+class Toy:
+    steps: int = 10
+    lr: float = 0.1
+    seed: int = 0
+
+
+TOY = SimpleNamespace(Config=Toy, PRESETS={"smoke": {"steps": 2, "lr": 0.5}, "full": {"steps": 100}})
+
+
+def test_layers_apply_in_order_defaults_preset_flags_set():
+    assert build_config("toy", TOY) == Toy()
+    assert build_config("toy", TOY, "smoke") == Toy(steps=2, lr=0.5)
+    assert build_config("toy", TOY, "smoke", fields_from_flags={"seed": 4}) == Toy(2, 0.5, 4)
+    assert build_config("toy", TOY, "smoke", fields_from_flags={"seed": 4},
+                        assignments=["lr=0.25", "seed=9"]) == Toy(2, 0.25, 9)
+
+
+def test_flags_for_fields_a_config_lacks_are_ignored():
+    # `approx reproduce --device cpu` reaches every experiment, with or without a device field
+    assert build_config("toy", TOY, fields_from_flags={"device": "cpu", "seed": None}) == Toy()
+
+
+def test_a_preset_that_sets_an_unknown_field_is_reported():
+    bad = SimpleNamespace(Config=Toy, PRESETS={"smoke": {"stepz": 1}})
+    with pytest.raises(ValueError, match="preset 'smoke' of toy sets unknown field 'stepz'; allowed: steps, lr, seed"):
+        build_config("toy", bad, "smoke")
+
+
+@pytest.mark.parametrize("text,tp,value", [
+    ("1e4", int, 10_000), ("-3", int, -3), ("inf", float, float("inf")), ("0", bool, False),
+    ("True", bool, True), ("", tuple[int, ...], ()), ("7", tuple[int, ...], (7,)),
+    ("a, b", tuple[str, ...], ("a", "b")), ("None", Optional[float], None), ("0.5", float | None, 0.5),
+    ("none", str, "none"),  # only Optional fields turn "none" into None
+])
+def test_values_parse_by_field_type(text, tp, value):
+    assert parse_value("k", text, tp) == value and type(parse_value("k", text, tp)) is type(value)
+
+
+def test_catalog_order_puts_known_studies_first_in_their_fixed_order():
+    names = ["zeta", "benchmark", "alpha", "gradcheck", "universal"]
+    assert sorted(names, key=catalog.order_key) == ["gradcheck", "universal", "benchmark", "alpha", "zeta"]
+
+
+def test_the_real_experiments_package_is_the_default(monkeypatch):
+    monkeypatch.delenv("APPROX_EXPERIMENTS", raising=False)
+    assert catalog.experiments_package() == "experiments"
+    assert all(not n.startswith("_") for n in catalog.experiment_names())
+
+
+def _request(tmp_path: Path, **kwargs) -> Request:
+    return Request("counting", "smoke", out=tmp_path, quiet=True, **kwargs)
+
+
+def test_plan_validates_without_writing_and_keys_points_in_order(fixtures, tmp_path):
+    plan = plan_run(_request(tmp_path / "o"))
+    assert [point for _, point in plan.units] == [{"size": 1}, {"size": 2}, {"size": 3}]
+    assert len({key for key, _ in plan.units}) == 3
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_that_repeats_a_point_is_reported(fixtures, tmp_path, monkeypatch):
+    import fixture_experiments.counting as counting
+
+    monkeypatch.setattr(counting, "points", lambda cfg: [{"size": 1}, {"size": 1}])
+    with pytest.raises(UsageError, match="returned the same point twice"):
+        plan_run(_request(tmp_path))
+
+
+def test_fresh_run_clears_stale_points_and_resume_reuses_stored_ones(fixtures, tmp_path):
+    log = tmp_path / "log.txt"
+    first = execute(plan_run(_request(tmp_path, assignments=(f"log_path={log}",))))
+    assert (first.n_points, first.n_resumed) == (3, 0)
+    store = tmp_path / ".points" / "counting"
+    stale = store / "0123456789abcdef0123.json"
+    stale.write_text("{}")
+    again = execute(plan_run(_request(tmp_path, assignments=(f"log_path={log}",), resume=True)))
+    assert (again.n_points, again.n_resumed) == (3, 3)
+    assert stale.exists()  # --resume never deletes points it does not need
+    assert log.read_text().count("start") == 3  # nothing recomputed
+    execute(plan_run(_request(tmp_path, assignments=(f"log_path={log}",))))
+    assert not stale.exists() and len(list(store.glob("*.json"))) == 3
+    assert log.read_text().count("start") == 6  # a fresh run recomputes everything
+
+
+def test_a_non_sweep_experiment_is_one_stored_point(fixtures, tmp_path):
+    request = Request("single", out=tmp_path, quiet=True)
+    csv = (tmp_path / "single-a.csv")
+    execute(plan_run(request))
+    first = csv.read_bytes()
+    again = execute(plan_run(Request("single", out=tmp_path, quiet=True, resume=True)))
+    assert (again.n_points, again.n_resumed) == (1, 1) and csv.read_bytes() == first
+
+
+def test_a_corrupt_stored_point_with_resume_is_one_line_and_changes_nothing(fixtures, tmp_path, capsys):
+    assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
+    victim = sorted((tmp_path / ".points" / "counting").glob("*.json"))[0]
+    victim.write_text(victim.read_text()[:50])
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert main(["run", "counting", "--preset", "smoke", "--resume", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"corrupt stored point {victim}" in err
+    assert "run without --resume" in err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_an_experiment_error_propagates_and_keeps_the_finished_points(fixtures, tmp_path):
+    request = _request(tmp_path, assignments=("fail_size=3",))
+    with pytest.raises(RuntimeError, match="point size=3 failed on purpose"):
+        execute(plan_run(request))
+    assert len(list((tmp_path / ".points" / "counting").glob("*.json"))) == 2
+    assert not (tmp_path / "counting.csv").exists()
+
+
+def test_ctrl_c_stops_with_a_resume_hint_and_exit_130(fixtures, tmp_path, capsys, monkeypatch):
+    import fixture_experiments.counting as counting
+
+    real = counting.run_point
+
+    def interrupted_at_size_2(cfg, point):
+        if point["size"] == 2:
+            raise KeyboardInterrupt
+        return real(cfg, point)
+
+    monkeypatch.setattr(counting, "run_point", interrupted_at_size_2)
+    assert main(["run", "counting", "--preset", "smoke", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "stopped after 1 of 3 points (interrupted)" in err and "--resume" in err
+    monkeypatch.setattr(counting, "run_point", real)
+    with pytest.raises(RunInterrupted):  # the API raises; only the CLI turns it into a status
+        monkeypatch.setattr(counting, "run_point", interrupted_at_size_2)
+        execute(plan_run(_request(tmp_path, resume=True)))
+
+
+def test_rows_follow_points_order_not_completion_order(fixtures, tmp_path, monkeypatch):
+    import fixture_experiments.counting as counting
+
+    monkeypatch.setattr(counting, "points", lambda cfg: [{"size": s} for s in (3, 1, 2)])
+    execute(plan_run(_request(tmp_path)))
+    sizes = pd.read_csv(tmp_path / "counting.csv")["size"]
+    assert list(dict.fromkeys(sizes)) == [3, 1, 2]
+    assert json.loads((tmp_path / "counting.json").read_text())["n_rows"] == len(sizes)

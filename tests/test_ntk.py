@@ -1,0 +1,205 @@
+"""H^inf against Monte Carlo, the empirical NTK on two engines, and lazy training (Du et al. 2019)."""
+import math
+
+import pytest
+import torch
+
+from approx import lazy, ntk
+from approx.network import Network
+
+N_SE = 5  # Monte Carlo tolerance: 5 standard errors per entry (two-sided p ~ 6e-7 per entry)
+
+
+def _points():
+    """Unit vectors with every kind of angle: random ones, an orthogonal pair, an antipodal pair."""
+    x = ntk.unit_sphere(6, 3, seed=3)
+    special = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0, 0, -1.0]], dtype=torch.float64)
+    return torch.cat([x, special])
+
+
+def _monte_carlo(x, n_samples, seed):
+    """Mean and standard error of g(w)_ij = <x_i, x_j> 1{w.x_i > 0} 1{w.x_j > 0}, w ~ N(0, I)."""
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(n_samples, x.shape[1], generator=gen, dtype=torch.float64)
+    on = (w @ x.T > 0).to(torch.float64)  # (S, n)
+    both = on.T @ on / n_samples  # (n, n): estimate of P(w.x_i > 0, w.x_j > 0)
+    gram = x @ x.T
+    mean = gram * both
+    # g takes the values <x_i, x_j> (prob p) and 0, so its variance is gram^2 p (1 - p)
+    se = (gram.square() * both * (1 - both) / n_samples).sqrt()
+    return mean, se
+
+
+def _worst_z(estimate, se, formula):
+    """Largest |estimate - formula| in standard errors; where se = 0 (a zero <x_i, x_j>, so g = 0
+    surely) any difference beyond rounding counts as infinitely many."""
+    diff = (estimate - formula).abs()
+    z = torch.where(se > 0, diff / se.clamp_min(1e-300), torch.where(diff > 1e-15, math.inf, 0.0))
+    return z.max().item()
+
+
+def test_h_infinity_matches_monte_carlo_within_5_standard_errors():
+    x = _points()
+    mean, se = _monte_carlo(x, 400_000, seed=0)
+    assert _worst_z(mean, se, ntk.h_infinity(x)) < N_SE
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda g: g * (math.pi - torch.arccos(g)) / math.pi,  # forgot the 2 in 2 pi
+    lambda g: g * torch.arccos(g) / (2 * math.pi),  # angle between instead of overlap
+    lambda g: (math.pi - torch.arccos(g)) / (2 * math.pi),  # dropped the <x_i, x_j> factor
+])
+def test_negative_control_wrong_kernel_formulas_fail_the_monte_carlo_check(wrong):
+    x = _points()
+    mean, se = _monte_carlo(x, 400_000, seed=0)
+    assert _worst_z(mean, se, wrong((x @ x.T).clamp(-1, 1))) > N_SE
+
+
+def test_h_infinity_known_values_and_positive_definite():
+    x = _points()
+    h = ntk.h_infinity(x)
+    assert torch.allclose(h.diagonal(), torch.full((10,), 0.5, dtype=torch.float64))  # pi / (2 pi)
+    assert h[6, 7].item() == 0.0 and h[8, 9].item() == 0.0  # orthogonal; antipodal
+    assert torch.linalg.eigvalsh(ntk.h_infinity(ntk.unit_sphere(20, 5))).min().item() > 0  # lambda_0 > 0
+
+
+def test_h_infinity_rejects_rows_off_the_sphere():
+    x = ntk.unit_sphere(4, 3)
+    x[2] *= 1.01
+    with pytest.raises(ValueError, match="row 2 has norm 1.01"):
+        ntk.h_infinity(x)
+    with pytest.raises(ValueError, match="shape \\(n, d\\)"):
+        ntk.h_infinity(torch.ones(3))
+
+
+ARCHITECTURES = [
+    ([3, 5, 1], "relu", None, None),
+    ([2, 4, 4, 1], ["tanh", "softplus"], None, None),
+    ([4, 6, 3, 1], ["sigmoid", "ramp"], 3, None),
+    ([3, 8, 1], "relu", 2, ["W1"]),
+    ([3, 5, 4, 1], "tanh", None, ["b1", "W3", "b3"]),
+]
+
+
+@pytest.mark.parametrize("sizes, activation, ensemble, trainable", ARCHITECTURES)
+def test_backprop_ntk_equals_torch_func_ntk(sizes, activation, ensemble, trainable):
+    net = Network.random(sizes, activation, seed=1, ensemble=ensemble)
+    x = torch.randn(7, sizes[0], generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    mine = ntk.empirical_ntk(net, x, engine="backprop", trainable=trainable)
+    ref = ntk.empirical_ntk(net, x, engine="torch.func", trainable=trainable)
+    scale = ref.abs().max()
+    assert ((mine - ref).abs().max() / scale).item() < 1e-10
+    assert ((mine * 1.01 - ref).abs().max() / scale).item() > 1e-10  # negative control
+
+
+def test_negative_control_summed_gradients_are_not_per_example_gradients():
+    """The all-examples gradient outer product is not the NTK: the check can tell them apart."""
+    net = Network.random([3, 5, 1], "tanh", seed=0)
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    theta = ntk.empirical_ntk(net, x, engine="torch.func")
+    summed = theta.sum(0, keepdim=True).expand_as(theta)  # what a shared-parameter pass gives
+    assert (summed - theta).abs().max().item() > 1e-3
+
+
+def test_du_model_ntk_equals_its_closed_form():
+    x = ntk.unit_sphere(8, 4, seed=1)
+    net = ntk.two_layer_relu(300, 4, seed=5)
+    theta = ntk.empirical_ntk(net, x, trainable=ntk.DU_TRAINABLE)
+    w, a = net.layers[0].weight, net.layers[1].weight[0]
+    on = (x @ w.T > 0).to(torch.float64)  # (n, m)
+    closed = (x @ x.T) * ((on * a.square()) @ on.T) / 300  # (1/m) sum_r a_r^2 <x_i,x_j> 1 1
+    assert torch.allclose(theta, closed, rtol=1e-12, atol=1e-14)
+
+
+def test_empirical_ntk_error_matches_monte_carlo_variance():
+    """E ||Theta_m - H^inf||_F^2 = (1/m) sum_ij (<x_i,x_j> H_ij - H_ij^2) for the Du model at init.
+
+    Theta_m is a mean of m i.i.d. terms g_r = <x_i,x_j> 1 1 (a_r^2 = 1) with E g = H and
+    E g^2 = <x_i,x_j> H, so the mean squared error is exactly that variance over m; averaged over
+    40 seeds the measured ratio is within [0.7, 1.4] (about 4 of its standard deviations).
+    """
+    x = ntk.unit_sphere(8, 4, seed=1)
+    h = ntk.h_infinity(x)
+    predicted = ((x @ x.T) * h - h.square()).sum().item()
+    for m in (64, 1024):
+        theta = ntk.empirical_ntk(ntk.two_layer_relu(m, 4, seed=0, ensemble=40), x, trainable=["W1"])
+        measured = (theta - h).square().sum(dim=(1, 2)).mean().item()
+        assert 0.7 < measured * m / predicted < 1.4
+        assert not 0.7 < measured * (2 * m) / predicted < 1.4  # negative control: the wrong m fails
+
+
+def test_empirical_ntk_rejects_bad_input():
+    net = Network.random([2, 3, 2], "relu")
+    with pytest.raises(ValueError, match="one output"):
+        ntk.empirical_ntk(net, torch.zeros(4, 2, dtype=torch.float64))
+    net = Network.random([2, 3, 1], "relu")
+    with pytest.raises(ValueError, match="trainable must name some of W1, b1, W2, b2"):
+        ntk.empirical_ntk(net, torch.zeros(4, 2, dtype=torch.float64), trainable=["W3"])
+    with pytest.raises(ValueError, match="unknown engine"):
+        ntk.empirical_ntk(net, torch.zeros(4, 2, dtype=torch.float64), engine="jax")
+
+
+def test_ntk_on_device(device):
+    x = ntk.unit_sphere(5, 3, device=device)
+    net = ntk.two_layer_relu(64, 3, device=device)
+    theta = ntk.empirical_ntk(net, x, trainable=ntk.DU_TRAINABLE)
+    assert theta.device.type == device and ntk.h_infinity(x).device.type == device
+    ref = ntk.empirical_ntk(net, x, engine="torch.func", trainable=ntk.DU_TRAINABLE)
+    assert torch.allclose(theta, ref, rtol=1e-10, atol=1e-14)
+
+
+# ---------------------------------------------------------------- lazy training
+def _lazy_problem(n=10, d=5):
+    x = ntk.unit_sphere(n, d, seed=0)
+    y = torch.randint(0, 2, (n, 1), generator=torch.Generator().manual_seed(1)).to(torch.float64) * 2 - 1
+    h = torch.linalg.eigvalsh(ntk.h_infinity(x))
+    return x, y, h[0].item(), h[-1].item()
+
+
+def test_loss_decays_at_least_as_fast_as_du_et_al_bound():
+    """Theorem 4.1 (Du et al. 2019): L(k) <= (1 - eta_Du lambda_0 / 2)^k L(0); that is the threshold."""
+    x, y, lam0, lam_max = _lazy_problem()
+    n = x.shape[0]
+    lr = n / (2 * lam_max)  # eta_Du = 2 lr / n = 1 / lambda_max(H^inf)
+    net = ntk.two_layer_relu(2048, x.shape[1], seed=0, ensemble=3)
+    _, hist = lazy.train_first_layer(net, x, y, lr=lr, steps=150, log_steps=range(0, 151, 10))
+    rho = lazy.du_rate_bound(lr, lam0, n)
+    start = hist[hist.step == 0].set_index("member").loss
+    for _, row in hist.iterrows():
+        assert row.loss <= rho ** row.step * start[row.member] * (1 + 1e-12)
+    assert (hist.status.iloc[-3:] == "completed").all()
+
+
+def test_weight_movement_and_flips_shrink_like_one_over_sqrt_width():
+    x, y, lam0, lam_max = _lazy_problem()
+    lr = x.shape[0] / (2 * lam_max)
+    moved, flipped = [], []
+    for m in (64, 256, 1024):
+        net = ntk.two_layer_relu(m, x.shape[1], seed=0, ensemble=4)
+        trained, _ = lazy.train_first_layer(net, x, y, lr=lr, steps=100)
+        moved.append(lazy.weight_movement(net, trained).median().item())
+        flipped.append(lazy.activation_flips(net, trained, x).median().item())
+    assert moved[0] > moved[1] > moved[2] > 0
+    assert flipped[0] > flipped[1] > flipped[2] > 0
+    # ~1/sqrt(m): a factor 16 in width is a factor ~4; [2, 8] rules out no decay and 1/m decay
+    assert 2 < moved[0] / moved[2] < 8
+    assert 2 < flipped[0] / flipped[2] < 8
+
+
+def test_first_layer_training_is_the_same_on_both_engines_and_freezes_the_rest():
+    x, y, _, lam_max = _lazy_problem()
+    net = ntk.two_layer_relu(32, x.shape[1], seed=2)
+    a, h_a = lazy.train_first_layer(net, x, y, lr=1.0, steps=20, engine="backprop")
+    b, h_b = lazy.train_first_layer(net, x, y, lr=1.0, steps=20, engine="autograd")
+    assert torch.allclose(a.layers[0].weight, b.layers[0].weight, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(torch.tensor(h_a.loss.values), torch.tensor(h_b.loss.values), rtol=1e-10)
+    for p, q in zip(net.parameters()[1:], a.parameters()[1:]):
+        assert torch.equal(p, q)  # b1, a, b2 never move
+    assert not torch.equal(net.layers[0].weight, a.layers[0].weight)
+
+
+def test_too_large_step_is_recorded_as_diverged():
+    x, y, _, lam_max = _lazy_problem()
+    net = ntk.two_layer_relu(64, x.shape[1], seed=0, ensemble=2)
+    _, hist = lazy.train_first_layer(net, x, y, lr=1e3 * x.shape[0] / lam_max, steps=300)
+    assert set(hist.groupby("member").status.last()) == {"diverged"}

@@ -39,7 +39,7 @@ class Node:
     """A value in a computation graph, the children it was computed from, and df/d(value).
 
     ``Node(3.0)`` or ``Node(tensor)`` makes a leaf; operators and methods make new nodes:
-    + - * / ** (numbers on either side), unary -, @ (tensors), .relu() .sigmoid() .tanh()
+    + - * / ** (numbers on either side), unary -, @ .T .mT (tensors), .relu() .sigmoid() .tanh()
     .softplus() .ramp() .exp() .log() .sum(dim) .mean(dim), .activation(name).
     ``f.backward()`` fills ``.grad`` = df/du on every node u that f depends on.
     """
@@ -116,6 +116,20 @@ class Node:
     def __rmatmul__(self, other):
         return Node(other) @ self
 
+    @property
+    def mT(self):
+        """The tensor with its last two axes swapped (a batch of matrices transposed)."""
+        if not isinstance(self.value, Tensor) or self.value.ndim < 2:
+            raise ValueError("mT needs a tensor value with at least 2 axes")
+        return Node(self.value.mT, (self,), "transpose")
+
+    @property
+    def T(self):
+        """A matrix's transpose (2 axes only, as torch asks; .mT for batches)."""
+        if not isinstance(self.value, Tensor) or self.value.ndim != 2:
+            raise ValueError("T needs a tensor value with exactly 2 axes; use .mT for batches")
+        return self.mT
+
     # ------------------------------------------------------------------ functions
     def exp(self):
         x = self.value
@@ -176,23 +190,35 @@ class Node:
         value = self.value
         if seed is None:
             seed = 1.0 if type(value) is float else torch.ones_like(value)
+        elif type(value) is float and isinstance(seed, (int, float)) and not isinstance(seed, bool):
+            seed = float(seed)
+        elif not (isinstance(value, Tensor) and isinstance(seed, Tensor) and seed.shape == value.shape):
+            raise ValueError(
+                f"seed must be like the node's value ({_kind(value)}); got {_kind(seed)}"
+            )
         self.grad = seed
         rules = RULES
         for node in order:
             B = node.grad  # everything this node received, summed: df/du by the lemma
-            if not node.children or B is None:
+            children = node.children
+            if not children or B is None:
                 continue
-            for child, message in zip(node.children, rules[node.op](node, B)):
+            for child, message in zip(children, rules[node.op](node, B)):
                 if message is not None:  # accumulate: a node used twice gets both messages
-                    child.grad = message if child.grad is None else child.grad + message
+                    received = child.grad
+                    child.grad = message if received is None else received + message
+
+
+def _kind(value) -> str:
+    return f"tensor of shape {tuple(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
 
 
 def topological_order(root: Node) -> list[Node]:
     """The nodes ``root`` depends on, each listed before its children (root first).
 
     Iterative depth-first search (a recursive one overflows Python's stack on long chains):
-    a node is appended once all of its children have been, which gives a topological order in
-    O(M) time for M edges; reversing it puts every node before its children.
+    a node is appended once all of its children have been, which lists the nodes in a
+    topological order in O(M) time for M edges; reversing it puts every node before its children.
     """
     order: list[Node] = []
     seen = {root}
@@ -202,8 +228,10 @@ def topological_order(root: Node) -> list[Node]:
         for child in children:
             if child not in seen:
                 seen.add(child)
-                stack.append((child, iter(child.children)))
-                break
+                if child.children:
+                    stack.append((child, iter(child.children)))
+                    break
+                order.append(child)  # a leaf is finished as soon as it is found
         else:
             stack.pop()
             order.append(node)

@@ -47,24 +47,37 @@ def _values(node):
 
 
 # ---------------------------------------------------------------- arithmetic
+# B is a float only in a graph of floats (any tensor operand makes the result a tensor), so the
+# float branch, the hot path of scalar graphs, skips the broadcasting bookkeeping.
 def _add(node, B):
+    if type(B) is float:
+        return B, B
     a, b = node.children
     return sum_to(B, a.value), sum_to(B, b.value)
 
 
 def _sub(node, B):
+    if type(B) is float:
+        return B, -B
     a, b = node.children
     return sum_to(B, a.value), sum_to(-B, b.value)
 
 
 def _mul(node, B):
-    a, b = _values(node)
+    a, b = node.children
+    a, b = a.value, b.value
+    if type(B) is float:
+        return B * b, B * a
     return sum_to(B * b, a), sum_to(B * a, b)
 
 
 def _div(node, B):  # u = a / b:  du/da = 1/b,  du/db = -a/b^2 = -u/b
-    a, b = _values(node)
-    return sum_to(B / b, a), sum_to(-B * node.value / b, b)
+    a, b = node.children
+    b = b.value
+    if type(B) is float:
+        B_over_b = B / b
+        return B_over_b, -B_over_b * node.value
+    return sum_to(B / b, a.value), sum_to(-B * node.value / b, b)
 
 
 def _neg(node, B):
@@ -108,6 +121,10 @@ def _matmul(node, B):  # u = a @ b:  da = B b^T,  db = a^T B  (1-D operands as r
     ga = ga.squeeze(-2) if a.ndim == 1 else ga
     gb = gb.squeeze(-1) if b.ndim == 1 else gb
     return sum_to(ga, a), sum_to(gb, b)
+
+
+def _transpose(node, B):
+    return (B.mT,)
 
 
 def _expand_back(B, value, dim, keepdim):
@@ -214,6 +231,7 @@ RULES: dict[str, Callable] = {
     "exp": _exp,
     "log": _log,
     "matmul": _matmul,
+    "transpose": _transpose,
     "sum": _sum,
     "mean": _mean,
     **{name: _activation_rule(name) for name in _activations.names()},

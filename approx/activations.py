@@ -11,7 +11,8 @@ units also holds for networks of ReLUs (with twice the units).
 
 Each activation is a pair (value, derivative) registered in one table, ``ACTIVATIONS``. The
 derivative takes the input ``x`` and the already computed output ``y`` so that sigmoid and tanh
-can reuse y (sigma' = y (1 - y), tanh' = 1 - y^2) instead of recomputing exponentials.
+can reuse y (sigma' = y (1 - y), tanh' = (1 - y)(1 + y) = 1 - y^2) instead of recomputing
+exponentials.
 
 Conventions at kinks follow PyTorch, so the hand-written engine and autograd agree everywhere:
 relu'(0) = 0, ramp'(x) = 1 on the open interval (0, 1) only (the derivative torch.clamp and
@@ -75,7 +76,9 @@ def _sigmoid_derivative(x: Tensor, y: Tensor) -> Tensor:
 
 
 def _tanh_derivative(x: Tensor, y: Tensor) -> Tensor:
-    return 1 - y * y
+    # (1 - y)(1 + y), not 1 - y^2: where |y| is near 1 the latter cancels (relative error
+    # eps / (1 - y^2): 1e-4 in float32 at x = 5), the former is exact to a few eps
+    return (1 - y) * (1 + y)
 
 
 def _softplus_derivative(x: Tensor, y: Tensor) -> Tensor:

@@ -33,7 +33,7 @@ ACTIVATIONS: dict[str, tuple[Callable[[float], float], Callable[[float, float], 
     "identity": (lambda x: x, lambda x, y: 1.0),
     "relu": (lambda x: x if x > 0.0 else 0.0, lambda x, y: 1.0 if x > 0.0 else 0.0),
     "sigmoid": (_sigmoid, lambda x, y: y * (1.0 - y)),
-    "tanh": (math.tanh, lambda x, y: 1.0 - y * y),
+    "tanh": (math.tanh, lambda x, y: (1.0 - y) * (1.0 + y)),
     "softplus": (_softplus, lambda x, y: 1.0 if x > 20.0 else _sigmoid(x)),
     "ramp": (lambda x: min(max(x, 0.0), 1.0), lambda x, y: 1.0 if 0.0 < x < 1.0 else 0.0),
 }

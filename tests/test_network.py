@@ -1,0 +1,186 @@
+"""approx.Network: shapes, initialisation schemes, seeds, ensembles, forward, nn.Module round trip."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from approx import Network, activations
+from approx.network import INITS, Layer, ScaledLinear
+
+
+def test_shapes_and_parameter_order():
+    net = Network.random([3, 5, 4, 2], "tanh", seed=0)
+    assert net.sizes == [3, 5, 4, 2] and net.depth == 3 and net.ensemble is None
+    assert net.activations == ["tanh", "tanh", "identity"]  # the output layer is linear
+    shapes = [tuple(p.shape) for p in net.parameters()]
+    assert shapes == [(5, 3), (5,), (4, 5), (4,), (2, 4), (2,)]
+    assert net.n_params == 5 * 3 + 5 + 4 * 5 + 4 + 2 * 4 + 2
+    assert net(torch.zeros(7, 3, dtype=torch.float64)).shape == (7, 2)
+
+
+def test_activation_per_layer_or_per_hidden_layer():
+    assert Network.random([1, 2, 2, 1], ["relu", "tanh"]).activations == ["relu", "tanh", "identity"]
+    assert Network.random([1, 2, 1], ["relu", "sigmoid"]).activations == ["relu", "sigmoid"]
+    with pytest.raises(ValueError, match="one activation per layer"):
+        Network.random([1, 2, 2, 1], ["relu"])
+
+
+def test_ensemble_shapes_and_members_equal_single_draws():
+    ens = Network.random([2, 6, 1], "relu", seed=10, ensemble=4)
+    assert ens.ensemble == 4
+    assert [tuple(p.shape) for p in ens.parameters()] == [(4, 6, 2), (4, 6), (4, 1, 6), (4, 1)]
+    for e, member in enumerate(ens.unstack()):
+        single = Network.random([2, 6, 1], "relu", seed=10 + e)
+        assert all(torch.equal(a, b) for a, b in zip(member.parameters(), single.parameters()))
+    listed = Network.random([2, 6, 1], "relu", seed=[10, 11, 12, 13])
+    assert all(torch.equal(a, b) for a, b in zip(listed.parameters(), ens.parameters()))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_ensemble_forward_equals_members_one_by_one(shared):
+    ens = Network.random([3, 8, 8, 2], "softplus", seed=0, ensemble=5, init="ntk")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(*(() if shared else (5,)), 9, 3, generator=gen, dtype=torch.float64)
+    out = ens(x)
+    assert out.shape == (5, 9, 2)
+    for e, member in enumerate(ens.unstack()):
+        ref = member(x if shared else x[e])
+        assert (out[e] - ref).abs().max().item() <= 1e-12 * max(ref.abs().max().item(), 1.0)
+
+
+def test_stack_inverts_unstack():
+    ens = Network.random([2, 3, 1], "ramp", seed=1, ensemble=3)
+    again = Network.stack(ens.unstack())
+    assert all(torch.equal(a, b) for a, b in zip(again.parameters(), ens.parameters()))
+
+
+def test_same_seed_same_network_other_seed_other_network():
+    a, b = Network.random([2, 4, 1], seed=3), Network.random([2, 4, 1], seed=3)
+    c = Network.random([2, 4, 1], seed=4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.parameters()[0], c.parameters()[0])
+
+
+def test_standard_init_bounds():
+    """torch.nn.Linear's default: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    net = Network.random([50, 200, 1], seed=0, init="standard")
+    for layer in net.layers:
+        bound = 1 / math.sqrt(layer.fan_in)
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+        assert layer.weight.abs().max() > 0.95 * bound  # the bound is reached, not a smaller one
+        assert layer.scale == 1.0
+
+
+def test_he_and_ntk_variances():
+    """He: W ~ N(0, 2/fan_in); NTK: W ~ N(0, 1) with scale 1/sqrt(fan_in); biases 0.
+    With n = 400*400 = 160,000 draws the sample std has relative error ~ 1/sqrt(2n) = 0.0018,
+    so 2% is over ten standard errors."""
+    he = Network.random([400, 400, 1], seed=0, init="he")
+    assert he.layers[0].weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.02)
+    assert torch.count_nonzero(he.layers[0].bias) == 0
+    ntk = Network.random([400, 400, 1], seed=0, init="ntk")
+    assert ntk.layers[0].weight.std().item() == pytest.approx(1.0, rel=0.02)
+    assert ntk.scales == [1 / math.sqrt(400), 1 / math.sqrt(400)]
+    small = Network.random([400, 400, 1], seed=0, init="ntk", init_scale=0.1)
+    assert torch.allclose(small.layers[0].weight, 0.1 * ntk.layers[0].weight, rtol=1e-15, atol=0)
+
+
+def test_forward_is_the_formula():
+    """h_l = phi_l(s_l h_{l-1} W_l^T + b_l), written out by hand."""
+    net = Network.random([2, 3, 1], ["sigmoid", "tanh"], seed=0, init="ntk")
+    x = torch.tensor([[0.3, -0.7], [1.1, 0.2]], dtype=torch.float64)
+    h = x
+    for layer in net.layers:
+        z = layer.scale * (h @ layer.weight.T) + layer.bias
+        h = activations.get(layer.activation).value(z)
+    assert torch.allclose(net(x), h, rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("init", INITS)
+@pytest.mark.parametrize("activation", activations.names())
+def test_module_round_trip_is_exact(init, activation):
+    net = Network.random([3, 6, 5, 2], activation, seed=2, init=init)
+    module = net.to_module()
+    assert isinstance(module, nn.Sequential)
+    back = Network.from_module(module)
+    assert back.activations == net.activations and back.scales == net.scales
+    assert all(torch.equal(a, b) for a, b in zip(back.parameters(), net.parameters()))
+    x = torch.randn(10, 3, dtype=torch.float64)
+    with torch.no_grad():
+        out = module(x)
+    # nn.Linear and addmm may round differently; the parameters themselves are equal exactly
+    assert torch.allclose(out, net(x), rtol=1e-14, atol=1e-14)
+    assert torch.equal(back(x), net(x))
+
+
+def test_module_round_trip_keeps_hidden_identity_and_scale():
+    net = Network.random([2, 4, 4, 1], ["identity", "relu"], seed=0, init="ntk")
+    module = net.to_module()
+    assert isinstance(module[0], ScaledLinear) and isinstance(module[1], nn.Identity)
+    back = Network.from_module(module)
+    assert back.activations == ["identity", "relu", "identity"] and back.scales == net.scales
+
+
+def test_from_module_rejects_unsupported():
+    with pytest.raises(ValueError, match="unsupported module"):
+        Network.from_module(nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1)))
+    with pytest.raises(ValueError, match="must follow a Linear"):
+        Network.from_module(nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    with pytest.raises(ValueError, match="ensemble"):
+        Network.random([1, 2, 1], ensemble=2).to_module()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_dtypes_and_devices(device, dtype):
+    net = Network.random([2, 4, 1], "relu", seed=0, dtype=dtype, device=device)
+    assert net.dtype == dtype and net.device.type == device
+    out = net(torch.ones(3, 2, dtype=dtype, device=device))
+    assert out.dtype == dtype and out.device.type == device
+    moved = net.to("cpu", torch.float64)
+    ref = Network.random([2, 4, 1], "relu", seed=0)
+    # drawn in float64 on the CPU then cast: the same network to the dtype's rounding
+    eps = torch.finfo(dtype).eps
+    for a, b in zip(moved.parameters(), ref.parameters()):
+        assert torch.allclose(a, b, rtol=eps, atol=0)
+
+
+def test_with_parameters_member_clone():
+    ens = Network.random([1, 3, 1], seed=0, ensemble=2)
+    m = ens.member(1)
+    assert m.ensemble is None and torch.equal(m.parameters()[0], ens.parameters()[0][1])
+    c = ens.clone()
+    c.parameters()[0].add_(1.0)
+    assert not torch.equal(c.parameters()[0], ens.parameters()[0])
+    doubled = ens.with_parameters([2 * p for p in ens.parameters()])
+    assert torch.equal(doubled.parameters()[1], 2 * ens.parameters()[1])
+
+
+def test_bad_input_raises_value_error():
+    with pytest.raises(ValueError, match="sizes must list"):
+        Network.random([3])
+    with pytest.raises(ValueError, match="sizes must list"):
+        Network.random([3, 0, 1])
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        Network.random([1, 1], init="xavier")
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        Network.random([1, 2, 1], "gelu")
+    with pytest.raises(ValueError, match="float dtype"):
+        Network.random([1, 1], dtype=torch.int64)
+    with pytest.raises(ValueError, match="ensemble must be a positive int"):
+        Network.random([1, 1], ensemble=0)
+    with pytest.raises(ValueError, match="at least one layer"):
+        Network([])
+    w = torch.zeros(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="takes 3 inputs but layer 0 gives 2"):
+        Network([Layer(w, torch.zeros(2, dtype=torch.float64), "relu"), Layer(w, torch.zeros(2, dtype=torch.float64), "relu")])
+    net = Network.random([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"input must have shape \(batch, 2\)"):
+        net(torch.zeros(4, 3, dtype=torch.float64))
+    ens = Network.random([2, 3, 1], seed=0, ensemble=3)
+    with pytest.raises(ValueError, match="2 data sets for an ensemble of 3"):
+        ens(torch.zeros(2, 4, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="member 3 out of range"):
+        ens.member(3)

@@ -37,7 +37,7 @@ def test_backprop_and_autograd_give_one_trajectory_over_1000_gd_steps():
     assert by_torch.loss.iloc[-1] < 0.1 * by_torch.loss.iloc[0]  # it did train
     assert _rel(by_hand.loss, by_torch.loss) < 1e-9
     # negative control: a rate changed by one part in 10^6 moves the trajectory far above 1e-9
-    _, nudged = fit(_net(), data, engine="autograd", lr=0.05 * (1 + 1e-6), steps=1000, log_every=1)
+    _, nudged = fit(_net(), data, engine="backprop", lr=0.05 * (1 + 1e-6), steps=1000, log_every=1)
     assert _rel(nudged.loss, by_torch.loss) > 1e-8
 
 

@@ -1,0 +1,39 @@
+"""The ensembles experiment: its smoke preset runs, plots, describes, and goes through the CLI."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from approx.cli import main
+from experiments import ensembles
+
+
+def test_smoke_preset_runs_plots_and_describes(tmp_path):
+    cfg = ensembles.Config(**ensembles.PRESETS["smoke"], device="cpu")
+    df = ensembles.run(cfg)
+    # one row per (repeat, E, engine, mode); the loop times min(E, loop_max) networks
+    assert len(df) == cfg.repeats * len(cfg.ensemble_sizes) * len(cfg.engines) * 2
+    loop = df[df["mode"] == "loop"]
+    assert list(loop.n_timed) == [min(e, cfg.loop_max) for e in cfg.ensemble_sizes for _ in cfg.engines]
+    assert (df.time_s > 0).all()
+    assert (df.time_per_model_ms == 1e3 * df.time_s / df.n_timed).all()
+    table = ensembles.speedups(df)
+    assert len(table) == len(cfg.ensemble_sizes) * len(cfg.engines)
+    assert (table.speedup == table.loop_ms / table.ensemble_ms).all()
+    ensembles.plot(df, tmp_path / "x.png")
+    assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
+    text = ensembles.describe(df)
+    assert "At E = 16" in text and "backprop" in text and "autograd" in text
+
+
+def test_config_rejects_bad_values():
+    for bad in ({"ensemble_sizes": (0, 4)}, {"steps": 0}, {"dtype": "float16"}, {"engines": ("jax",)}):
+        with pytest.raises(ValueError):
+            ensembles.Config(**bad)
+
+
+def test_cli_smoke_writes_results(tmp_path):
+    assert main(["run", "ensembles", "--preset", "smoke", "--device", "cpu", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    assert {"ensembles-cpu.csv", "ensembles-cpu.png", "ensembles-cpu.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert len(pd.read_csv(tmp_path / "ensembles-cpu.csv")) == 12

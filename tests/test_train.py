@@ -160,6 +160,7 @@ def test_input_is_not_modified():
     ({"time_budget_s": 0}, "time_budget_s must be None or a finite number > 0"),
     ({"metrics": {"loss": len}}, "metric 'loss' must be a callable"),
     ({"seed": "x", "batch_size": 4}, "seed must be an int"),
+    ({"metrics": {"m": lambda net: torch.zeros(3)}}, "metric 'm' gave 3 values; need a float or one value per member (1)"),
 ])
 def test_bad_arguments_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -6,9 +6,11 @@ at the row's thread count:
 
 1. build the step on copies of the cell's float64 network, cast to the row's dtype; the data are
    moved to the device beforehand, so no host-to-device copy is inside any timed step;
-2. ``first_step_ms``: the first call, alone (includes torch.compile's compilation);
-   for CUDA graphs the eager step is timed (``eager_ms``), then captured (``capture_ms``);
-3. warm-up calls, then ``time_ms`` / ``iqr_ms``: median and IQR (``approx.bench.timing``);
+2. ``first_step_ms``: the first call, alone (includes torch.compile's compilation, and
+   ``compile_ms`` = first_step_ms - time_ms); for CUDA graphs the eager step is timed
+   (``eager_ms``), then captured (``capture_ms``, wall clock);
+3. warm-up calls (three; one for a step slower than SLOW_STEP_MS), then ``time_ms`` /
+   ``iqr_ms``: median and IQR (``approx.bench.timing``);
 4. ``forward_ms`` where asked: f(x) and the loss without gradients; ``reverse_ms`` = time_ms -
    forward_ms is what the step adds to evaluating f (recording, backward pass, update);
 5. ``rel_error``: reset the parameters to the cell's start (rounded to the row's dtype), run one
@@ -41,6 +43,7 @@ from .timing import cpu_threads, time_call, time_once
 __all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
 
 CHECK_LR = 2.0**10
+SLOW_STEP_MS = 50.0  # a first step slower than this needs one warm-up call, not three
 MODES = ("eager", "loop", "cuda-graph", *COMPILE_MODES)
 COLUMNS = [  # every row has every column (NaN where it does not apply), in this order
     "engine", "mode", "device", "device_name", "dtype", "precision", "sweep", "depth", "width",
@@ -125,6 +128,7 @@ class Bench:
             self._peaks[key] = flops_per_s
             self.peak_rows.append({
                 **_identity(Cell("peak", 0, n, n), "matmul", "peak", prec, device, threads),
+                "dtype": str(prec.peak_dtype).replace("torch.", ""),
                 "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
                 "flops": 2 * n**3, "flops_per_s": flops_per_s, "peak_flops_per_s": flops_per_s,
                 "peak_fraction": 1.0, "rel_error": rel_error, "status": "ok",
@@ -168,14 +172,15 @@ class Bench:
             step = make_step(job.engine, "eager" if job.mode == "cuda-graph" else job.mode, net, x, y, self.lr)
             out["first_step_ms"] = time_once(step.run, device)
             if job.mode == "cuda-graph":
-                step.run()
-                out["eager_ms"] = self._time(step.run, device, job).median_ms
+                out["eager_ms"] = self._time(step.run, device, job, time_once(step.run, device)).median_ms
                 step, out["capture_ms"] = capture(step, device)
-            for _ in range(3):
+            # warm-up: CUDA-graph trees record on the 2nd-3rd call; a slow step is warm after one
+            n_warmup = 3 if job.mode in COMPILE_MODES or out["first_step_ms"] < SLOW_STEP_MS else 1
+            for _ in range(n_warmup - 1):
                 step.run()
-            timing = self._time(step.run, device, job)
+            timing = self._time(step.run, device, job, time_once(step.run, device))
             if job.time_forward and step.forward is not None:
-                out["forward_ms"] = self._time(step.forward, device, job).median_ms
+                out["forward_ms"] = self._time(step.forward, device, job, None).median_ms
                 out["reverse_ms"] = timing.median_ms - out["forward_ms"]
             step.write(start)
             step.set_lr(CHECK_LR)
@@ -196,8 +201,9 @@ class Bench:
         })
         return out
 
-    def _time(self, fn, device: torch.device, job: Job):
-        return time_call(fn, device, threads=job.threads, min_run_time_s=self.min_run_time_s)
+    def _time(self, fn, device: torch.device, job: Job, estimate_ms: float | None):
+        estimate_s = None if estimate_ms is None else estimate_ms / 1e3
+        return time_call(fn, device, threads=job.threads, min_run_time_s=self.min_run_time_s, estimate_s=estimate_s)
 
 
 def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, threads: int) -> dict:

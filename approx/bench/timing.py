@@ -82,32 +82,34 @@ def time_call(
     threads: int,
     min_run_time_s: float = 0.2,
     min_samples: int = 5,
+    estimate_s: float | None = None,
 ) -> Timing:
     """Median and IQR of one call of ``fn`` on ``device`` (CPU: at ``threads`` threads).
 
     ``fn`` must already be warm (compiled, captured, allocator primed): the caller times the
-    first call separately with ``time_once``.
+    first call separately with ``time_once``. ``estimate_s``, the time of one call if known,
+    sizes the blocks; otherwise one extra call measures it.
     """
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     if min_samples < 1 or min_run_time_s <= 0:
         raise ValueError(f"need min_samples >= 1 and min_run_time_s > 0; got {min_samples}, {min_run_time_s}")
     if device.type == "cuda":
-        return _time_cuda(fn, device, min_run_time_s, min_samples)
-    return _time_cpu(fn, threads, min_run_time_s, min_samples)
+        return _time_cuda(fn, device, min_run_time_s, min_samples, estimate_s)
+    return _time_cpu(fn, threads, min_run_time_s, min_samples, estimate_s)
 
 
-def _time_cpu(fn, threads: int, min_run_time_s: float, min_samples: int) -> Timing:
+def _time_cpu(fn, threads: int, min_run_time_s: float, min_samples: int, estimate: float | None) -> Timing:
     timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
-    estimate = timer.timeit(1).median
+    estimate = timer.timeit(1).median if estimate is None else estimate
     n_blocks, number = plan_blocks(estimate, min_run_time_s, min_samples)
     samples = [timer.timeit(number).median for _ in range(n_blocks)]
     return Timing.from_samples(samples, number)
 
 
-def _time_cuda(fn, device: torch.device, min_run_time_s: float, min_samples: int) -> Timing:
+def _time_cuda(fn, device: torch.device, min_run_time_s: float, min_samples: int, estimate: float | None) -> Timing:
     with torch.cuda.device(device):
-        estimate = time_once(fn, device) / 1e3
+        estimate = time_once(fn, device) / 1e3 if estimate is None else estimate
         n_blocks, number = plan_blocks(estimate, min_run_time_s, min_samples)
         events = [torch.cuda.Event(enable_timing=True) for _ in range(n_blocks + 1)]
         events[0].record()

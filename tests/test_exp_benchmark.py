@@ -1,0 +1,141 @@
+"""The benchmark experiment: the smoke preset runs on every device and yields every column, checked
+numbers and a figure; the grid, the limits and the fail-soft rows behave as documented."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import matplotlib
+import pytest
+import torch
+
+from approx.bench import figures
+from approx.bench import steps as steps_module
+from approx.bench.measure import COLUMNS, Bench, Cell, Job
+from approx.cli import main as cli_main
+from approx.plotting import figure
+from experiments import benchmark
+
+SMOKE = benchmark.Config(**benchmark.PRESETS["smoke"])
+
+
+@pytest.fixture(scope="module")
+def smoke_cpu():
+    return benchmark.run(replace(SMOKE, device="cpu"))
+
+
+def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
+    df = smoke_cpu
+    assert list(df.columns) == COLUMNS
+    assert (df["status"] == "ok").all(), df.loc[df["status"] != "ok", "status"].tolist()
+    assert set(df["sweep"]) == {"peak", "width", "corner", "ensemble"}  # no heatmap, graph, compile on a CPU
+    steps = df[df["mode"] != "peak"]
+    assert set(steps["engine"]) == {"backprop", "autograd", "module"} and set(steps["mode"]) == {"eager", "loop"}
+    assert (steps["time_ms"] > 0).all() and (steps["iqr_ms"] >= 0).all()
+    assert (steps["peak_fraction"] > 0).all()
+    # the same step in float64 against the float64 reference: rounding only
+    assert (df.loc[df["precision"] == "float64", "rel_error"] < 1e-12).all()
+    # float32: unit roundoff 6e-8 times modest condition numbers
+    assert (df.loc[df["precision"] == "float32", "rel_error"] < 1e-4).all()
+    assert (df.loc[df["precision"] == "float32", "rel_error"] > 1e-10).all()  # really float32
+    assert (steps["samples_per_s"] == steps["ensemble"] * steps["batch"] / (steps["time_ms"] / 1e3)).all()
+    assert (steps["flops_per_s"] / steps["peak_flops_per_s"] == steps["peak_fraction"]).all()
+    width = steps[steps["sweep"] == "width"]
+    assert width["forward_ms"].notna().all()
+    assert (width["reverse_ms"] == width["time_ms"] - width["forward_ms"]).all()
+    benchmark.plot(df, tmp_path / "benchmark-cpu.png")
+    assert (tmp_path / "benchmark-cpu.png").stat().st_size > 0 and (tmp_path / "benchmark-cpu.pdf").exists()
+    text = benchmark.describe(df)
+    assert "| target | measured | where | verdict |" in text and "not measured" in text
+
+
+def test_cpu_figure_says_there_is_no_cuda(smoke_cpu):
+    fig, axes = figure()
+    figures._heatmap(fig, axes[0, 0], smoke_cpu)
+    assert [t.get_text() for t in axes[0, 0].texts] == ["no CUDA device in this run"]
+    matplotlib.pyplot.close(fig)
+
+
+def test_output_name_follows_the_device_and_cuda_without_cuda_is_an_error():
+    assert benchmark.output_name(replace(SMOKE, device="cpu")) == "benchmark-cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            benchmark.output_name(replace(SMOKE, device="cuda"))
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            benchmark.run(replace(SMOKE, device="cuda"))
+
+
+@pytest.mark.parametrize("override, match", [
+    (dict(engines=("jax",)), "unknown engine"), (dict(precisions=("fp8",)), "unknown precision"),
+    (dict(thread_counts=("0",)), "thread count"), (dict(widths=(0,)), ">= 1"),
+    (dict(min_run_time_s=0.0), "min_run_time_s"),
+])
+def test_bad_config_is_a_value_error(override, match):
+    with pytest.raises(ValueError, match=match):
+        replace(SMOKE, **override)
+
+
+def test_a_gpu_run_times_the_cpu_on_the_same_cells_within_its_flop_cap():
+    # building the job list touches no GPU, so the full preset's plan is checked here
+    cfg = benchmark.Config(**benchmark.PRESETS["full"])
+    jobs = benchmark.jobs(cfg, torch.device("cuda"))
+    cuda = {(j.cell, j.engine, j.precision) for j in jobs if j.device == "cuda"}
+    cpu = [j for j in jobs if j.device == "cpu"]
+    assert cpu and all(j.cell.flops <= cfg.cpu_max_flops for j in cpu)
+    assert all((j.cell, j.engine, j.precision) in cuda for j in cpu)
+    assert {j.mode for j in jobs} == {"eager", "loop", "cuda-graph", "compile", "compile-reduce-overhead"}
+    assert {j.precision for j in jobs if j.device == "cuda"} == {"float64", "float32", "tf32", "bf16-autocast"}
+    assert {j.precision for j in cpu} == {"float64", "float32"}
+    assert max(j.cell.width for j in jobs) == 4096 and max(j.cell.batch for j in jobs) == 65536
+    assert {j.cell.ensemble for j in jobs} >= {1, 1024} and {j.cell.depth for j in jobs} >= {1, 2, 4}
+    assert [j.mode for j in jobs][-1].startswith("compile")  # compilation, the slowest, runs last
+
+
+def test_failing_and_skipped_rows_are_kept_and_the_run_goes_on(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("engine exploded\nsecond line")
+
+    monkeypatch.setitem(steps_module._LOSS_AND_GRAD, "backprop", broken)
+    cfg = replace(SMOKE, device="cpu", widths=(16,), corner_d_ins=(1,), ensemble_sizes=(2,))
+    df = benchmark.run(cfg)
+    failed = df[df["engine"] == "backprop"]
+    assert (failed["status"] == "error: RuntimeError: engine exploded").all()
+    assert failed["time_ms"].isna().all()
+    assert (df[df["engine"] != "backprop"]["status"] == "ok").all()
+    skipped = benchmark.run(replace(cfg, time_budget_s=1e-9))
+    assert skipped["status"].str.startswith("skipped: time budget").sum() == len(benchmark.jobs(cfg, torch.device("cpu")))
+
+
+def test_rel_error_catches_a_wrong_gradient(monkeypatch):
+    # negative control for the rel_error column: a gradient 1.01 times too large shows as ~1e-2
+    from approx import backprop
+
+    scaled = lambda *a: (lambda loss, grads: (loss, [1.01 * g for g in grads]))(*backprop.loss_and_grad(*a))  # noqa: E731
+    monkeypatch.setitem(steps_module._LOSS_AND_GRAD, "backprop", scaled)
+    bench = Bench(seed=0, lr=1e-3, min_run_time_s=0.01, peak_sizes={"cpu": 32})
+    row = bench.measure(Job(Cell("width", 1, 8, 16), "backprop", "eager", "float64", "cpu", 1))
+    assert row["status"] == "ok" and row["rel_error"] == pytest.approx(0.01, rel=1e-6)
+
+
+def test_cli_writes_the_device_named_files(tmp_path):
+    argv = ["run", "benchmark", "--preset", "smoke", "--device", "cpu", "--out", str(tmp_path),
+            "--set", "widths=16", "--set", "corner_d_ins=1", "--set", "ensemble_sizes=2"]
+    assert cli_main(argv) == 0
+    assert {p.name for p in tmp_path.glob("benchmark-cpu.*")} == {f"benchmark-cpu.{s}" for s in ("csv", "png", "pdf", "json")}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_smoke_on_cuda_measures_every_mode_and_precision():
+    df = benchmark.run(replace(SMOKE, device="cuda", precisions=("float64", "float32", "tf32", "bf16-autocast")))
+    assert list(df.columns) == COLUMNS
+    assert (df["status"] == "ok").all(), df.loc[df["status"] != "ok", ["engine", "mode", "precision", "status"]].to_string()
+    cuda = df[df["device"] == "cuda"]
+    assert set(cuda["mode"]) == {"peak", "eager", "loop", "cuda-graph", "compile", "compile-reduce-overhead"}
+    assert (df["device"] == "cpu").any()  # the CPU side of the speed-ups, from the same run
+    err = cuda.groupby("precision")["rel_error"].max()
+    assert err["float64"] < 1e-12 and err["float32"] < 1e-4
+    assert err["tf32"] < 1e-2 and err["bf16-autocast"] < 1e-1  # 10- and 7-bit mantissas
+    graphs = cuda[cuda["mode"] == "cuda-graph"]
+    assert (graphs["capture_ms"] > 0).all() and (graphs["eager_ms"] > 0).all()
+    assert (cuda[cuda["mode"].str.startswith("compile")]["compile_ms"].notna()).all()
+    assert len(benchmark.describe(df)) > 0

@@ -26,3 +26,13 @@ def device(request) -> str:
 # Tolerances keyed by dtype (one table, as in neural-tangents): relative error allowed between
 # two computations of the same quantity that differ only in the order of floating-point sums.
 RTOL = {torch.float64: 1e-10, torch.float32: 1e-4}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests use tiny tensors, where a second intra-op thread only adds contention (CI has 2
+    cores and the suite runs subprocesses beside itself); timings live in the benchmark."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -7,7 +7,10 @@ networks, with N = batch * out entries per network:
     logistic:  L = (1/N) sum softplus(p) - y p,  y in {0,1}  dL/dp = (sigmoid(p) - y) / N
 
 The logistic loss is binary cross-entropy with logits: -y log sigma(p) - (1 - y) log(1 - sigma(p))
-rewritten as softplus(p) - y p, which never takes the log of 0 and never overflows.
+rewritten as softplus(p) - y p, which never takes the log of 0 and never overflows. softplus(p) is
+computed as logaddexp(p, 0) = log(e^p + 1), exact for every p, rather than by torch's softplus,
+which returns p itself above p = 20 (off by e^-p) and whose derivative there is 1, not
+sigmoid(p): that would put the hand-derived dL/dp and autograd 2e-9 apart for logits above 20.
 
 Both reduce over every axis but a leading ensemble axis, so an ensemble gets a vector of E
 losses and each member's gradient is that of its own loss.
@@ -40,7 +43,7 @@ def _mse_grad(p: Tensor, y: Tensor, ensemble: bool) -> Tensor:
 
 
 def _logistic(p: Tensor, y: Tensor, ensemble: bool) -> Tensor:
-    return (torch.nn.functional.softplus(p) - y * p).mean(dim=_reduce_dims(p, ensemble))
+    return (torch.logaddexp(p, p.new_zeros(())) - y * p).mean(dim=_reduce_dims(p, ensemble))
 
 
 def _logistic_grad(p: Tensor, y: Tensor, ensemble: bool) -> Tensor:

@@ -75,3 +75,15 @@ def test_lookup():
     assert losses.names() == ["mse", "logistic"]
     with pytest.raises(ValueError, match="unknown loss 'hinge'; allowed: mse, logistic"):
         losses.get("hinge")
+
+
+def test_logistic_gradient_matches_autograd_for_large_logits():
+    """Logits above 20 (where torch's softplus switches to p itself): dL/dp stays sigmoid(p) - y."""
+    p = torch.tensor([[19.0], [20.5], [25.0], [35.0], [-25.0]], dtype=torch.float64)
+    y = torch.tensor([[1.0], [0.0], [1.0], [0.0], [1.0]], dtype=torch.float64)
+    loss = losses.get("logistic")
+    leaf = p.clone().requires_grad_(True)
+    loss.value(leaf, y, False).backward()
+    assert torch.allclose(loss.grad(p, y, False), leaf.grad, rtol=1e-15, atol=1e-18)
+    assert loss.value(p, y, False).item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(p, y).item(), rel=1e-15)

@@ -57,7 +57,7 @@ class Config:
     lr: float = 1e-3  # learning rate of the timed steps (small: the network stays well scaled)
     # width sweep
     width_depth: int = 2  # hidden layers
-    width_batch: int = 256
+    width_batch: int = 64  # small enough that one CPU thread spans steps of 0.1 to 20 ms
     widths: tuple[int, ...] = (16, 64, 256, 1024)
     # corners of the grid (float32)
     corner_depths: tuple[int, ...] = (1, 4)
@@ -82,7 +82,7 @@ class Config:
     min_run_time_s: float = 0.2  # per timed quantity; at least 5 samples
     peak_n_cpu: int = 1024  # size of the peak matrix product on the CPU
     peak_n_cuda: int = 8192  # ... and on a GPU
-    time_budget_s: float = 0.0  # rows after this many seconds are skipped and listed (0: no limit)
+    time_budget_s: float = 0.0  # rows starting after this many seconds are skipped and listed (0: none)
 
     def __post_init__(self) -> None:
         for engine in (*self.engines, self.heatmap_engine):
@@ -111,7 +111,7 @@ PRESETS = {
         heatmap_widths=(16, 64), heatmap_batches=(64,), ensemble_sizes=(1, 4), graph_widths=(16,),
         compile_widths=(16,), min_run_time_s=0.01, peak_n_cpu=128, peak_n_cuda=1024,
     ),
-    "default": {},
+    "default": dict(time_budget_s=200.0),
     "full": dict(
         widths=(16, 64, 256, 1024, 4096), width_batch=4096, ensemble_sizes=(1, 32, 1024),
         min_run_time_s=0.1, time_budget_s=190.0,
@@ -130,7 +130,7 @@ def _threads(count: str) -> int:
 
 
 def jobs(cfg: Config, device: torch.device) -> list[Job]:
-    """Every row to measure, in the order they run (cheap and essential first, compile last)."""
+    """Every row to measure, in the order they run: essential first, compilation (slowest) last."""
     gpu = device.type == "cuda"
     devices = [device, torch.device("cpu")] if gpu else [device]
     all_threads = [max(_threads(c) for c in cfg.thread_counts)]
@@ -148,10 +148,17 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
                         for mode in modes:
                             out.append(Job(cell, engine, mode, prec, str(dev), threads, time_forward))
 
-    thread_list = [_threads(c) for c in cfg.thread_counts]
+    thread_list = sorted({_threads(c) for c in cfg.thread_counts})
     for width in cfg.widths:
-        add(Cell("width", cfg.width_depth, width, cfg.width_batch), cfg.engines, ["eager"], cfg.precisions,
-            thread_list, time_forward=True)
+        cell = Cell("width", cfg.width_depth, width, cfg.width_batch)
+        # the forward pass alone is timed on the GPU and at one CPU thread: reverse / forward is
+        # a property of the algorithm, which more threads would only blur
+        add(cell, cfg.engines, ["eager"], cfg.precisions, [1] if 1 in thread_list else [], time_forward=True)
+        add(cell, cfg.engines, ["eager"], cfg.precisions, [t for t in thread_list if t != 1],
+            on=[torch.device("cpu")])
+    for e in cfg.ensemble_sizes:
+        add(Cell("ensemble", 1, cfg.ensemble_width, cfg.ensemble_batch, 1, e, stacked=True),
+            [x for x in cfg.engines if x != "module"], ["eager", "loop"], ["float32"], [1])
     if gpu:
         for width in cfg.graph_widths:
             add(Cell("graph", cfg.width_depth, width, cfg.width_batch),
@@ -166,9 +173,6 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
             for width in cfg.heatmap_widths:
                 add(Cell("heatmap", cfg.heatmap_depth, width, batch), [cfg.heatmap_engine], ["eager"],
                     ["float32"], all_threads)
-    for e in cfg.ensemble_sizes:
-        add(Cell("ensemble", 1, cfg.ensemble_width, cfg.ensemble_batch, 1, e, stacked=True),
-            [x for x in cfg.engines if x != "module"], ["eager", "loop"], ["float32"], [1])
     if "module" in cfg.engines:
         modes = ["compile", "compile-reduce-overhead"] if gpu else ["compile"]
         on = [device] if gpu else ([device] if cfg.compile_on_cpu else [])

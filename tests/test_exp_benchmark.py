@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import matplotlib
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from approx.bench import figures
+from approx.bench import figures, summary
 from approx.bench import steps as steps_module
 from approx.bench.measure import COLUMNS, Bench, Cell, Job
 from approx.cli import main as cli_main
@@ -53,6 +55,35 @@ def test_cpu_figure_says_there_is_no_cuda(smoke_cpu):
     figures._heatmap(fig, axes[0, 0], smoke_cpu)
     assert [t.get_text() for t in axes[0, 0].texts] == ["no CUDA device in this run"]
     matplotlib.pyplot.close(fig)
+
+
+def _with_fake_gpu_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The CPU table plus made-up CUDA rows of every kind a GPU run writes (for the drawing code only)."""
+    gpu = df[df["status"] == "ok"].copy()
+    gpu["device"], gpu["device_name"], gpu["time_ms"] = "cuda", "made-up GPU", gpu["time_ms"] / 10
+    heat = gpu[gpu["sweep"] == "width"].copy()
+    heat["sweep"] = "heatmap"
+    heat_cpu = heat.assign(device="cpu", time_ms=heat["time_ms"] * 10 ** np.linspace(-1, 2, len(heat)))
+    graph = gpu[(gpu["sweep"] == "width") & (gpu["engine"] != "module")].copy()
+    graph["mode"], graph["sweep"], graph["eager_ms"] = "cuda-graph", "graph", graph["time_ms"] * 6
+    comp = gpu[(gpu["sweep"] == "width") & (gpu["engine"] == "module")].copy()
+    comp["mode"], comp["sweep"], comp["compile_ms"] = "compile", "compile", 2e4
+    return pd.concat([df, gpu, heat, heat_cpu, graph, comp], ignore_index=True)
+
+
+def test_figure_and_paragraph_of_a_gpu_table(smoke_cpu, tmp_path):
+    df = _with_fake_gpu_rows(smoke_cpu)
+    fig, axes = figure()
+    figures._heatmap(fig, axes[0, 0], df)
+    labels = [t.get_text() for t in axes[0, 0].texts]
+    assert "no CUDA device in this run" not in labels and len(labels) >= 2  # one number per cell
+    matplotlib.pyplot.close(fig)
+    benchmark.plot(df, tmp_path / "benchmark-cuda.png")
+    assert (tmp_path / "benchmark-cuda.png").exists()
+    text = benchmark.describe(df)
+    assert "made-up GPU" in text and "GPU/CPU speed-up per cell" in text
+    table = summary.targets(df).set_index("target")
+    assert table.loc["cuda: small network as a CUDA graph >= 5x faster than eager, backprop", "measured"] == "6.00"
 
 
 def test_output_name_follows_the_device_and_cuda_without_cuda_is_an_error():

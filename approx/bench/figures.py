@@ -1,6 +1,7 @@
 """The benchmark's figure, drawn from its table alone: four panels.
 
-    (a) step time vs width, one line per engine (and mode) and device, float32
+    (a) step time vs width, one line per engine (and mode) and device, float32 (the CPU at 1 and
+        at all threads; beside a GPU, at all threads only)
     (b) GPU/CPU speed-up over width x batch (or "no CUDA device in this run")
     (c) utilisation: achieved FLOP/s / measured matmul peak vs FLOPs per step
     (d) ensembles: time per model vs E, one batched step vs a loop
@@ -18,8 +19,9 @@ from . import summary
 
 __all__ = ["draw"]
 
-LINESTYLE = {"cpu": "-", "cuda": "--"}
+COLOURS = {"backprop": "C1", "autograd": "C0", "module": "C2"}
 MARKERS = {"backprop": "o", "autograd": "s", "module": "^"}
+MODE_STYLE = {"cuda-graph": ("*", "C3"), "compile": ("D", "C4"), "compile-reduce-overhead": ("P", "C5")}
 
 
 def draw(df: pd.DataFrame, path: str | Path) -> None:
@@ -32,11 +34,6 @@ def draw(df: pd.DataFrame, path: str | Path) -> None:
     save(fig, path)
 
 
-def _cpu_most_threads(rows: pd.DataFrame) -> pd.DataFrame:
-    cpu = rows[rows["device"] == "cpu"]
-    return pd.concat([rows[rows["device"] != "cpu"], cpu[cpu["threads"] == cpu["threads"].max()]])
-
-
 def _step_time(ax, ok: pd.DataFrame) -> None:
     width_rows = ok[ok["sweep"] == "width"]
     if width_rows.empty:
@@ -45,17 +42,25 @@ def _step_time(ax, ok: pd.DataFrame) -> None:
     depth, batch = int(width_rows["depth"].iloc[0]), int(width_rows["batch"].iloc[0])
     rows = ok[ok["sweep"].isin(["width", "graph", "compile"]) & (ok["precision"] == "float32")
               & (ok["depth"] == depth) & (ok["batch"] == batch)]
-    rows = _cpu_most_threads(rows)
-    for (device, engine, mode, threads), group in rows.groupby(["device", "engine", "mode", "threads"]):
+    cpu_threads = sorted(rows.loc[rows["device"] == "cpu", "threads"].unique())
+    if (rows["device"] == "cuda").any() and cpu_threads:  # beside a GPU, the CPU at its best only
+        rows = rows[(rows["device"] == "cuda") | (rows["threads"] == cpu_threads[-1])]
+        cpu_threads = cpu_threads[-1:]
+    for (device, threads, engine, mode), group in rows.groupby(["device", "threads", "engine", "mode"]):
         group = group.sort_values("width")
-        label = f"{engine}{'' if mode == 'eager' else ' ' + mode}, {device}"
-        label += f" ({threads} thr)" if device == "cpu" else ""
-        ax.errorbar(group["width"], group["time_ms"], yerr=group["iqr_ms"] / 2, marker=MARKERS.get(engine, "x"),
-                    linestyle=LINESTYLE.get(device, ":") if mode == "eager" else ":", label=label, capsize=2)
-    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="step time (ms, median; bars: IQR)",
+        marker, colour = MODE_STYLE.get(mode, (MARKERS.get(engine, "x"), COLOURS.get(engine, "k")))
+        if device == "cuda":
+            style, where = "-", "cuda"
+        else:  # one CPU thread dotted, the most threads dashed
+            style = ":" if threads == cpu_threads[0] and len(cpu_threads) > 1 else "--"
+            where = f"cpu {threads} thr"
+        label = f"{engine}{'' if mode == 'eager' else ' ' + mode}, {where}"
+        ax.plot(group["width"], group["time_ms"], marker=marker, color=colour, linestyle=style, label=label,
+                linewidth=1.8 if device == "cuda" else 1.2)
+    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="step time (ms, median)",
            title=f"(a) training step, float32, depth {depth}, batch {batch}")
     ax.set_xscale("log", base=2)
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=5.5, ncol=2)
 
 
 def _heatmap(fig, ax, df: pd.DataFrame) -> None:
@@ -104,7 +109,8 @@ def _ensembles(ax, ok: pd.DataFrame) -> None:
     for (device, engine, mode), group in rows.groupby(["device", "engine", "mode"]):
         group = group.sort_values("ensemble")
         ax.plot(group["ensemble"], group["time_ms"] / group["ensemble"], marker=MARKERS.get(engine, "x"),
-                linestyle="-" if mode == "eager" else ":",
+                color=COLOURS.get(engine, "k"), linestyle="-" if mode == "eager" else ":",
+                linewidth=1.8 if device == "cuda" else 1.2, fillstyle="full" if device == "cuda" else "none",
                 label=f"{engine} {'batched' if mode == 'eager' else 'loop'}, {device}")
     width, batch = int(rows["width"].iloc[0]), int(rows["batch"].iloc[0])
     ax.set(xscale="log", yscale="log", xlabel="ensemble size E", ylabel="time per model per step (ms)",

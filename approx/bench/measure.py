@@ -20,12 +20,14 @@ at the row's thread count:
    (a power of two, so it is exact in every precision), hence this is the relative error of the
    gradient the step used.
 
-A row that raises is kept, with ``status`` = "error: ..." and no numbers, and the run goes on.
+``row_s`` is the wall-clock time the whole row took (setup, compilation, checks included). A row
+that raises is kept, with ``status`` = "error: ..." and no numbers, and the run goes on.
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,7 +51,7 @@ COLUMNS = [  # every row has every column (NaN where it does not apply), in this
     "engine", "mode", "device", "device_name", "dtype", "precision", "sweep", "depth", "width",
     "batch", "d_in", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "samples_per_s",
     "flops", "flops_per_s", "peak_flops_per_s", "peak_fraction", "rel_error", "first_step_ms",
-    "forward_ms", "reverse_ms", "eager_ms", "capture_ms", "compile_ms", "status",
+    "forward_ms", "reverse_ms", "eager_ms", "capture_ms", "compile_ms", "row_s", "status",
 ]
 
 
@@ -146,6 +148,7 @@ class Bench:
         device = torch.device(job.device)
         prec = _precision.get(job.precision)
         row = _identity(job.cell, job.engine, job.mode, prec, device, job.threads)
+        started = time.perf_counter()
         try:
             with cpu_threads(job.threads) if device.type == "cpu" else contextlib.nullcontext():
                 row.update(self._measure(job, device, prec))
@@ -155,6 +158,7 @@ class Bench:
             row["status"] = f"error: {type(err).__name__}: {message[:200]}"
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+        row["row_s"] = time.perf_counter() - started
         return row
 
     def _measure(self, job: Job, device: torch.device, prec: _precision.Precision) -> dict:

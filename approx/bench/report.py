@@ -51,9 +51,12 @@ def describe(df: pd.DataFrame) -> str:
             f"{r.device} {r.engine} E={int(r.ensemble)}: {r.speedup:.3g}x" for r in top.itertuples()) + ".")
     ratios = summary.engine_ratios(df)
     if "backprop_per_autograd" in ratios:
-        med = ratios.groupby(["device", "threads"])["backprop_per_autograd"].median()
+        ratios = ratios.dropna(subset=["backprop_per_autograd"])
+        ratios = ratios.assign(where=[f"cpu {t} thread(s)" if d == "cpu" else d
+                                      for d, t in zip(ratios["device"], ratios["threads"])])
+        med = ratios.groupby("where")["backprop_per_autograd"].median()
         parts.append("Hand-written / autograd step time, median over cells: " + "; ".join(
-            f"{d} ({t} thr) {v:.2f}" if d == "cpu" else f"{d} {v:.2f}" for (d, t), v in med.items()) + ".")
+            f"{where} {v:.2f}" for where, v in med.items()) + ".")
     failed = df[df["status"] != "ok"]
     if len(failed):
         parts.append(f"{len(failed)} of {len(df)} rows hold no measurement: " + "; ".join(

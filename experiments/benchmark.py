@@ -9,8 +9,14 @@ nanoGPT).
 One row per measured cell (engine x mode x precision x size x device x threads): median and IQR
 of the step time (forward + backward + update), samples/s, achieved FLOP/s (6 x E x batch x
 sum fan_in fan_out per step), the fraction of the peak measured in the same run, and the
-relative error of the step's update against float64. The grid is a union of sweeps, because the
-full product of sizes would take hours:
+relative error of the step's update against float64. What a step is, per engine
+(approx.bench.steps): backprop = approx.backprop.loss_and_grad + gradient descent; autograd =
+approx.autograd.loss_and_grad + the same descent; module = nn.Sequential + mse_loss + backward
++ torch.optim.SGD, PyTorch as usually written (the baseline for "autograd under torch.compile").
+Networks are d_in -> depth hidden ReLU layers of one width -> 1, trained on the mean squared
+error of sin(3 sum x / sqrt(d_in)) at uniform points. No numpy is timed, so no two thread pools
+share a process. The grid is a union of sweeps, because the full product of sizes would take
+hours:
 
     peak      an n x n matrix product per (device, precision, threads): the machine's limit
     width     step time vs width at fixed depth and batch: all engines, precisions and thread
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd

@@ -221,7 +221,6 @@ def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, th
     }
 
 
-
 def _device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's model name from /proc/cpuinfo where there is one."""
     if device.type == "cpu":

@@ -1,0 +1,228 @@
+"""Does it generalize? Double descent (Belkin et al. 2019) and random labels (Zhang et al. 2017).
+
+    approx run double_descent                  # default preset -> results/double_descent.{csv,png,pdf,json}
+    approx run double_descent --preset smoke   # seconds on CPU; what the tests run
+
+The notes: "heavily overparametrized ... then GD -> OPT. (But does it generalize?!)" Three answers:
+
+(a) Random-features regression (Rahimi & Recht 2007): a frozen random ReLU layer of N units
+    (approx.linear.random_features, kinks through the data cube) and the output layer solved by
+    minimum-norm least squares. The test error against N/n rises to a peak at the interpolation
+    threshold N = n, where the square feature matrix is nearly singular and the interpolant's
+    norm explodes, then falls again as N grows (Belkin, Hsu, Ma & Mandal 2019). A small ridge
+    removes the peak (the "with and without a small ridge" curves).
+(b) Fully trained one-hidden-layer ReLU networks, by full-batch GD from the standard
+    initialisation and from a small one (the same networks scaled by ``small_scale``), test error
+    against p/n.
+(c) Random labels: the same networks trained on +-1 labels drawn at random reach zero training
+    error once p is large enough, while the test error (fresh random labels) stays at chance, 1/2
+    (Zhang, Bengio, Hardt, Recht & Vinyals 2017); their Theorem 1 network (approx.constructions.
+    memorizer, 2n + d weights) fits the same labels exactly, with the same test error.
+
+Data: n points uniform on [0, 1]^d, y = f(x) + noise with f = approx.targets "gaussian_nd"; the
+test error is the mean squared error against the noise-free f on ``n_test`` fresh points (the
+excess risk; the noise variance is ``noise``^2). Networks see x rescaled to [-1, 1]^d. float64.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from approx import linear, ntk, targets
+from approx.bench.timing import cpu_threads
+from approx.constructions import memorizer
+from approx.constructions.memorize import memorizer_weight_count
+from approx.device import resolve_device
+from approx.network import Network
+from approx.train import fit
+
+__all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "peak"]
+
+DTYPE = torch.float64
+INITS = ("standard", "small")
+
+
+@dataclass(frozen=True)
+class Config:
+    n: int = 40  # training points
+    d: int = 5  # input dimension
+    noise: float = 0.1  # label noise (std) of the regression labels
+    n_test: int = 2000  # test points
+    # (a) random features
+    features: tuple[int, ...] = (2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 80, 120, 200, 400, 1000, 4000)  # N
+    ridges: tuple[float, ...] = (0.0, 1e-3)  # ridge penalties (0: minimum-norm interpolation)
+    rf_seeds: int = 20  # random first layers per N
+    # (b, c) trained networks
+    widths: tuple[int, ...] = (1, 2, 4, 6, 8, 12, 16, 32, 64, 256)  # hidden units
+    seeds: int = 4  # networks per width (one ensemble)
+    steps: int = 2000  # full-batch GD steps
+    small_scale: float = 0.1  # "small initialisation": the standard one times this
+    # (c) random labels
+    random_widths: tuple[int, ...] = (1, 4, 16, 64, 256)  # hidden units
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1  # CPU intra-op threads (small problems: more threads only contend)
+
+    def __post_init__(self):
+        for name in ("n", "d", "n_test", "rf_seeds", "seeds", "steps", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("features", "widths", "random_widths"):
+            if not getattr(self, name) or min(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {getattr(self, name)}")
+        if any(not r >= 0 for r in self.ridges) or not self.ridges:
+            raise ValueError(f"ridges must be >= 0, got {self.ridges}")
+        if not (self.noise >= 0 and 0 < self.small_scale):
+            raise ValueError(f"need noise >= 0 and small_scale > 0; got {self.noise}, {self.small_scale}")
+
+
+PRESETS = {
+    "smoke": {"n": 16, "n_test": 400, "features": (4, 8, 16, 24, 64, 400), "rf_seeds": 6,
+              "widths": (1, 4, 32), "seeds": 2, "steps": 200, "random_widths": (2, 64)},
+    "default": {},
+    "full": {"n": 100, "features": tuple(sorted({*range(5, 200, 5), 250, 300, 400, 1000, 4000, 10000})),
+             "rf_seeds": 50, "widths": (1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 64, 128, 256, 1024),
+             "seeds": 10, "steps": 20000, "random_widths": (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)},
+}
+
+
+def points(cfg: Config) -> list[dict]:
+    out = [{"part": "random_features", "ridge": r} for r in cfg.ridges]
+    out += [{"part": "trained", "init": i, "width": w} for i in INITS for w in cfg.widths]
+    out += [{"part": "random_labels", "width": w} for w in cfg.random_widths]
+    return out + [{"part": "memorizer"}]
+
+
+def run_point(cfg: Config, point: dict) -> pd.DataFrame:
+    device = resolve_device(cfg.device)
+    with cpu_threads(cfg.threads):
+        part = point["part"]
+        if part == "random_features":
+            return _random_features(cfg, point["ridge"], device)
+        if part == "trained":
+            return _trained(cfg, point["init"], point["width"], device)
+        if part == "random_labels":
+            return _random_labels(cfg, point["width"], device)
+        return _memorizer(cfg, device)
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    return pd.concat([run_point(cfg, p) for p in points(cfg)], ignore_index=True)
+
+
+def _data(cfg: Config, device):
+    """(x, y, x_test, f(x_test)) on [0, 1]^d, y noisy, the test targets noise-free."""
+    f = targets.get("gaussian_nd", d=cfg.d)
+    x, y = targets.sample(f, cfg.n, noise=cfg.noise, seed=cfg.seed, device=device)
+    x_test, y_test = targets.sample(f, cfg.n_test, noise=0.0, seed=cfg.seed + 1, device=device)
+    return x, y, x_test, y_test
+
+
+def _random_labels_data(cfg: Config, device):
+    """The training inputs with +-1 labels drawn at random, and fresh test points and labels."""
+    x, _, x_test, _ = _data(cfg, device)
+    gen = torch.Generator().manual_seed(cfg.seed + 2)
+    signs = lambda k: (torch.randint(0, 2, (k, 1), generator=gen).to(DTYPE) * 2 - 1).to(device)  # noqa: E731
+    return 2 * x - 1, signs(cfg.n), 2 * x_test - 1, signs(cfg.n_test)
+
+
+# ---------------------------------------------------------------------------- (a) random features
+def _random_features(cfg: Config, ridge: float, device) -> pd.DataFrame:
+    x, y, x_test, y_test = _data(cfg, device)
+    rows = []
+    for n_features in cfg.features:
+        for s in range(cfg.rf_seeds):
+            net = linear.random_features(cfg.d, n_features, seed=cfg.seed + 10_000 * s + n_features,
+                                         dtype=DTYPE, device=device)
+            net = linear.fit_output_layer(net, x, y, ridge=ridge)
+            rows.append((n_features, s, _mse(net, x, y), _mse(net, x_test, y_test),
+                         net.layers[-1].weight.norm().item()))
+    df = pd.DataFrame(rows, columns=["n_features", "member", "train_error", "test_error", "output_norm"])
+    df.insert(0, "part", "random_features")
+    return df.assign(ridge=ridge, n_over=df.n_features / cfg.n, n=cfg.n)
+
+
+def _mse(net: Network, x, y) -> float:
+    return (net(x) - y).square().mean().item()
+
+
+# ---------------------------------------------------------------------------- (b) trained networks
+def _gd_rate(net: Network, x) -> torch.Tensor:
+    """eta = n / (2 lambda_max(Theta_0)) per member: 1/lambda_max of the linearised Hessian."""
+    return x.shape[0] / (2 * torch.linalg.eigvalsh(ntk.empirical_ntk(net, x))[:, -1])
+
+
+def _train(cfg: Config, width: int, scale: float, x, y, device):
+    """An ensemble of ``seeds`` [d, width, 1] ReLU networks (standard init times ``scale``) after GD.
+
+    The step is that of the standard-scale network, so the small start is the only difference.
+    """
+    sizes = [cfg.d, width, 1]
+    seed = cfg.seed + 100 * width
+    lr = _gd_rate(Network.random(sizes, "relu", seed=seed, ensemble=cfg.seeds, device=device), x)
+    net = Network.random(sizes, "relu", seed=seed, ensemble=cfg.seeds, device=device, init_scale=scale)
+    trained, hist = fit(net, (x, y), lr=lr, steps=cfg.steps, max_loss=1e6, log_every=cfg.steps)
+    last = hist.groupby("member").last()
+    return trained, last, net.n_params
+
+
+def _trained(cfg: Config, init: str, width: int, device) -> pd.DataFrame:
+    x, y, x_test, y_test = _data(cfg, device)
+    x, x_test = 2 * x - 1, 2 * x_test - 1
+    scale = 1.0 if init == "standard" else cfg.small_scale
+    trained, last, n_params = _train(cfg, width, scale, x, y, device)
+    test = (trained(x_test) - y_test).square().mean(dim=(1, 2))  # (E,)
+    return pd.DataFrame({
+        "part": "trained", "init": init, "width": width, "member": range(cfg.seeds), "n_params": n_params,
+        "p_over_n": n_params / cfg.n, "train_error": last.loss.to_numpy(), "test_error": test.cpu().numpy(),
+        "status": last.status.to_numpy(), "n": cfg.n, "steps": cfg.steps,
+    })
+
+
+# ---------------------------------------------------------------------------- (c) random labels
+def _random_labels(cfg: Config, width: int, device) -> pd.DataFrame:
+    x, y, x_test, y_test = _random_labels_data(cfg, device)
+    trained, last, n_params = _train(cfg, width, 1.0, x, y, device)
+    wrong = lambda xs, ys: (torch.sign(trained(xs)) != ys).to(DTYPE).mean(dim=(1, 2)).cpu().numpy()  # noqa: E731
+    return pd.DataFrame({
+        "part": "random_labels", "width": width, "member": range(cfg.seeds), "n_params": n_params,
+        "p_over_n": n_params / cfg.n, "train_error": last.loss.to_numpy(),
+        "train_misclassified": wrong(x, y), "test_misclassified": wrong(x_test, y_test),
+        "status": last.status.to_numpy(), "n": cfg.n, "steps": cfg.steps, "n_test": cfg.n_test,
+    })
+
+
+def _memorizer(cfg: Config, device) -> pd.DataFrame:
+    x, y, x_test, y_test = _random_labels_data(cfg, device)
+    net = memorizer(x, y[:, 0], seed=cfg.seed)
+    wrong = lambda xs, ys: (torch.sign(net(xs)) != ys).to(DTYPE).mean().item()  # noqa: E731
+    n_weights = memorizer_weight_count(cfg.n, cfg.d)
+    return pd.DataFrame([{
+        "part": "memorizer", "member": 0, "n_params": n_weights, "p_over_n": n_weights / cfg.n,
+        "train_error": _mse(net, x, y), "train_max_error": (net(x) - y).abs().max().item(),
+        "train_misclassified": wrong(x, y), "test_misclassified": wrong(x_test, y_test), "n": cfg.n,
+    }])
+
+
+# ---------------------------------------------------------------------------- reading the results
+def peak(df: pd.DataFrame, ridge: float = 0.0) -> tuple[int, float]:
+    """(N, median test error) at the random-features curve's maximum for one ridge."""
+    rf = df[(df.part == "random_features") & (df.ridge == ridge)]
+    med = rf.groupby("n_features").test_error.median()
+    return int(med.idxmax()), float(med.max())
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    from ._double_descent_plot import draw
+
+    draw(df, path)
+
+
+def describe(df: pd.DataFrame) -> str:
+    from ._double_descent_plot import paragraph
+
+    return paragraph(df)

@@ -1,0 +1,84 @@
+"""The double_descent experiment: smoke run, the peak at N = n, random labels at chance, figure, CLI."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from approx.cli import main as cli_main
+from experiments import double_descent
+
+SMOKE = replace(double_descent.Config(**double_descent.PRESETS["smoke"]), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    return double_descent.run(SMOKE)
+
+
+def test_smoke_has_every_part(smoke):
+    assert set(smoke.part) == {"random_features", "trained", "random_labels", "memorizer"}
+    t = smoke[smoke.part == "trained"]
+    assert set(t.init) == {"standard", "small"} and set(t.status) <= {"completed", "converged", "diverged"}
+    assert np.isfinite(t.test_error).all()
+
+
+def test_random_features_peak_is_at_n_features_equal_n_points():
+    """Belkin et al. (2019): minimum-norm interpolation is worst where N = n (a seeded small problem)."""
+    cfg = replace(SMOKE, n=20, features=(5, 10, 15, 20, 25, 30, 40, 80, 200), rf_seeds=10)
+    plain = double_descent.run_point(cfg, {"part": "random_features", "ridge": 0.0})
+    n_peak, err = double_descent.peak(plain)
+    assert n_peak == cfg.n
+    assert err > 3 * plain[plain.n_features == 200].test_error.median()  # a peak, not a plateau
+    # negative control: a small ridge removes the peak, so the same check fails
+    ridged = double_descent.run_point(cfg, {"part": "random_features", "ridge": 1e-3})
+    assert double_descent.peak(ridged, 1e-3)[0] != cfg.n
+    # from N = n on the features interpolate the training data
+    assert (plain[plain.n_features > cfg.n].train_error < 1e-8).all()
+
+
+def _chance_band(n_test: int) -> tuple[float, float]:
+    """With test labels independent of everything, each is misclassified with probability exactly
+    1/2, so the fraction is Binomial(n_test, 1/2) / n_test: 1/2 +- 5 standard errors."""
+    se = math.sqrt(0.25 / n_test)
+    return 0.5 - 5 * se, 0.5 + 5 * se
+
+
+def test_random_labels_test_error_is_at_chance(smoke):
+    lo, hi = _chance_band(SMOKE.n_test)
+    r = smoke[smoke.part.isin(["random_labels", "memorizer"])]
+    assert r.test_misclassified.between(lo, hi).all()
+    mem = smoke[smoke.part == "memorizer"].iloc[0]
+    assert mem.train_max_error < 1e-8 and mem.train_misclassified == 0  # Zhang et al.'s Theorem 1
+    assert mem.n_params == 2 * SMOKE.n + SMOKE.d
+
+
+def test_wide_networks_fit_random_labels():
+    cfg = replace(SMOKE, steps=1500, seeds=2)
+    wide = double_descent.run_point(cfg, {"part": "random_labels", "width": 128})
+    assert (wide.train_misclassified == 0).all()  # Zhang et al. (2017): p >> n fits random labels
+
+
+def test_plot_and_describe(smoke, tmp_path):
+    double_descent.plot(smoke, tmp_path / "dd.png")
+    assert (tmp_path / "dd.png").stat().st_size > 0 and (tmp_path / "dd.pdf").exists()
+    text = double_descent.describe(smoke)
+    for words in ("Double descent", "Random labels", "2n + d", "chance"):
+        assert words in text
+    assert "nan" not in text.lower()
+
+
+@pytest.mark.parametrize("bad", [{"ridges": (-1.0,)}, {"features": ()}, {"seeds": 0}, {"small_scale": 0.0}])
+def test_bad_config_raises(bad):
+    with pytest.raises(ValueError):
+        replace(SMOKE, **bad)
+
+
+def test_cli_run(tmp_path):
+    argv = ["run", "double_descent", "--preset", "smoke", "--device", "cpu", "--out", str(tmp_path),
+            "--set", "widths=2", "--set", "random_widths=4"]
+    assert cli_main(argv) == 0
+    assert {p.name for p in tmp_path.glob("double_descent.*")} == {
+        f"double_descent.{s}" for s in ("csv", "png", "pdf", "json")}

@@ -132,6 +132,17 @@ def test_backward_twice_gives_the_same_gradients_and_seeds():
     assert g.grad is not None and x.grad[1] == 0.0 and x.grad[0] == pytest.approx(math.exp(0.5))
 
 
+def test_retain_grads_false_keeps_only_the_leaves():
+    a, b = Node(torch.tensor([1.0, 2.0], dtype=torch.float64)), Node(3.0)
+    inner = a * b
+    f = (inner.tanh() + inner).sum()
+    f.backward()
+    kept = a.grad.clone(), b.grad
+    f.backward(retain_grads=False)
+    assert inner.grad is None and f.grad is None
+    assert torch.equal(a.grad, kept[0]) and torch.equal(b.grad, kept[1])
+
+
 def central_differences(f, x: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
     grad = torch.empty_like(x)
     for i in range(x.numel()):

@@ -110,3 +110,27 @@ def test_bad_input_raises_value_error():
         backprop.loss_and_grad(net, x, y[:3])
     with pytest.raises(ValueError, match="y must be a tensor"):
         backprop.loss_and_grad(net, x, y.float())
+    with pytest.raises(ValueError, match="x must be torch.float64"):
+        backprop.loss_and_grad(net, x.float(), y)
+    ens = Network.random([2, 4, 1], "relu", seed=0, ensemble=3)
+    with pytest.raises(ValueError, match="2 data sets for an ensemble of 3"):
+        backprop.loss_and_grad(ens, torch.zeros(2, 5, 2, dtype=torch.float64), y)
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_fused_activation_messages_equal_the_table(name):
+    """The in-place products of the fused path equal B * phi'(x) from approx.activations,
+    including at kinks (0, 1), softplus's threshold and the extremes."""
+    from approx.backprop.rules import _INTO_MESSAGE
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(300, generator=gen, dtype=torch.float64) * 4,
+                   torch.tensor([0.0, 1.0, -1e-12, 1 + 1e-12, 20.0, 20.5, -1e4, 1e4],
+                                dtype=torch.float64)])
+    B = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    phi = activations.get(name)
+    y = phi.value(x)
+    expected = B * phi.derivative(x, y)
+    got = _INTO_MESSAGE[name](B.clone(), x, y)
+    assert torch.allclose(got, expected, rtol=1e-15, atol=1e-300)
+    assert not torch.allclose(got * 1.01, expected, rtol=1e-15, atol=1e-300)  # control

@@ -33,8 +33,14 @@ def loss_and_grad(net: Network, x: Tensor, y: Tensor, loss: str = "mse") -> tupl
     aligned with ``net.parameters()``. Same contract as ``approx.autograd.loss_and_grad``.
     """
     loss_fn = _losses.get(loss)
-    net.check_input(x)
-    ensemble = net.ensemble is not None
+    first = net.layers[0].weight  # (out, in) or (E, out, in)
+    ensemble = first.ndim == 3
+    if not (isinstance(x, Tensor) and x.ndim in ((2, 3) if ensemble else (2,))
+            and x.shape[-1] == first.shape[-1] and (x.ndim == 2 or x.shape[0] == first.shape[0])):
+        net.check_input(x)  # raises the ValueError that explains the expected shapes
+    if x.dtype != first.dtype or x.device != first.device:
+        raise ValueError(f"x must be {first.dtype} on {first.device} like the network; "
+                         f"got {x.dtype} on {x.device}")
     h = Node(x)
     weights = []
     for i, layer in enumerate(net.layers):
@@ -58,7 +64,7 @@ def loss_and_grad(net: Network, x: Tensor, y: Tensor, loss: str = "mse") -> tupl
                 f"y of shape {tuple(y.shape)} does not match the output {tuple(p.shape)}"
             ) from None
     total = Node(loss_fn.value(p, y, ensemble), (h,), "loss", (loss_fn, y, ensemble))
-    total.backward()
+    total.backward(retain_grads=False)  # only the weights' gradients are wanted
     value = total.value
     return (value.item() if not ensemble else value), [node.grad for node in weights]
 

@@ -62,3 +62,13 @@ def test_cuda_events_time_the_kernels():
     t4 = time_call(four, device, threads=1, min_run_time_s=0.05)
     assert t1.median_ms > 0.005
     assert 2.0 < t4.median_ms / t1.median_ms < 8.0
+
+
+def test_a_misleading_estimate_is_corrected():
+    # told that a ~0.05 ms call takes 50 ms, the first plan would time it for a fraction of a
+    # millisecond; the timer notices and fills min_run_time_s after all
+    calls = []
+    timing = time_call(lambda: calls.append(time.sleep(5e-5)), torch.device("cpu"), threads=1,
+                       min_run_time_s=0.05, estimate_s=0.05)
+    assert timing.n_samples * timing.calls_per_sample * timing.median_ms / 1e3 >= 0.025
+    assert len(calls) > 5 * 1 + 10  # the second plan ran blocks of several calls

@@ -99,18 +99,31 @@ def time_call(
     return _time_cpu(fn, threads, min_run_time_s, min_samples, estimate_s)
 
 
-def _time_cpu(fn, threads: int, min_run_time_s: float, min_samples: int, estimate: float | None) -> Timing:
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
-    estimate = timer.timeit(1).median if estimate is None else estimate
-    n_blocks, number = plan_blocks(estimate, min_run_time_s, min_samples)
-    samples = [timer.timeit(number).median for _ in range(n_blocks)]
+def _sample(blocks: Callable[[int, int], list[float]], estimate_s: float, min_run_time_s: float,
+            min_samples: int) -> Timing:
+    """Plan blocks from the estimate and run them; if one call was far quicker than estimated
+    (a hiccup in the single estimating call), plan again from the measured median."""
+    for _ in range(2):
+        n_blocks, number = plan_blocks(estimate_s, min_run_time_s, min_samples)
+        samples = blocks(n_blocks, number)
+        estimate_s = float(np.median(samples))
+        if n_blocks * number * estimate_s >= 0.5 * min_run_time_s:
+            break
     return Timing.from_samples(samples, number)
 
 
+def _time_cpu(fn, threads: int, min_run_time_s: float, min_samples: int, estimate: float | None) -> Timing:
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+    estimate = timer.timeit(1).median if estimate is None else estimate
+
+    def blocks(n_blocks: int, number: int) -> list[float]:
+        return [timer.timeit(number).median for _ in range(n_blocks)]
+
+    return _sample(blocks, estimate, min_run_time_s, min_samples)
+
+
 def _time_cuda(fn, device: torch.device, min_run_time_s: float, min_samples: int, estimate: float | None) -> Timing:
-    with torch.cuda.device(device):
-        estimate = time_once(fn, device) / 1e3 if estimate is None else estimate
-        n_blocks, number = plan_blocks(estimate, min_run_time_s, min_samples)
+    def blocks(n_blocks: int, number: int) -> list[float]:
         events = [torch.cuda.Event(enable_timing=True) for _ in range(n_blocks + 1)]
         events[0].record()
         for block in range(n_blocks):
@@ -118,5 +131,8 @@ def _time_cuda(fn, device: torch.device, min_run_time_s: float, min_samples: int
                 fn()
             events[block + 1].record()
         torch.cuda.synchronize(device)
-        samples = [a.elapsed_time(b) / 1e3 / number for a, b in zip(events[:-1], events[1:])]
-    return Timing.from_samples(samples, number)
+        return [a.elapsed_time(b) / 1e3 / number for a, b in zip(events[:-1], events[1:])]
+
+    with torch.cuda.device(device):
+        estimate = time_once(fn, device) / 1e3 if estimate is None else estimate
+        return _sample(blocks, estimate, min_run_time_s, min_samples)

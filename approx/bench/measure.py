@@ -217,19 +217,7 @@ def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, th
     fields = asdict(cell)
     fields.pop("stacked")
     return {
-        "engine": engine, "mode": mode, "device": device.type, "device_name": _device_name(device),
+        "engine": engine, "mode": mode, "device": device.type, "device_name": device_name(device),
         "dtype": str(prec.dtype).replace("torch.", ""), "precision": prec.name,
         **fields, "threads": threads,
     }
-
-
-def _device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU's model name from /proc/cpuinfo where there is one."""
-    if device.type == "cpu":
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-    return device_name(device)

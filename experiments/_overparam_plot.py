@@ -131,10 +131,10 @@ def paragraph(df: pd.DataFrame, rates: dict) -> str:
         f"Measured on both engines: relative gap {_fmt(last.gap)} after {int(l.step.max())} steps, never above "
         f"the predicted curve (largest ratio measured/predicted {worst_over:.3g}), the engines' "
         f"trajectories identical to {_engine_agreement(l):.1e}. Separable logistic regression: the loss "
-        f"falls to {_fmt(sep.loss)} and the direction turns toward the hard-margin SVM direction "
-        f"(angle {_fmt(sep.angle)} rad after {int(sep.step.max())} steps), slowly, as Soudry et al. (2018) "
-        f"predict (the angle decays like 1/log t). Non-separable: the loss gap to the Newton optimum "
-        f"reaches {_fmt(non.loss_gap)}.\n\n"
+        f"falls to {_fmt(sep.loss)} and the direction turns toward the hard-margin SVM direction, slowly: "
+        f"{_angles(df[df.part == 'logistic_separable'])} (Soudry et al. 2018 prove the angle decays like "
+        f"1/log t). Non-separable: the loss gap to the Newton optimum reaches {_fmt(non.loss_gap)} and the "
+        f"parameters' relative distance to it {_fmt(non.gap)}.\n\n"
         f"**Hidden layers, overparameterized: GD -> OPT.** {_interp_text(interp)}\n\n"
         f"**Lazy training (Du et al. 2019).** For f(x) = m^-1/2 sum_r a_r relu(w_r.x) on "
         f"{_first(summary, 'm', min)}..{_first(summary, 'm', max)} units, the empirical NTK at "
@@ -147,6 +147,14 @@ def paragraph(df: pd.DataFrame, rates: dict) -> str:
         f"{rates['movement']} and the fraction of flipped activation patterns with slope "
         f"{rates['flips']} (theory: -1/2 for both): wide networks fit by barely moving."
     )
+
+
+def _angles(sep: pd.DataFrame) -> str:
+    g = sep[sep.engine == sep.engine.iloc[0]]
+    t_end = g.step.max()
+    mid = g.iloc[(g.step - t_end / 100).abs().argmin()]
+    end = g[g.step == t_end].iloc[0]
+    return f"angle {mid.angle:.3g} rad at step {int(mid.step)}, {end.angle:.3g} at step {int(t_end)}"
 
 
 def _fmt(values: pd.Series) -> str:
@@ -185,10 +193,12 @@ def _interp_text(d: pd.DataFrame) -> str:
     shallow = d[d.depth == 1].groupby("p_over_n").final_loss.median()
     widest = ""
     if len(shallow) > 2 and shallow.iloc[-1] > 10 * shallow.min():
+        kappa = (d.ntk_lambda_max / d.ntk_lambda_min)[d.depth == 1].groupby(d.p_over_n).median()
         widest = (f" The widest one-hidden-layer networks (p/n = {shallow.index[-1]:.3g}) end at a median loss "
                   f"of {shallow.iloc[-1]:.2g}, above the {shallow.min():.2g} at p/n = {shallow.idxmin():.3g}: "
-                  "the step is set by lambda_max of their kernel and the decay by lambda_min, and that "
-                  "condition number does not improve with width, so a fixed step budget ends higher.")
+                  f"wider is not faster for GD with a step set by lambda_max (the condition number of their "
+                  f"Theta_0 is {kappa.iloc[-1]:.3g}, against {kappa[shallow.idxmin()]:.3g} there), a departure "
+                  "from the picture in which width only helps.")
     under_text = (f"Below p = n no run interpolates (smallest final loss {under.final_loss.min():.2g}; "
                   f"Theta_0 has rank at most {int(under.ntk_rank.max())} < n = {_n(d)}). ") if len(under) else ""
     return (
@@ -197,8 +207,13 @@ def _interp_text(d: pd.DataFrame) -> str:
         f"target loss {target:g} (numerically zero for O(1) labels). " + under_text +
         "Runs reaching the target: " + "; ".join(parts) + "." + widest +
         " The theorems (Du et al. 2019; Allen-Zhu, Li & Song 2019) ask for widths polynomial in n; "
-        "here a few times n parameters suffice once GD is given enough steps."
+        f"here the smallest network that GD drove to the target had p/n = {_smallest_converged(d)}."
     )
+
+
+def _smallest_converged(d: pd.DataFrame) -> str:
+    conv = d[d.status == "converged"]
+    return f"{conv.p_over_n.min():.3g}" if len(conv) else "none (no run reached it)"
 
 
 def _median_steps(g: pd.DataFrame, p_over_n: float) -> str:

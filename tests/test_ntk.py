@@ -168,6 +168,10 @@ def test_loss_decays_at_least_as_fast_as_du_et_al_bound():
     for _, row in hist.iterrows():
         assert row.loss <= rho ** row.step * start[row.member] * (1 + 1e-12)
     assert (hist.status.iloc[-3:] == "completed").all()
+    # negative control: the slow eigen-directions of H cannot decay at 1/2 per step, so a bound
+    # with lambda_max in place of lambda_0 (1 - eta_Du lambda_max / 2 = 1/2) is violated
+    fast = lazy.du_rate_bound(lr, lam_max, n)
+    assert any(row.loss > fast ** row.step * start[row.member] for _, row in hist.iterrows())
 
 
 def test_weight_movement_and_flips_shrink_like_one_over_sqrt_width():

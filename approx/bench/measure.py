@@ -29,7 +29,6 @@ import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 

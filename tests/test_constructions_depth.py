@@ -7,10 +7,11 @@ import torch
 
 import approx.constructions as constructions
 from approx.constructions.depth import (
-    alternating_error_floor_width, alternating_points, relu_interpolant_1d, sawtooth,
+    alternating_error_floor, alternating_error_floor_width, alternating_points, relu_interpolant_1d, sawtooth,
     sawtooth_shallow, sawtooth_shallow_width, square_interpolant_shallow, tooth_power,
     yarotsky_square, yarotsky_square_error,
 )
+from approx import Network
 from approx.pieces import breakpoints, count_pieces
 
 EPS = float(torch.finfo(torch.float64).eps)
@@ -146,6 +147,26 @@ def test_alternating_width_bound():
     assert alternating_error_floor_width(8, 2) == 2
     assert alternating_error_floor_width(7, 2) == 2
     assert alternating_error_floor_width(3, 1) == 0
+
+
+def test_alternating_error_floor_holds_for_random_networks():
+    # every network's classification error on the alternating points is >= the floor its own
+    # piece count implies; Telgarsky's width bound (pieces <= n/8) gives a floor >= 1/6
+    k = 7
+    x, y = alternating_points(k)
+    n_tight = 0
+    for seed in range(60):
+        net = Network.random([1, 12, 1] if seed % 2 else [1, 6, 6, 1], "relu", seed=seed, init_scale=20.0)
+        error = ((net(x) >= 0.5).to(y.dtype) != y).double().mean().item()
+        floor = alternating_error_floor(count_pieces(net, 0, 1), k)
+        assert error >= floor
+        n_tight += error - floor < 0.1
+    assert n_tight > 0  # the floor is not vacuous on these networks
+    assert alternating_error_floor(2 ** (k - 3), k) >= 1 / 6
+    assert alternating_error_floor(2 ** k, k) == 0.0  # the sawtooth's 2^k pieces allow zero error
+    # negative control: claiming fewer pieces than the sawtooth has contradicts its zero error
+    sawtooth_error = ((sawtooth(k)(x) >= 0.5).to(y.dtype) != y).double().mean().item()
+    assert sawtooth_error < alternating_error_floor(2 ** (k - 1), k)
 
 
 @pytest.mark.parametrize("build, bad", [

@@ -36,7 +36,8 @@ from ..network import Layer, Network
 __all__ = [
     "sawtooth", "sawtooth_shallow", "sawtooth_shallow_width", "tooth_power",
     "yarotsky_square", "yarotsky_square_error", "square_interpolant_shallow",
-    "alternating_points", "alternating_error_floor_width", "relu_interpolant_1d",
+    "alternating_points", "alternating_error_floor", "alternating_error_floor_width",
+    "relu_interpolant_1d",
 ]
 
 
@@ -177,3 +178,18 @@ def alternating_error_floor_width(k: int, n_layers: int) -> int:
     """
     k, l = _positive_int(k, "k"), _positive_int(n_layers, "n_layers")
     return math.floor(2.0 ** ((k - 3) / l - 1) + 1e-12)
+
+
+def alternating_error_floor(n_pieces: int, k: int) -> float:
+    """max(0, (n - t - 1) / (2n)): the least error on the 2^k alternating points of 1[f >= 1/2]
+    for any continuous f with t = ``n_pieces`` linear pieces (the counting step of Telgarsky 2015).
+
+    Along the sorted points the prediction changes at most t times (each non-constant piece
+    meets the level 1/2 once), so it forms r <= t + 1 runs; a run of p alternating labels
+    gets at most ceil(p/2) <= (p + 1)/2 right, so at least (n - r)/2 points are wrong. With
+    t <= (2m)^l <= n/8 this is >= 7/16 - 1/(2n) >= 1/6, Telgarsky's bound.
+    """
+    n = 2 ** _positive_int(k, "k")
+    if isinstance(n_pieces, bool) or int(n_pieces) != n_pieces or n_pieces < 1:
+        raise ValueError(f"n_pieces must be an integer >= 1, got {n_pieces!r}")
+    return max(0.0, (n - int(n_pieces) - 1) / (2 * n))

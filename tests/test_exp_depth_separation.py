@@ -1,0 +1,132 @@
+"""The depth_separation experiment: smoke preset end to end, its exact error helper, the CLI."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from approx.constructions.depth import sawtooth, tooth_power
+from experiments import depth_separation as exp
+
+
+@pytest.fixture(scope="module")
+def smoke() -> tuple[exp.Config, pd.DataFrame]:
+    cfg = exp.Config(**exp.PRESETS["smoke"], device="cpu")
+    return cfg, exp.run(cfg)
+
+
+def test_run_is_the_concatenation_of_its_points(smoke):
+    cfg, df = smoke
+    assert [p["part"] for p in exp.points(cfg)] == ["a", "b", "c", "d"]
+    assert set(df["part"]) == set(exp.PARTS)
+    again = exp.run_point(cfg, exp.points(cfg)[1]).drop(columns="time_s")  # seeded: same numbers
+    first = df[df["part"] == "b"].dropna(axis=1, how="all").drop(columns="time_s")
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), first.reset_index(drop=True),
+                                  check_dtype=False, check_like=True)
+
+
+def test_constructed_part_is_exact(smoke):
+    _, df = smoke
+    a = df[df["part"] == "a"]
+    saw = a[a["target"] == "sawtooth"]
+    assert (saw["err_sup"] == 0).all() and (saw["n_pieces"] == 2 ** saw["k"]).all()
+    assert (saw[saw["arch"] == "deep"]["n_params"] == 6 * saw[saw["arch"] == "deep"]["k"] + 1).all()
+    assert (saw[saw["arch"] == "shallow"]["n_params"] == 3 * 2 ** saw[saw["arch"] == "shallow"]["k"] + 1).all()
+    square = a[(a["target"] == "square") & (a["arch"] != "shallow_lower_bound")]
+    # Yarotsky / interpolant: sup error exactly 2^(-2m-2), for deep and shallow alike
+    np.testing.assert_allclose(square["err_sup"], square["err_target"], rtol=0, atol=1e-12)
+    bound = a[a["arch"] == "shallow_lower_bound"].set_index("k")["n_params"]
+    shallow = square[square["arch"] == "shallow"].set_index("k")["n_params"]
+    assert (bound <= shallow).all()  # the lower bound never exceeds what the interpolant uses
+
+
+def test_trained_sawtooth_rows(smoke):
+    cfg, df = smoke
+    b = df[df["part"] == "b"]
+    n_members = cfg.n_seeds * len(cfg.lrs)
+    assert len(b) == n_members * b.groupby(["k", "arch", "n_hidden", "width"]).ngroups
+    assert (b["n_pieces"] <= b["n_regions"]).all()
+    assert (b["n_regions"] <= b["pieces_bound"]).all()  # Telgarsky: <= (2m)^L
+    assert (b["err_sup"] >= b["err_l2"] - 1e-12).all()  # on [0, 1], L2 <= sup
+    best = b[b["best_lr"]]
+    assert len(best) == b.groupby(["k", "arch", "n_hidden", "width", "seed"]).ngroups
+    lowest = b.groupby(["k", "arch", "n_hidden", "width", "seed"])["train_loss"].transform("min")
+    assert (best["train_loss"] == lowest[best.index]).all()
+
+
+def test_classification_rows_respect_the_floors(smoke):
+    _, df = smoke
+    c = df[df["part"] == "c"]
+    assert c[c["arch"] == "constructed"]["class_err"].tolist() == [0.0]
+    trained = c[c["arch"] != "constructed"]
+    assert (trained["class_err"] >= trained["err_floor_pieces"]).all()
+    covered = trained[(trained["arch"] == "shallow") & (trained["width"] <= trained["telgarsky_width"])]
+    assert len(covered) > 0 and (covered["class_err"] >= 1 / 6).all()  # Telgarsky 2015, Thm 1.1
+
+
+def test_radial_rows(smoke):
+    cfg, df = smoke
+    d = df[df["part"] == "d"]
+    final = d[d["final"]]
+    assert len(final) == 2 * len(cfg.radial_widths) * len(cfg.radial_dims) * cfg.n_seeds * len(cfg.lrs)
+    for (dim, _), pair in final.groupby(["d", "budget_width"]):
+        two, three = (pair[pair["arch"] == a]["n_params"].iloc[0] for a in ("2-layer", "3-layer"))
+        assert abs(two - three) <= dim + 2  # equal parameter counts up to one unit
+    assert (d["step"].max() == cfg.radial_steps) and (d["test_rel_mse"] > 0).all()
+    assert d.groupby(["d", "arch", "budget_width", "seed"])["best_lr"].any().all()
+
+
+def test_plot_and_describe(smoke, tmp_path):
+    _, df = smoke
+    exp.plot(df, tmp_path / "x.png")
+    assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
+    text = exp.describe(df)
+    for heading in ("(a) Constructed", "(b) Trained on t^k", "(c) Alternating points", "(d) Radial target"):
+        assert heading in text
+    # numbers come from df: the deep sawtooth's parameter count at the largest k, and a measured error
+    k = int(df[df["part"] == "a"]["k"].max())
+    assert f"{6 * k + 1} parameters deep" in text
+    b = df[(df["part"] == "b") & df["best_lr"] & (df["arch"] == "deep")]
+    assert f"{b['err_l2'].median():.3f}" in text
+
+
+def test_exact_pl_errors_match_dense_sampling():
+    # the union-of-breakpoints formula against a dense grid (the grid can only see less)
+    k = 4
+    exact = sawtooth(k)
+    noise = torch.Generator().manual_seed(0)
+    net = exact.with_parameters([p + 1e-3 * torch.randn(p.shape, generator=noise, dtype=p.dtype)
+                                 for p in exact.parameters()])  # near t^k, kinks moved
+    err_sup, err_l2 = exp._pl_errors(net, k)
+    x = torch.linspace(0, 1, 400_001, dtype=torch.float64).unsqueeze(1)
+    diff = (net(x) - tooth_power(x, k)).reshape(-1)
+    assert err_sup >= diff.abs().max().item() - 1e-12
+    np.testing.assert_allclose(err_sup, diff.abs().max().item(), rtol=1e-4)
+    np.testing.assert_allclose(err_l2, diff.square().mean().sqrt().item(), rtol=1e-4)
+    assert 1e-3 < err_l2 < 0.1  # a small but nonzero error: the comparison is not vacuous
+    # negative controls: against t^(k+1), and for the exact sawtooth, the numbers differ
+    assert exp._pl_errors(net, k + 1)[1] > 0.2
+    assert exp._pl_errors(exact, k) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("bad", [{"ks": (0,)}, {"radial_dims": (0, 2)}, {"classify_ks": (-1,)},
+                                 {"lrs": ()}, {"steps": 0}, {"init": "xavier"}, {"dtype": "float16"},
+                                 {"radial_band": 0.0}, {"engine": "jax"}, {"deep_widths": (2.5,)}])
+def test_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        exp.Config(**bad)
+
+
+def test_unknown_part_raises():
+    with pytest.raises(ValueError, match="unknown part"):
+        exp.run_point(exp.Config(**exp.PRESETS["smoke"]), {"part": "e"})
+
+
+def test_cli_smoke_writes_results(tmp_path):
+    from approx.cli import main
+    assert main(["run", "depth_separation", "--preset", "smoke", "--device", "cpu", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"depth_separation.csv", "depth_separation.png", "depth_separation.json"} <= names
+    assert set(pd.read_csv(tmp_path / "depth_separation.csv")["part"]) == set(exp.PARTS)

@@ -27,6 +27,7 @@ that point: the scheduler retries it on another worker, and ``--resume`` finishe
 """
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import contextlib
@@ -149,6 +150,13 @@ def _dask_timeout_s() -> float:
     return timeout_s
 
 
+async def _handshake(address: str, timeout_s: float) -> None:
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=timeout_s)
+    await comm.close()
+
+
 def _dask_client(address: str, timeout_s: float):
     try:
         from dask.distributed import Client
@@ -156,9 +164,12 @@ def _dask_client(address: str, timeout_s: float):
         raise ValueError(f"executor dask://... needs dask.distributed, which is not installed; "
                          f"install the cluster extra: {CLUSTER_EXTRA}") from None
     try:
+        # dask bounds the TCP connect but not the handshake read that follows it, so a port that
+        # accepts and never answers would hang Client() forever: probe under a hard deadline first
+        asyncio.run(asyncio.wait_for(_handshake(address, timeout_s), timeout_s))
         return Client(address, timeout=timeout_s, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as err:
-        reason = " ".join(str(err).split()) or type(err).__name__
+    except (OSError, TimeoutError, asyncio.TimeoutError, ValueError) as err:
+        reason = " ".join(str(err).split()) or "it accepted the connection but never answered"
         raise ValueError(f"cannot reach the dask scheduler at {address} within {timeout_s:g} s "
                          f"({reason}); allowed: the address of a running `dask scheduler`") from None
 

@@ -6,9 +6,13 @@ the pytest process; ``run_cli`` starts a real ``python -m approx`` with the same
 """
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +61,52 @@ def log_events(path: Path) -> list[tuple[str, int, int]]:
     if not path.exists():
         return []
     return [(e, int(s), int(p)) for e, s, p in (line.split() for line in path.read_text().splitlines())]
+
+
+def wait_for(condition, timeout_s: float = 120.0, what: str = "a condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def stored_sizes(out: Path, output: str = "counting") -> set[int]:
+    """Sizes of the ``counting`` points in OUT's store."""
+    folder = out / ".points" / output
+    if not folder.exists():
+        return set()
+    return {json.loads(p.read_text())["point"]["size"] for p in folder.glob("*.json")
+            if not p.name.startswith(".")}
+
+
+def running_points(log: Path, exclude_pid: int | None = None) -> list[tuple[int, int]]:
+    """(size, pid) of points that started but have not finished, outside ``exclude_pid``."""
+    events = log_events(log)
+    started = {(s, p) for e, s, p in events if e == "start" and p != exclude_pid}
+    done = {(s, p) for e, s, p in events if e == "done"}
+    return sorted(started - done)
+
+
+def run_main_in_thread(argv: list[str]) -> tuple[threading.Thread, dict]:
+    """Start ``approx.cli.main(argv)`` in a thread (so this test can kill its workers)."""
+    from approx.cli import main
+
+    result: dict = {}
+
+    def target() -> None:
+        result["rc"] = main(argv)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def kill_a_worker_mid_point(out: Path, log: Path) -> tuple[int, int, set[int]]:
+    """Once a point is stored and another is running in a worker, SIGKILL that worker.
+    Returns (size, pid) of the point it was running and the sizes stored at that moment."""
+    wait_for(lambda: stored_sizes(out) and running_points(log, exclude_pid=os.getpid()),
+             what="a stored point and a point running in a worker")
+    size, pid = running_points(log, exclude_pid=os.getpid())[0]
+    os.kill(pid, signal.SIGKILL)
+    return size, pid, stored_sizes(out)

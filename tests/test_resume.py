@@ -7,22 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
 from approx.cli import main
-from runner_support import REPO, cli_command, cli_env, fixtures, log_events  # noqa: F401
+from runner_support import REPO, cli_command, cli_env, fixtures, log_events, wait_for  # noqa: F401
 
 SIZES = "1,2,3,4,5,6,7,8"
-
-
-def wait_for(condition, timeout_s: float = 90.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def stored(out: Path) -> set[str]:

@@ -38,13 +38,11 @@ are counted once.
 """
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from .network import Network
 
-__all__ = ["breakpoints", "count_pieces", "count_regions", "max_regions", "PIECEWISE_LINEAR", "METHODS"]
+__all__ = ["METHODS", "PIECEWISE_LINEAR", "breakpoints", "count_pieces", "count_regions", "max_regions"]
 
 # Piecewise-linear activations the counter handles, with the levels where their slope changes.
 PIECEWISE_LINEAR: dict[str, tuple[float, ...]] = {"relu": (0.0,), "identity": (), "ramp": (0.0, 1.0)}
@@ -58,7 +56,7 @@ _Layers = list  # [(W (out, in), b (out,), activation, scale)] as float64 numpy 
 
 
 def breakpoints(net: Network, lo: float = 0.0, hi: float = 1.0, *, tol: float = 1e-9,
-                rtol: float = 1e-12, method: str = "auto") -> Union[np.ndarray, list[np.ndarray]]:
+                rtol: float = 1e-12, method: str = "auto") -> np.ndarray | list[np.ndarray]:
     """Sorted float64 array of the points in (lo, hi) where the slope of ``net`` changes.
 
     For an ensemble, a list with one array per member.
@@ -69,7 +67,7 @@ def breakpoints(net: Network, lo: float = 0.0, hi: float = 1.0, *, tol: float = 
 
 
 def count_pieces(net: Network, lo: float = 0.0, hi: float = 1.0, *, tol: float = 1e-9,
-                 rtol: float = 1e-12, method: str = "auto") -> Union[int, np.ndarray]:
+                 rtol: float = 1e-12, method: str = "auto") -> int | np.ndarray:
     """Number of linear pieces of the function ``net`` on [lo, hi] (len(breakpoints) + 1).
 
     Neighbouring regions with equal slopes count as one piece. For an ensemble, an int array
@@ -81,7 +79,7 @@ def count_pieces(net: Network, lo: float = 0.0, hi: float = 1.0, *, tol: float =
 
 
 def count_regions(net: Network, lo: float = 0.0, hi: float = 1.0, *, tol: float = 1e-9,
-                  rtol: float = 1e-12, method: str = "auto") -> Union[int, np.ndarray]:
+                  rtol: float = 1e-12, method: str = "auto") -> int | np.ndarray:
     """Number of maximal intervals of [lo, hi] on which every unit is affine (activation regions).
 
     Always >= count_pieces: regions with equal slopes are separate regions but one piece.

@@ -5,13 +5,20 @@ import numpy as np
 import pytest
 import torch
 
-import approx.constructions as constructions
+from approx import Network, constructions
 from approx.constructions.depth import (
-    alternating_error_floor, alternating_error_floor_width, alternating_points, relu_interpolant_1d, sawtooth,
-    sawtooth_shallow, sawtooth_shallow_width, square_interpolant_shallow, tooth_power,
-    yarotsky_square, yarotsky_square_error,
+    alternating_error_floor,
+    alternating_error_floor_width,
+    alternating_points,
+    relu_interpolant_1d,
+    sawtooth,
+    sawtooth_shallow,
+    sawtooth_shallow_width,
+    square_interpolant_shallow,
+    tooth_power,
+    yarotsky_square,
+    yarotsky_square_error,
 )
-from approx import Network
 from approx.pieces import breakpoints, count_pieces
 
 EPS = float(torch.finfo(torch.float64).eps)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from approx.constructions.depth import sawtooth, tooth_power
+from experiments import _depth_separation_parts as parts
 from experiments import depth_separation as exp
 
 
@@ -98,7 +99,7 @@ def test_exact_pl_errors_match_dense_sampling():
     noise = torch.Generator().manual_seed(0)
     net = exact.with_parameters([p + 1e-3 * torch.randn(p.shape, generator=noise, dtype=p.dtype)
                                  for p in exact.parameters()])  # near t^k, kinks moved
-    err_sup, err_l2 = exp._pl_errors(net, k)
+    err_sup, err_l2 = parts.pl_errors(net, k)
     x = torch.linspace(0, 1, 400_001, dtype=torch.float64).unsqueeze(1)
     diff = (net(x) - tooth_power(x, k)).reshape(-1)
     assert err_sup >= diff.abs().max().item() - 1e-12
@@ -106,8 +107,8 @@ def test_exact_pl_errors_match_dense_sampling():
     np.testing.assert_allclose(err_l2, diff.square().mean().sqrt().item(), rtol=1e-4)
     assert 1e-3 < err_l2 < 0.1  # a small but nonzero error: the comparison is not vacuous
     # negative controls: against t^(k+1), and for the exact sawtooth, the numbers differ
-    assert exp._pl_errors(net, k + 1)[1] > 0.2
-    assert exp._pl_errors(exact, k) == (0.0, 0.0)
+    assert parts.pl_errors(net, k + 1)[1] > 0.2
+    assert parts.pl_errors(exact, k) == (0.0, 0.0)
 
 
 @pytest.mark.parametrize("bad", [{"ks": (0,)}, {"radial_dims": (0, 2)}, {"classify_ks": (-1,)},
@@ -123,10 +124,13 @@ def test_unknown_part_raises():
         exp.run_point(exp.Config(**exp.PRESETS["smoke"]), {"part": "e"})
 
 
-def test_cli_smoke_writes_results(tmp_path):
+def test_cli_smoke_writes_results(smoke, tmp_path):
     from approx.cli import main
     assert main(["run", "depth_separation", "--preset", "smoke", "--device", "cpu", "--quiet",
                  "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
     assert {"depth_separation.csv", "depth_separation.png", "depth_separation.json"} <= names
-    assert set(pd.read_csv(tmp_path / "depth_separation.csv")["part"]) == set(exp.PARTS)
+    stored = pd.read_csv(tmp_path / "depth_separation.csv")
+    assert set(stored["part"]) == set(exp.PARTS)
+    # the figure and the text come from the CSV alone (--plot-only), and the run is seeded
+    assert exp.describe(stored) == exp.describe(smoke[1])

@@ -34,10 +34,17 @@ import torch
 from ..network import Layer, Network
 
 __all__ = [
-    "sawtooth", "sawtooth_shallow", "sawtooth_shallow_width", "tooth_power",
-    "yarotsky_square", "yarotsky_square_error", "square_interpolant_shallow",
-    "alternating_points", "alternating_error_floor", "alternating_error_floor_width",
+    "alternating_error_floor",
+    "alternating_error_floor_width",
+    "alternating_points",
     "relu_interpolant_1d",
+    "sawtooth",
+    "sawtooth_shallow",
+    "sawtooth_shallow_width",
+    "square_interpolant_shallow",
+    "tooth_power",
+    "yarotsky_square",
+    "yarotsky_square_error",
 ]
 
 
@@ -82,7 +89,8 @@ def relu_interpolant_1d(knots, values, *, dtype: torch.dtype = torch.float64, de
     knots = torch.as_tensor(knots, dtype=torch.float64).reshape(-1)
     values = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
     if knots.numel() < 2 or knots.numel() != values.numel():
-        raise ValueError(f"need >= 2 knots and one value per knot, got {knots.numel()} and {values.numel()}")
+        raise ValueError(f"need >= 2 knots and one value per knot, got {knots.numel()} knots "
+                         f"and {values.numel()} values")
     if not bool((torch.diff(knots) > 0).all()):
         raise ValueError("knots must be strictly increasing")
     slopes = torch.diff(values) / torch.diff(knots)  # (n - 1,)
@@ -130,10 +138,11 @@ def yarotsky_square(m: int, *, dtype: torch.dtype = torch.float64, device="cpu")
                     _tensor([0.0, -0.5, 0.0], dtype, device), "relu")]
     for s in range(1, m):
         c = 4.0 ** -s
-        layers.append(Layer(_tensor([[2.0, -4.0, 0.0], [2.0, -4.0, 0.0], [-2 * c, 4 * c, 1.0]], dtype, device),
-                            _tensor([0.0, -0.5, 0.0], dtype, device), "relu"))
+        weight = [[2.0, -4.0, 0.0], [2.0, -4.0, 0.0], [-2 * c, 4 * c, 1.0]]  # (g, g - 1/2, S - g/4^s)
+        layers.append(Layer(_tensor(weight, dtype, device), _tensor([0.0, -0.5, 0.0], dtype, device), "relu"))
     c = 4.0 ** -m
-    layers.append(Layer(_tensor([[-2 * c, 4 * c, 1.0]], dtype, device), _tensor([0.0], dtype, device), "identity"))
+    layers.append(Layer(_tensor([[-2 * c, 4 * c, 1.0]], dtype, device), _tensor([0.0], dtype, device),
+                        "identity"))  # f_m = S - t^m / 4^m
     return Network(layers)
 
 

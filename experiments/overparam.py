@@ -25,7 +25,6 @@ All computation in float64 (gaps of 1e-8 and below need it), on cfg.device.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,41 +138,40 @@ def _linear_data(cfg: Config, device):
 
 
 def _no_hidden_layer(cfg: Config, part: str, device) -> pd.DataFrame:
+    """One problem, trained by GD on each engine from the same start; the reference is computed once."""
     x, y, separable, noisy = _linear_data(cfg, device)
-    d = cfg.d_linear
+    X = linear.design_matrix(x)
+    extra: dict[str, float] = {}
+    if part == "lstsq":
+        theta_star = linear.least_squares(x, y)
+        rate = linear.gd_rate(x)
+        data, loss, lr, steps = (x, y[:, None]), "mse", rate.lr, cfg.steps_lstsq
+        log = {"log_every": 1}
+        metric = {"gap": lambda n: ((_theta(n) - theta_star).norm() / theta_star.norm()).item()}
+        extra = {"rate": rate.rate, "condition_number": rate.condition_number}
+    else:
+        labels = separable if part == "logistic_separable" else noisy
+        smoothness = torch.linalg.eigvalsh(X.T @ X).max().item() / (4 * x.shape[0])  # of the logistic L
+        data, loss, lr, steps = (x, labels[:, None]), "logistic", 1 / smoothness, cfg.steps_logistic
+        log = {"log_steps": sorted({int(s) for s in np.geomspace(1, cfg.steps_logistic, 60)})}
+        if part == "logistic_separable":
+            direction, extra["margin"] = linear.max_margin(x, 2 * labels - 1)
+            metric = {"angle": lambda n: linear.angle(_theta(n), direction)}
+        else:
+            opt = linear.logistic_optimum(x, labels)
+            z = X @ opt
+            extra["best_loss"] = (torch.nn.functional.softplus(z) - labels * z).mean().item()
+            metric = {"gap": lambda n: ((_theta(n) - opt).norm() / opt.norm()).item()}
     frames = []
     for engine in cfg.engines:
-        net = Network.random([d, 1], "identity", seed=cfg.seed + 1, device=device)
-        if part == "lstsq":
-            theta_star = linear.least_squares(x, y)
-            rate = linear.gd_rate(x)
-            gap = {"gap": lambda n: ((_theta(n) - theta_star).norm() / theta_star.norm()).item()}
-            _, hist = fit(net, (x, y[:, None]), engine=engine, lr=rate.lr, steps=cfg.steps_lstsq,
-                          log_every=1, metrics=gap)
-            hist["predicted"] = rate.bound(hist.step) * hist.gap.iloc[0]
-            hist["rate"], hist["condition_number"] = rate.rate, rate.condition_number
-        else:
-            labels = separable if part == "logistic_separable" else noisy
-            X = linear.design_matrix(x)
-            smoothness = torch.linalg.eigvalsh(X.T @ X).max().item() / (4 * x.shape[0])  # of L
-            log_steps = sorted({int(s) for s in np.geomspace(1, cfg.steps_logistic, 60)})
-            if part == "logistic_separable":
-                direction, margin = linear.max_margin(x, 2 * labels - 1)
-                metric = {"angle": lambda n: linear.angle(_theta(n), direction)}
-            else:
-                opt = linear.logistic_optimum(x, labels)
-                z = X @ opt
-                best = (torch.nn.functional.softplus(z) - labels * z).mean().item()
-                metric = {"gap": lambda n: ((_theta(n) - opt).norm() / opt.norm()).item()}
-            _, hist = fit(net, (x, labels[:, None]), engine=engine, loss="logistic", lr=1 / smoothness,
-                          steps=cfg.steps_logistic, log_steps=log_steps, metrics=metric)
-            if part == "logistic_separable":
-                hist["margin"] = margin
-            else:
-                hist["loss_gap"] = hist.loss - best
-        hist["engine"] = engine
-        frames.append(hist)
+        net = Network.random([cfg.d_linear, 1], "identity", seed=cfg.seed + 1, device=device)
+        _, hist = fit(net, data, engine=engine, loss=loss, lr=lr, steps=steps, metrics=metric, **log)
+        frames.append(hist.assign(engine=engine, **extra))
     out = pd.concat(frames, ignore_index=True)
+    if part == "lstsq":
+        out["predicted"] = rate.bound(out.step) * out.gap.iloc[0]
+    if part == "logistic_nonseparable":
+        out["loss_gap"] = out.loss - out.best_loss
     out.insert(0, "part", part)
     return out
 

@@ -132,15 +132,16 @@ def test_backward_twice_gives_the_same_gradients_and_seeds():
     assert g.grad is not None and x.grad[1] == 0.0 and x.grad[0] == pytest.approx(math.exp(0.5))
 
 
-def test_retain_grads_false_keeps_only_the_leaves():
+def test_retain_graph_false_frees_inner_nodes_and_keeps_leaves():
     a, b = Node(torch.tensor([1.0, 2.0], dtype=torch.float64)), Node(3.0)
     inner = a * b
     f = (inner.tanh() + inner).sum()
     f.backward()
     kept = a.grad.clone(), b.grad
-    f.backward(retain_grads=False)
-    assert inner.grad is None and f.grad is None
+    f.backward(retain_graph=False)
+    assert inner.grad is None and f.grad is None and inner.value is None and f.value is None
     assert torch.equal(a.grad, kept[0]) and torch.equal(b.grad, kept[1])
+    assert torch.equal(a.value, torch.tensor([1.0, 2.0], dtype=torch.float64)) and b.value == 3.0
 
 
 def central_differences(f, x: torch.Tensor, h: float = 1e-6) -> torch.Tensor:

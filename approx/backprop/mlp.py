@@ -10,7 +10,9 @@ identity), and a *loss* node on top. Each is a composite node with a hand-derive
     activation:  B_z = B_h * phi'(z)                             (approx.activations)
     affine:      dW = s B_z^T h,  db = sum_batch B_z,  B_h = s B_z W
 
-with dL/dx for the data never formed. Ensembles of E networks use batched products, and each
+with dL/dx for the data never formed. Memory is handled as autograd handles it: a pre-activation
+z that no rule reads is freed as soon as phi(z) is known, and the reverse pass frees each
+layer's tensors once it is done with them (``retain_graph=False``). Ensembles of E networks use batched products, and each
 member's gradient is that of its own loss (Rumelhart, Hinton & Williams 1986).
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .. import activations as _activations
 from .. import losses as _losses
 from ..network import Network, affine
 from .node import Node
+from .rules import READS_Y_ONLY
 
 __all__ = ["loss_and_grad"]
 
@@ -50,9 +53,11 @@ def loss_and_grad(net: Network, x: Tensor, y: Tensor, loss: str = "mse") -> tupl
         # (batch, out) or (E, batch, out); the data (i = 0) receives no gradient
         h = Node(affine(h.value, layer), (h, w, b), "affine", (layer.scale, i > 0))
         if layer.activation != "identity":
-            z = h.value
-            h = Node(_activations.ACTIVATIONS[layer.activation].value(z), (h,), "layer_activation",
-                     layer.activation)
+            affine_node = h
+            h = Node(_activations.ACTIVATIONS[layer.activation].value(affine_node.value), (h,),
+                     "layer_activation", layer.activation)
+            if layer.activation in READS_Y_ONLY:
+                affine_node.value = None  # z is read by no rule: free it now, as autograd does
     p = h.value
     if not isinstance(y, Tensor) or y.dtype != p.dtype or y.device != p.device:
         raise ValueError(f"y must be a tensor of dtype {p.dtype} on {p.device}; got {_describe(y)}")
@@ -64,8 +69,9 @@ def loss_and_grad(net: Network, x: Tensor, y: Tensor, loss: str = "mse") -> tupl
                 f"y of shape {tuple(y.shape)} does not match the output {tuple(p.shape)}"
             ) from None
     total = Node(loss_fn.value(p, y, ensemble), (h,), "loss", (loss_fn, y, ensemble))
-    total.backward(retain_grads=False)  # only the weights' gradients are wanted
     value = total.value
+    # only the weights' gradients are wanted: free each layer's tensors once they are used
+    total.backward(retain_graph=False)
     return (value.item() if not ensemble else value), [node.grad for node in weights]
 
 

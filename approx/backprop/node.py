@@ -177,14 +177,16 @@ class Node:
         return Node(value, (self,), "mean", (dim, keepdim))
 
     # ------------------------------------------------------------------ reverse pass
-    def backward(self, seed=None, *, retain_grads: bool = True) -> None:
+    def backward(self, seed=None, *, retain_graph: bool = True) -> None:
         """Fill ``.grad`` = d(self)/du on every node u that self depends on (the lemma).
 
         seed: d(self)/d(self), by default 1 (or ones of self's shape); a tensor seed v gives
         the vector-Jacobian product v^T d(self)/du. Earlier ``.grad`` values in the graph are
         replaced, so calling backward twice gives the same gradients.
-        retain_grads=False keeps ``.grad`` on the leaves only: each inner node's B is dropped
-        once it has been sent on, which lowers the peak memory of large tensor graphs.
+        retain_graph=False frees each inner node's value and B as soon as the pass is done with
+        them (a node's value is read only by its own rule and its parents', which run before
+        it), as autograd frees what it saved: the peak memory of a large tensor graph drops,
+        the leaves keep their values and ``.grad``, and the graph cannot be used again.
         """
         order = topological_order(self)
         for node in order:
@@ -209,8 +211,8 @@ class Node:
                 if message is not None:  # accumulate: a node used twice gets both messages
                     received = child.grad
                     child.grad = message if received is None else received + message
-            if not retain_grads:
-                node.grad = None
+            if not retain_graph:
+                node.grad = node.value = None
 
 
 def _kind(value) -> str:

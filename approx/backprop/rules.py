@@ -23,7 +23,7 @@ from torch import Tensor
 from .. import activations as _activations
 from .scalar import ACTIVATIONS as _SCALAR
 
-__all__ = ["RULES", "sum_to"]
+__all__ = ["RULES", "READS_Y_ONLY", "sum_to"]
 
 
 def sum_to(g, value):
@@ -189,6 +189,10 @@ _INTO_MESSAGE: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
     "softplus": lambda B, x, y: B.mul_(_activations.get("softplus").derivative(x, y)),
     "ramp": lambda B, x, y: B.mul_(torch.addcmul(y, y, y, value=-1).sign_()),
 }
+
+
+# the activations above whose message needs y only: a Network's graph may drop their z
+READS_Y_ONLY = frozenset({"identity", "relu", "sigmoid", "tanh", "ramp"})
 
 
 def _layer_activation(node, B):

@@ -1,0 +1,76 @@
+"""experiments/backprop_cost: smoke preset, the graph sizes it reports, summaries, the CLI.
+(Timings are measured, never asserted: only their bookkeeping is tested here.)"""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from approx import Network
+from approx.backprop import count_edges, scalar_loss
+from approx.cli import main
+from experiments import backprop_cost
+
+SMOKE = backprop_cost.Config(**backprop_cost.PRESETS["smoke"])
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    return backprop_cost.run(SMOKE)
+
+
+def test_smoke_runs_plots_and_describes(smoke, tmp_path):
+    df = smoke
+    assert set(df.panel) == {"scalar", "tensor", "engines"}
+    graphs = df[df.panel != "engines"]
+    assert len(graphs) == SMOKE.repeats * (len(SMOKE.scalar_widths) + len(SMOKE.tensor_widths))
+    assert (graphs.forward_ms > 0).all() and (graphs.reverse_ms > 0).all()
+    engines = df[df.panel == "engines"]
+    assert len(engines) == 2 * SMOKE.repeats * len(SMOKE.engine_widths)
+    assert set(engines.engine) == {"backprop", "autograd"} and (engines.step_ms > 0).all()
+    table = backprop_cost.summary(df)
+    assert len(table) == len(SMOKE.scalar_widths) + len(SMOKE.tensor_widths)
+    fits = backprop_cost.slopes(df)
+    assert {"scalar", "tensor"} <= set(fits)
+    backprop_cost.plot(df, tmp_path / "x.png")
+    assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
+    text = backprop_cost.describe(df)
+    assert f"reverse-time slope {fits['scalar']}" in text and "meet their target" in text
+
+
+def test_M_counts_edges(smoke):
+    """Scalar graphs: M = the graph's child links. A weight w_ji adds a product (2 edges) and a
+    partial sum (2 edges) or starts the chain; tensor graphs: M = sum fan_in * fan_out."""
+    d, w = SMOKE.input_dim, SMOKE.scalar_widths[0]
+    net = Network.random([d, w, w, 1], SMOKE.activation, seed=0)
+    x = torch.zeros(1, d, dtype=torch.float64)
+    root, _ = scalar_loss(net, x, torch.zeros(1, 1, dtype=torch.float64))
+    n_weights = d * w + w * w + w
+    n_units = w + w + 1
+    # a unit of fan-in n: n products and n - 1 partial sums (2 edges each), + bias (2), the
+    # activation (1): 4n + 1 edges; the loss (p - y)^2 / 1: a difference (2), a square (1), a
+    # division (2)
+    assert count_edges(root) == 4 * n_weights + n_units + 5
+    scalar = smoke[(smoke.panel == "scalar") & (smoke.width == w)]
+    assert (scalar.M == count_edges(root)).all()
+    tensor = smoke[smoke.panel == "tensor"]
+    assert (tensor.M == SMOKE.input_dim * tensor.width + tensor.width ** 2 + tensor.width).all()
+
+
+def test_engine_targets():
+    assert backprop_cost.engine_target(0.3) == 0.5
+    assert backprop_cost.engine_target(5.0) == 0.85
+    assert backprop_cost.engine_target(50.0) == 1.05
+
+
+def test_config_rejects_bad_values():
+    for bad in ({"scalar_widths": (4,)}, {"repeats": 0}, {"min_time_s": 0.0}, {"threads": 0}):
+        with pytest.raises(ValueError):
+            backprop_cost.Config(**bad)
+
+
+def test_cli_smoke_writes_results(tmp_path):
+    assert main(["run", "backprop_cost", "--preset", "smoke", "--device", "cpu", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    assert {"backprop_cost.csv", "backprop_cost.png", "backprop_cost.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert set(pd.read_csv(tmp_path / "backprop_cost.csv").panel) == {"scalar", "tensor", "engines"}

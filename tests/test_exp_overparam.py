@@ -75,7 +75,7 @@ def test_plot_and_describe(smoke, tmp_path):
     assert "nan" not in text.lower()
 
 
-def test_run_equals_its_points():
+def test_a_point_is_repeatable():
     cfg = replace(SMOKE, ntk_widths=(16, 32, 64), widths=(2,), deep_widths=(), steps_interp=20)
     point = {"part": "ntk", "m": 32}
     a = overparam.run_point(cfg, point)

@@ -42,14 +42,17 @@ def plot(df: pd.DataFrame, path: Path) -> None:
 
 
 def _plot_constructed(ax, a: pd.DataFrame) -> None:
-    styles = {("sawtooth", "deep"): ("C0", "-", "t^k deep (k layers x 2)"),
-              ("sawtooth", "shallow"): ("C0", "--", "t^k one hidden layer (2^k units)"),
-              ("square", "deep"): ("C3", "-", "x^2 to 2^(-2m-2), deep (Yarotsky)"),
-              ("square", "shallow"): ("C3", "--", "x^2 to 2^(-2m-2), one hidden layer"),
-              ("square", "shallow_lower_bound"): ("C3", ":", "x^2: any one hidden layer needs")}
-    for (target, arch), (color, ls, label) in styles.items():
+    # (color, line, marker, label); the two one-hidden-layer constructions have the same size
+    # 3 * 2^k + 1, so the sawtooth's is drawn with open squares over the square's dots
+    styles = {("sawtooth", "deep"): ("C0", "-", "o", "t^k deep (k layers x 2)"),
+              ("sawtooth", "shallow"): ("C0", "--", "s", "t^k one hidden layer (2^k units)"),
+              ("square", "deep"): ("C3", "-", "o", "x^2 to 2^(-2m-2), deep (Yarotsky)"),
+              ("square", "shallow"): ("C3", "--", "o", "x^2 to 2^(-2m-2), one hidden layer"),
+              ("square", "shallow_lower_bound"): ("C3", ":", "v", "x^2: any one hidden layer needs")}
+    for (target, arch), (color, ls, marker, label) in styles.items():
         rows = a[(a["target"] == target) & (a["arch"] == arch)].sort_values("k")
-        ax.plot(rows["k"], rows["n_params"], ls, color=color, marker="o", label=label)
+        open_marker = {"markerfacecolor": "none", "markersize": 8} if marker == "s" else {}
+        ax.plot(rows["k"], rows["n_params"], ls, color=color, marker=marker, label=label, **open_marker)
     ax.set(yscale="log", xlabel="k (teeth) or m (square)", ylabel="parameters",
            title="(a) constructed: parameters for the same accuracy")
     ax.legend(loc="upper left")

@@ -2,7 +2,24 @@
 
 Each takes the experiment's Config and returns a tidy DataFrame of its rows; the experiment
 module (Config, presets, points, the runner contract) and the report module (figure, text)
-live beside it.
+live beside it. Columns (a part leaves the others empty):
+
+    part, target, arch            which study, which function, which architecture
+    k, d                          teeth / alternating-points exponent; input dimension (part d)
+    n_hidden, width, n_params     hidden layers, the widest of them, parameters of one network
+    seed, lr, best_lr             member's initialisation and Adam rate; True on the rate with
+                                  the lowest final training loss for its configuration and seed
+    train_loss, status, step      final (or, in part d, logged) training loss and fit status
+    err_sup, err_l2               exact distances to t^k on [0, 1] (part b), or the constructed
+                                  network's sup error and err_target = 2^(-2m-2) (part a)
+    n_pieces, n_regions           realised linear pieces and activation regions (approx.pieces)
+    n_pieces_target, pieces_bound 2^k, and (2m)^L for L hidden layers of width <= m
+    class_err, err_floor_pieces   classification error at threshold 1/2; (n - t - 1)/(2n)
+    telgarsky_width               largest width with the 1/6 guarantee for one hidden layer
+    test_rel_mse, train_rel_mse   part d: MSE / Var(y) on test and training data
+    budget_width, final           part d: the 3-layer width that sets the parameter budget;
+                                  True on each member's last logged row
+    time_s                        wall seconds of the ensemble's fit divided by its members
 """
 from __future__ import annotations
 

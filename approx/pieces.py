@@ -23,9 +23,9 @@ When the last hidden layer is relu and the output linear (``method="auto"``), th
 not expanded into a (points x units) table: each kink's slope change s_out v_j |dz_j/dx| is
 read off directly, so a one-hidden-layer network of width m costs O(m log m), not O(m^2).
 
-Bounds (Montufar et al. 2014; Telgarsky 2015, Lemma 2.1): each relu unit is affine on a
-piece and so crosses 0 at most once there, hence a network with hidden widths m_1..m_L has at
-most prod_l (m_l + 1) <= (2m)^L regions along a line, m = max_l m_l, and
+Bounds (Telgarsky 2015, 2016: L layers of width <= m give a (2m)^L-sawtooth): each relu unit
+is affine on a piece and so crosses 0 at most once there, hence a network with hidden widths
+m_1..m_L has at most prod_l (m_l + 1) <= (2m)^L regions along a line, m = max_l m_l, and
 count_pieces <= count_regions. ``max_regions`` returns prod_l (m_l + 1) (with 2 m_l + 1 for
 ramp layers, which have two kinks per unit).
 
@@ -93,7 +93,7 @@ def max_regions(net: Network) -> int:
     """prod over hidden layers of (n_kinks * m_l + 1): the most regions a line can cross.
 
     With only relu hidden layers of width <= m this is prod (m_l + 1) <= (2m)^L, the bound of
-    Telgarsky (2015, Lemma 2.1) and Montufar et al. (2014).
+    Telgarsky (2015, 2016).
     """
     bound = 1
     for layer in net.layers[:-1]:

@@ -157,7 +157,7 @@ def _piece_rows(net64: Network, k: int) -> list[dict]:
 
 
 def _pieces_bound(sizes: list[int]) -> float:
-    """(2m)^L for L hidden layers of width <= m (Telgarsky 2015, Lemma 2.1)."""
+    """(2m)^L for L hidden layers of width <= m: the most pieces (Telgarsky 2015, 2016)."""
     hidden = sizes[1:-1]
     return float((2 * max(hidden)) ** len(hidden))
 

@@ -311,7 +311,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
             label="running maximum")
     ax.axhline(TRAJECTORY_TOLERANCE, color="C3", ls="--", lw=1, label="1e-9 bound")
     ax.set(yscale="log", xlabel="GD step", ylabel="|L_backprop - L_autograd| / L_autograd",
-           title="difference of the loss curves (0 drawn at 1e-18)", ylim=(FLOOR / 3, 1e-6))
+           title="loss-curve difference (0 drawn at 1e-18)", ylim=(FLOOR / 3, 1e-6))
     ax.legend()
     save(fig, path)
 

@@ -6,7 +6,7 @@ studies in their own package the same way); every function here also takes ``pac
 
 A module counts as an experiment when its name does not start with "_" and it defines
 ``Config`` and ``run`` at top level. Listing reads each module's source with ``ast`` (the first
-line of its docstring is the summary), so ``approx list`` imports nothing and works even while
+paragraph of its docstring is the summary), so ``approx list`` imports nothing and works even while
 one module is broken; ``load_experiment`` imports one module and checks the contract.
 """
 from __future__ import annotations
@@ -86,10 +86,11 @@ def experiment_names(package: str | None = None) -> list[str]:
 
 
 def summary(name: str, package: str | None = None) -> str:
-    """The first line of the module's docstring, read without importing it."""
+    """The module docstring's summary (its first paragraph, joined into one line), read
+    without importing the module."""
     tree = _parse(experiments_package(package), name)
-    doc = ast.get_docstring(tree) if tree is not None else None
-    return doc.strip().splitlines()[0].strip() if doc and doc.strip() else ""
+    doc = (ast.get_docstring(tree) if tree is not None else None) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def is_sweep(module: ModuleType) -> bool:

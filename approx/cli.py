@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from . import catalog
-from .runner import Request, RunInterrupted, UsageError, execute, plan_run, reproduce
+from .reproduce import reproduce
+from .runner import Request, RunInterrupted, UsageError, execute, plan_run
 from .gallery import write_gallery
 
 __all__ = ["main", "build_parser"]

@@ -12,9 +12,6 @@ any write), clears the point store unless resuming, and hands each missing point
 executor as ``compute_point(cfg, point)``. A non-sweep experiment is one point, ``run(cfg)``, so
 it resumes and runs on any executor the same way. Rows come out in ``points()`` order whatever
 order the points finished in. Killing a run loses at most the points in flight.
-
-``reproduce`` plans every experiment (all validated first), runs them in ``catalog.ORDER`` and
-writes the gallery; a failing experiment is reported and the others still run.
 """
 from __future__ import annotations
 
@@ -26,7 +23,6 @@ import io
 import shlex
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,7 +43,7 @@ from .results import RESULT_FORMAT, csv_bytes, paths, read_result, write_csv, wr
 from .store import PointStore, point_key
 
 __all__ = ["UsageError", "RunInterrupted", "Request", "Plan", "Outcome", "plan_run", "execute",
-           "run_experiment", "reproduce", "POINTS_DIR"]
+           "run_experiment", "POINTS_DIR"]
 
 POINTS_DIR = ".points"
 
@@ -305,55 +301,3 @@ def execute(plan: Plan, *, gallery: bool = True) -> Outcome:
 
 def run_experiment(request: Request) -> Outcome:
     return execute(plan_run(request))
-
-
-def reproduce(out: Path = Path("results"), *, preset: str = "default", device: str | None = None,
-              executor: str = "inprocess", resume: bool = False, quiet: bool = False,
-              package: str | None = None, argv: tuple[str, ...] | None = None) -> list[Outcome]:
-    """Every experiment at ``preset``, in catalog order, then the gallery.
-
-    All requests are validated before anything runs. An experiment that raises is reported on
-    stderr (with its traceback: that is a bug to fix) and the rest still run; RunInterrupted
-    with ``by_user=False`` at the end lists the failures."""
-    try:
-        names = catalog.experiment_names(package)
-    except ValueError as err:
-        raise UsageError(one_line(err)) from None
-    plans, failed = [], []
-    for name in names:
-        request = Request(name, preset, device=device, out=Path(out), resume=resume, quiet=quiet,
-                          executor=executor, package=package, argv=argv)
-        try:
-            plans.append(plan_run(request))
-        except UsageError:
-            raise
-        except Exception:  # noqa: BLE001 - a module that fails to import is reported, not fatal
-            traceback.print_exc()
-            print(f"approx: {name} could not be loaded; continuing with the others", file=sys.stderr)
-            failed.append(name)
-    outcomes = []
-    for plan in plans:
-        try:
-            outcome = execute(plan, gallery=False)
-        except UsageError:
-            raise  # the executor could not start (e.g. no scheduler): the same for every experiment
-        except RunInterrupted as err:
-            if err.by_user:
-                write_gallery(out, package)
-                raise
-            print(f"approx: {err}", file=sys.stderr)
-            failed.append(plan.output)
-            continue
-        except Exception:  # noqa: BLE001 - one broken experiment must not stop the others
-            traceback.print_exc()
-            print(f"approx: {plan.output} failed; continuing with the others", file=sys.stderr)
-            failed.append(plan.output)
-            continue
-        outcomes.append(outcome)
-        if not quiet:
-            print(outcome.summary(), flush=True)
-    write_gallery(out, package)
-    if failed:
-        raise RunInterrupted(f"{len(failed)} of {len(names)} experiments failed: {', '.join(failed)}",
-                             by_user=False)
-    return outcomes

@@ -1,8 +1,8 @@
 """Helpers for the runner, CLI, store and executor tests (a plain module, not a test file).
 
 The tests run the runner on the test-only experiments in tests/fixture_experiments/, selected
-the documented way: the environment variable APPROX_EXPERIMENTS. ``fixtures`` does that inside
-the pytest process; ``run_cli`` starts a real ``python -m approx`` with the same selection.
+the documented way: the environment variable APPROX_EXPERIMENTS. ``use_fixture_experiments`` does that
+inside the pytest process; ``run_cli`` starts a real ``python -m approx`` with the same selection.
 """
 from __future__ import annotations
 
@@ -15,19 +15,16 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 TESTS_DIR = Path(__file__).resolve().parent
 REPO = TESTS_DIR.parent
 PACKAGE = "fixture_experiments"
 
 
-@pytest.fixture
-def fixtures(monkeypatch):
-    """Point the runner at tests/fixture_experiments for one test."""
+def use_fixture_experiments(monkeypatch) -> None:
+    """Point the runner at tests/fixture_experiments for one test (each test module calls this
+    from an autouse fixture)."""
     monkeypatch.syspath_prepend(str(TESTS_DIR))
     monkeypatch.setenv("APPROX_EXPERIMENTS", PACKAGE)
-    return PACKAGE
 
 
 def cli_env(**extra: str) -> dict[str, str]:

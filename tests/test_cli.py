@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from approx.cli import main
-from runner_support import fixtures, run_cli, snapshot  # noqa: F401 - fixtures is a pytest fixture
+from runner_support import PACKAGE, run_cli, snapshot, use_fixture_experiments
+
+
+@pytest.fixture(autouse=True)
+def _fixture_experiments(monkeypatch):
+    use_fixture_experiments(monkeypatch)
 
 
 def _one_line_error(capsys, argv: list[str]) -> str:
@@ -22,22 +27,15 @@ def _one_line_error(capsys, argv: list[str]) -> str:
     return lines[0]
 
 
-def test_list_shows_experiments_with_their_summary_without_importing_them(fixtures, capsys):
-    for name in [m for m in sys.modules if m.startswith(fixtures + ".")]:
+def test_list_shows_experiments_with_their_summary_without_importing_them(capsys):
+    for name in [m for m in sys.modules if m.startswith(PACKAGE + ".")]:
         del sys.modules[name]
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["counting", "single"]  # not _helpers, not notes
     assert lines[0].split(None, 1)[1] == ("A sweep that counts its own computations "
                                            "(runner tests: resume, executors, repeatability).")
-    assert not [m for m in sys.modules if m.startswith(fixtures + ".")]  # read with ast, not imported
-
-
-def test_python_dash_m_approx_is_the_cli_and_fails_in_one_line():
-    unknown = run_cli("run", "nope")
-    assert unknown.returncode == 2
-    assert unknown.stdout == ""
-    assert unknown.stderr == "approx: unknown experiment 'nope'; allowed: counting, single\n"
+    assert not [m for m in sys.modules if m.startswith(PACKAGE + ".")]  # read with ast, not imported
 
 
 ERRORS = [
@@ -70,7 +68,7 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("argv,expected", ERRORS, ids=[" ".join(a) or "(none)" for a, _ in ERRORS])
-def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(fixtures, capsys, tmp_path, monkeypatch, argv, expected):
+def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, monkeypatch, argv, expected):
     monkeypatch.delenv("APPROX_DASK_ADDRESS", raising=False)
     out = tmp_path / "out"
     extra = ["--out", str(out)] if argv[:1] == ["run"] and len(argv) > 1 else []
@@ -81,15 +79,21 @@ def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(fixtures, capsys,
 
 
 @pytest.mark.parametrize("argv", [["--device", "cuda"], ["--set", "device=cuda"], ["--device", "cuda:0"]])
-def test_cuda_without_cuda_is_one_line_exit_2(fixtures, capsys, tmp_path, monkeypatch, argv):
+def test_cuda_without_cuda_is_one_line_exit_2(capsys, tmp_path, monkeypatch, argv):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # this machine has none anyway
     line = _one_line_error(capsys, ["run", "single", *argv, "--out", str(tmp_path / "out")])
     assert "CUDA is not available" in line and "allowed here: auto, cpu" in line
     assert not (tmp_path / "out").exists()
 
 
+def test_python_dash_m_approx_fails_in_one_line_without_traceback():
+    unknown = run_cli("run", "nope")
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert unknown.stderr == "approx: unknown experiment 'nope'; allowed: counting, single\n"
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_cuda_without_cuda_unpatched(fixtures, capsys, tmp_path):
+def test_cuda_without_cuda_unpatched(capsys, tmp_path):
     line = _one_line_error(capsys, ["run", "counting", "--device", "cuda", "--out", str(tmp_path / "out")])
     assert "CUDA is not available" in line
     assert not (tmp_path / "out").exists()
@@ -101,7 +105,7 @@ def test_unknown_experiments_package_is_one_line(capsys, monkeypatch):
     assert "cannot import the experiments package 'no_such_package_here'" in line
 
 
-def test_run_writes_csv_figures_record_and_gallery(fixtures, tmp_path):
+def test_run_writes_csv_figures_record_and_gallery(tmp_path):
     out = tmp_path / "res"
     argv = ["run", "counting", "--preset", "smoke", "--seed", "3", "--out", str(out), "--quiet"]
     assert main(argv) == 0
@@ -122,7 +126,7 @@ def test_run_writes_csv_figures_record_and_gallery(fixtures, tmp_path):
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_flags_and_set_reach_the_config_with_their_types(fixtures, tmp_path):
+def test_flags_and_set_reach_the_config_with_their_types(tmp_path):
     out = tmp_path / "res"
     assert main(["run", "single", "--quiet", "--out", str(out), "--seed", "7", "--device", "cpu",
                  "--set", "widths=3,5", "--set", "rates=0.1,2e-3", "--set", "names=p,q",
@@ -135,7 +139,7 @@ def test_flags_and_set_reach_the_config_with_their_types(fixtures, tmp_path):
     assert (out / "single-b.csv").read_text().splitlines()[1].startswith(f"3,{0.1 * 3 * 10!r},False,")
 
 
-def test_tf32_setting_is_applied_inside_run_and_restored(fixtures, tmp_path):
+def test_tf32_setting_is_applied_inside_run_and_restored(tmp_path):
     before = torch.backends.cuda.matmul.allow_tf32
     assert main(["run", "single", "--quiet", "--out", str(tmp_path), "--set", "tf32=true"]) == 0
     assert (tmp_path / "single-a.csv").read_text().splitlines()[1].split(",")[2] == "True"
@@ -145,12 +149,12 @@ def test_tf32_setting_is_applied_inside_run_and_restored(fixtures, tmp_path):
     assert (tmp_path / "single-a.csv").read_text().splitlines()[1].split(",")[2] == "False"
 
 
-def test_same_seeded_command_twice_gives_identical_csv_bytes(fixtures, tmp_path):
-    # once in this process, once in a fresh interpreter: nothing may depend on process state
+def test_same_seeded_command_twice_gives_identical_csv_bytes(tmp_path):
+    # once in this process, once in a fresh `python -m approx`: nothing may depend on process state
     for name in ("counting", "single"):
         assert main(["run", name, "--preset", "smoke", "--seed", "5", "--quiet", "--out", str(tmp_path / "a")]) == 0
     done = run_cli("run", "counting", "--preset", "smoke", "--seed", "5", "--quiet", "--out", str(tmp_path / "b"))
-    assert done.returncode == 0, done.stderr
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr  # `python -m approx` is the CLI
     assert main(["run", "single", "--preset", "smoke", "--seed", "5", "--quiet", "--out", str(tmp_path / "b")]) == 0
     for stem in ("counting", "single-a"):
         assert (tmp_path / "a" / f"{stem}.csv").read_bytes() == (tmp_path / "b" / f"{stem}.csv").read_bytes()
@@ -158,7 +162,7 @@ def test_same_seeded_command_twice_gives_identical_csv_bytes(fixtures, tmp_path)
     assert (tmp_path / "c" / "counting.csv").read_bytes() != (tmp_path / "a" / "counting.csv").read_bytes()
 
 
-def test_plot_only_redraws_the_same_figure_from_the_csv(fixtures, tmp_path, capsys):
+def test_plot_only_redraws_the_same_figure_from_the_csv(tmp_path, capsys):
     assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
     png, csv = (tmp_path / "counting.png").read_bytes(), (tmp_path / "counting.csv").read_bytes()
     (tmp_path / "counting.png").unlink()
@@ -172,7 +176,7 @@ def test_plot_only_redraws_the_same_figure_from_the_csv(fixtures, tmp_path, caps
 
 
 @pytest.mark.parametrize("damage", ["truncate", "edit", "garbage_record"])
-def test_plot_only_with_a_corrupt_result_is_one_line_and_changes_nothing(fixtures, tmp_path, capsys, damage):
+def test_plot_only_with_a_corrupt_result_is_one_line_and_changes_nothing(tmp_path, capsys, damage):
     assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
     csv, record = tmp_path / "counting.csv", tmp_path / "counting.json"
     if damage == "truncate":
@@ -187,7 +191,7 @@ def test_plot_only_with_a_corrupt_result_is_one_line_and_changes_nothing(fixture
     assert snapshot(tmp_path) == before
 
 
-def test_gallery_has_heading_figure_paragraph_and_command_in_fixed_order(fixtures, tmp_path):
+def test_gallery_has_heading_figure_paragraph_and_command_in_fixed_order(tmp_path):
     assert main(["run", "single", "--quiet", "--out", str(tmp_path)]) == 0
     assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
@@ -200,7 +204,7 @@ def test_gallery_has_heading_figure_paragraph_and_command_in_fixed_order(fixture
     assert (tmp_path / "README.md").read_text() == text
 
 
-def test_gallery_reports_a_result_it_cannot_describe_and_keeps_the_others(fixtures, tmp_path):
+def test_gallery_reports_a_result_it_cannot_describe_and_keeps_the_others(tmp_path):
     assert main(["run", "single", "--quiet", "--out", str(tmp_path)]) == 0
     assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
     (tmp_path / "counting.csv").write_text("size\n1\n")
@@ -210,10 +214,11 @@ def test_gallery_reports_a_result_it_cannot_describe_and_keeps_the_others(fixtur
     assert "2 widths; the largest value is 16." in text
 
 
-def test_reproduce_runs_everything_then_writes_the_gallery(fixtures, tmp_path, capsys):
+def test_reproduce_runs_everything_then_writes_the_gallery(tmp_path, capsys):
     assert main(["reproduce", "--preset", "smoke", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out] == ["counting", "single-a"]
+    assert [line.split(":")[0] for line in out] == ["counting", "single-a", "reproduce"]
+    assert out[-1].startswith("reproduce: 2 of 2 experiments in ")
     for stem in ("counting", "single-a"):
         for ext in ("csv", "png", "pdf", "json"):
             assert (tmp_path / f"{stem}.{ext}").exists()
@@ -221,7 +226,7 @@ def test_reproduce_runs_everything_then_writes_the_gallery(fixtures, tmp_path, c
     assert "## counting" in text and "## single-a" in text
 
 
-def test_reproduce_reports_a_failing_experiment_and_runs_the_rest(fixtures, tmp_path, capsys, monkeypatch):
+def test_reproduce_reports_a_failing_experiment_and_runs_the_rest(tmp_path, capsys, monkeypatch):
     import fixture_experiments.counting as counting
 
     def broken(cfg, point):
@@ -235,8 +240,17 @@ def test_reproduce_reports_a_failing_experiment_and_runs_the_rest(fixtures, tmp_
     assert "## single-a" in (tmp_path / "README.md").read_text()
 
 
-def test_reproduce_validates_everything_before_running(fixtures, tmp_path, capsys, monkeypatch):
+def test_reproduce_validates_everything_before_running(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     line = _one_line_error(capsys, ["reproduce", "--device", "cuda", "--out", str(tmp_path / "o")])
     assert "CUDA is not available" in line
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("tty,quiet,shown", [(True, False, True), (True, True, False), (False, False, False)])
+def test_progress_bar_only_on_a_terminal_and_not_with_quiet(tmp_path, capsys, monkeypatch, tty, quiet, shown):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    assert main(["run", "counting", "--preset", "smoke", "--out", str(tmp_path)] + ["--quiet"] * quiet) == 0
+    captured = capsys.readouterr()
+    assert ("3/3" in captured.err) == shown
+    assert (captured.out != "") == (not quiet)  # the summary line, unless --quiet

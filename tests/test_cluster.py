@@ -12,11 +12,16 @@ import pandas as pd
 import pytest
 
 from approx.cli import main
-from runner_support import (REPO, TESTS_DIR, fixtures, kill_a_worker_mid_point, log_events,  # noqa: F401
-                            run_main_in_thread)
+from runner_support import (REPO, TESTS_DIR, kill_a_worker_mid_point, log_events, run_main_in_thread,
+                            use_fixture_experiments)
 
 distributed = pytest.importorskip("distributed", reason='needs pip install -e ".[cluster]"')
 pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(autouse=True)
+def _fixture_experiments(monkeypatch):
+    use_fixture_experiments(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +38,14 @@ def scheduler():
         cluster.close()
 
 
-def test_dask_gives_the_in_process_csv(fixtures, scheduler, tmp_path):
+def test_dask_gives_the_in_process_csv(scheduler, tmp_path):
     args = ["run", "counting", "--quiet", "--set", "sizes=1,2,3,4,5"]
     assert main(args + ["--out", str(tmp_path / "inprocess")]) == 0
     assert main(args + ["--out", str(tmp_path / "dask"), "--executor", scheduler]) == 0
     assert (tmp_path / "dask" / "counting.csv").read_bytes() == (tmp_path / "inprocess" / "counting.csv").read_bytes()
 
 
-def test_a_killed_dask_worker_loses_only_its_point(fixtures, scheduler, tmp_path):
+def test_a_killed_dask_worker_loses_only_its_point(scheduler, tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"
     args = ["run", "counting", "--quiet", "--out", str(out), "--set", "sizes=1,2,3,4,5,6,7,8",
             "--set", "sleep_s=0.4", "--set", f"log_path={log}"]
@@ -69,7 +74,7 @@ def silent_listener():
 
 
 @pytest.mark.parametrize("kind", ["refused", "silent"])
-def test_a_scheduler_that_does_not_answer_is_a_quick_clear_error(fixtures, capsys, tmp_path, monkeypatch,
+def test_a_scheduler_that_does_not_answer_is_a_quick_clear_error(capsys, tmp_path, monkeypatch,
                                                                   silent_listener, kind):
     if kind == "refused":
         with socket.socket() as probe:  # a port nobody listens on

@@ -14,7 +14,12 @@ import torch
 from approx import executors
 from approx.cli import main
 from approx.executors import ExecutorSpec, InProcessExecutor, parse_executor
-from runner_support import fixtures, kill_a_worker_mid_point, log_events, run_main_in_thread  # noqa: F401
+from runner_support import kill_a_worker_mid_point, log_events, run_main_in_thread, use_fixture_experiments
+
+
+@pytest.fixture(autouse=True)
+def _fixture_experiments(monkeypatch):
+    use_fixture_experiments(monkeypatch)
 
 
 @pytest.mark.parametrize("text,spec", [
@@ -58,7 +63,7 @@ def test_pool_workers_get_one_thread_and_one_gpu_each(monkeypatch):
     assert executors.os.environ["CUDA_VISIBLE_DEVICES"] == "3"
 
 
-def test_missing_dask_names_the_extra(fixtures, capsys, tmp_path, monkeypatch):
+def test_missing_dask_names_the_extra(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import now raises ImportError
     assert main(["run", "counting", "--executor", "dask://127.0.0.1:1", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -67,19 +72,20 @@ def test_missing_dask_names_the_extra(fixtures, capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.cluster
-def test_process_pool_gives_the_in_process_csv(fixtures, tmp_path):
+def test_process_pool_gives_the_in_process_csv(tmp_path):
     args = ["run", "counting", "--quiet", "--set", "sizes=1,2,3,4,5"]
     assert main(args + ["--out", str(tmp_path / "inprocess")]) == 0
     assert main(args + ["--out", str(tmp_path / "pool"), "--executor", "processes:2"]) == 0
     assert (tmp_path / "pool" / "counting.csv").read_bytes() == (tmp_path / "inprocess" / "counting.csv").read_bytes()
     record = json.loads((tmp_path / "pool" / "counting.json").read_text())
     assert record["executor"] == "processes:2" and record["workers"]["torch_threads"] == [1]
-    pids = {json.loads(p.read_text())["info"]["pid"] for p in (tmp_path / "pool" / ".points" / "counting").glob("*.json")}
+    stored = (tmp_path / "pool" / ".points" / "counting").glob("*.json")
+    pids = {json.loads(p.read_text())["info"]["pid"] for p in stored}
     assert executors.os.getpid() not in pids  # the points ran in the workers
 
 
 @pytest.mark.cluster
-def test_a_killed_pool_worker_loses_only_points_in_flight_and_resume_finishes(fixtures, tmp_path, capsys):
+def test_a_killed_pool_worker_loses_only_points_in_flight_and_resume_finishes(tmp_path, capsys):
     out, log = tmp_path / "out", tmp_path / "log.txt"
     args = ["run", "counting", "--quiet", "--out", str(out), "--set", "sizes=1,2,3,4,5,6,7,8",
             "--set", "sleep_s=0.4", "--set", f"log_path={log}"]

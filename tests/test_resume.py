@@ -10,8 +10,15 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from approx.cli import main
-from runner_support import REPO, cli_command, cli_env, fixtures, log_events, wait_for  # noqa: F401
+from runner_support import REPO, cli_command, cli_env, log_events, use_fixture_experiments, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _fixture_experiments(monkeypatch):
+    use_fixture_experiments(monkeypatch)
 
 SIZES = "1,2,3,4,5,6,7,8"
 
@@ -21,7 +28,7 @@ def stored(out: Path) -> set[str]:
     return {p.stem for p in folder.glob("*.json")} if folder.exists() else set()
 
 
-def test_sigkilled_run_resumes_without_recomputing_finished_points(fixtures, tmp_path):
+def test_sigkilled_run_resumes_without_recomputing_finished_points(tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"
     args = ["run", "counting", "--out", str(out), "--quiet", "--set", f"sizes={SIZES}",
             "--set", "sleep_s=0.3", "--set", f"log_path={log}"]

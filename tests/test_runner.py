@@ -14,7 +14,12 @@ from approx import catalog
 from approx.cli import main
 from approx.configs import build_config, parse_value
 from approx.runner import Request, RunInterrupted, UsageError, execute, plan_run
-from runner_support import fixtures  # noqa: F401 - a pytest fixture
+from runner_support import use_fixture_experiments
+
+
+@pytest.fixture(autouse=True)
+def _fixture_experiments(monkeypatch):
+    use_fixture_experiments(monkeypatch)
 
 
 @dataclass(frozen=True)
@@ -71,14 +76,14 @@ def _request(tmp_path: Path, **kwargs) -> Request:
     return Request("counting", "smoke", out=tmp_path, quiet=True, **kwargs)
 
 
-def test_plan_validates_without_writing_and_keys_points_in_order(fixtures, tmp_path):
+def test_plan_validates_without_writing_and_keys_points_in_order(tmp_path):
     plan = plan_run(_request(tmp_path / "o"))
     assert [point for _, point in plan.units] == [{"size": 1}, {"size": 2}, {"size": 3}]
     assert len({key for key, _ in plan.units}) == 3
     assert not (tmp_path / "o").exists()
 
 
-def test_a_sweep_that_repeats_a_point_is_reported(fixtures, tmp_path, monkeypatch):
+def test_a_sweep_that_repeats_a_point_is_reported(tmp_path, monkeypatch):
     import fixture_experiments.counting as counting
 
     monkeypatch.setattr(counting, "points", lambda cfg: [{"size": 1}, {"size": 1}])
@@ -86,7 +91,7 @@ def test_a_sweep_that_repeats_a_point_is_reported(fixtures, tmp_path, monkeypatc
         plan_run(_request(tmp_path))
 
 
-def test_fresh_run_clears_stale_points_and_resume_reuses_stored_ones(fixtures, tmp_path):
+def test_fresh_run_clears_stale_points_and_resume_reuses_stored_ones(tmp_path):
     log = tmp_path / "log.txt"
     first = execute(plan_run(_request(tmp_path, assignments=(f"log_path={log}",))))
     assert (first.n_points, first.n_resumed) == (3, 0)
@@ -102,7 +107,7 @@ def test_fresh_run_clears_stale_points_and_resume_reuses_stored_ones(fixtures, t
     assert log.read_text().count("start") == 6  # a fresh run recomputes everything
 
 
-def test_a_non_sweep_experiment_is_one_stored_point(fixtures, tmp_path):
+def test_a_non_sweep_experiment_is_one_stored_point(tmp_path):
     request = Request("single", out=tmp_path, quiet=True)
     csv = (tmp_path / "single-a.csv")
     execute(plan_run(request))
@@ -111,7 +116,7 @@ def test_a_non_sweep_experiment_is_one_stored_point(fixtures, tmp_path):
     assert (again.n_points, again.n_resumed) == (1, 1) and csv.read_bytes() == first
 
 
-def test_a_corrupt_stored_point_with_resume_is_one_line_and_changes_nothing(fixtures, tmp_path, capsys):
+def test_a_corrupt_stored_point_with_resume_is_one_line_and_changes_nothing(tmp_path, capsys):
     assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
     victim = sorted((tmp_path / ".points" / "counting").glob("*.json"))[0]
     victim.write_text(victim.read_text()[:50])
@@ -123,7 +128,7 @@ def test_a_corrupt_stored_point_with_resume_is_one_line_and_changes_nothing(fixt
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
-def test_an_experiment_error_propagates_and_keeps_the_finished_points(fixtures, tmp_path):
+def test_an_experiment_error_propagates_and_keeps_the_finished_points(tmp_path):
     request = _request(tmp_path, assignments=("fail_size=3",))
     with pytest.raises(RuntimeError, match="point size=3 failed on purpose"):
         execute(plan_run(request))
@@ -131,7 +136,7 @@ def test_an_experiment_error_propagates_and_keeps_the_finished_points(fixtures, 
     assert not (tmp_path / "counting.csv").exists()
 
 
-def test_ctrl_c_stops_with_a_resume_hint_and_exit_130(fixtures, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_stops_with_a_resume_hint_and_exit_130(tmp_path, capsys, monkeypatch):
     import fixture_experiments.counting as counting
 
     real = counting.run_point
@@ -152,7 +157,7 @@ def test_ctrl_c_stops_with_a_resume_hint_and_exit_130(fixtures, tmp_path, capsys
         execute(plan_run(_request(tmp_path, resume=True)))
 
 
-def test_rows_follow_points_order_not_completion_order(fixtures, tmp_path, monkeypatch):
+def test_rows_follow_points_order_not_completion_order(tmp_path, monkeypatch):
     import fixture_experiments.counting as counting
 
     monkeypatch.setattr(counting, "points", lambda cfg: [{"size": s} for s in (3, 1, 2)])

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -57,6 +57,7 @@ class Target:
     omega: Callable[[np.ndarray | float], np.ndarray | float] | None = None
     barron: float | None = None  # C_{f,B} on [0, 1]^d; math.inf if not finite; None if unknown
     elementwise: bool = True  # fn acts on each entry (the 1-D catalogue); else on rows (..., d)
+    params: dict = field(default_factory=dict)  # the formula's parameters, for constructions
 
     @property
     def smooth(self) -> bool:
@@ -212,7 +213,8 @@ def _ridge_nd(d: int = 2, n_ridges: int = 3, frequency: float = 1.0, seed: int =
     return Target("ridge_nd", fn, d, "smooth",
                   f"mean_k cos(2 pi {frequency:g} w_k . (x - c)), K={n_ridges}, d={d}",
                   sup_norm=1.0, lipschitz=omega0, max_f2=omega0**2,
-                  barron=math.pi * frequency * w.abs().sum(1).mean().item(), elementwise=False)
+                  barron=math.pi * frequency * w.abs().sum(1).mean().item(), elementwise=False,
+                  params={"directions": w, "frequency": float(frequency)})
 
 
 def _ball_nd(d: int = 2, radius: float | None = None) -> Target:

@@ -1,0 +1,276 @@
+"""Barron's rate (Barron 1993): trained one-hidden-layer sigmoid networks in d = 1 .. 16
+dimensions, squared L2 error against width n, for a target with a finite Barron constant and
+one without.
+
+    approx run barron                  # default preset -> results/barron.{csv,png,pdf,json}
+    approx run barron --preset smoke   # seconds on CPU; what the tests run
+
+Theorem (Barron 1993, Thm 1): if C_{f,B} = int sup_{x in B} |w.x| |F(dw)| is finite, then for
+every n some network with n sigmoidal units has int_B (f - f_n)^2 dmu <= (2 C_{f,B})^2 / n, for
+any probability measure mu on B: the exponent -1 does not depend on d. Series in n *fixed*
+basis functions cannot do better than n^{-2/d} uniformly over the same class (Thm 6).
+
+Families (approx.targets): ``ridge_nd`` = (1/3) sum_k cos(2 pi w_k . (x - c)), three unit
+directions (finite C_{f,B}, computed exactly); ``ball_nd`` = the indicator of a ball holding
+about half the cube (C = inf). Two kinds of networks:
+  * trained: for each d, family and width, ``n_seeds`` networks trained by Adam on mini-batches
+    of a large sample (so that the test error measures approximation and optimisation, not
+    overfitting), tested on fresh points;
+  * sampled: the network of Barron's proof (approx.constructions.barron.barron_sampled: n units
+    drawn by Maurey's argument), ``n_draws`` draws per width, for the ridge family, whose
+    expected error is at most ~V^2/n with V <= 2C.
+Slopes of log test MSE on log n come from approx.metrics.loglog_slope (95% CI), per d, family
+and method.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.ticker import NullFormatter
+
+from approx import targets as _targets
+from approx.constructions.barron import barron_sampled, barron_sampled_bound
+from approx.device import resolve_device
+from approx.metrics import loglog_slope
+from approx.plotting import figure, save
+
+from ._shallow import shallow_ensemble, threads, train
+
+__all__ = ["Config", "PRESETS", "points", "run_point", "run", "rates", "plot", "describe"]
+
+FAMILIES = ("ridge_nd", "gaussian_nd", "ball_nd")
+
+
+@dataclass(frozen=True)
+class Config:
+    dims: tuple[int, ...] = (1, 2, 4, 8, 16)  # input dimensions d
+    families: tuple[str, ...] = ("ridge_nd", "ball_nd")  # approx.targets names (d-dimensional)
+    widths: tuple[int, ...] = (4, 8, 16, 32, 64)  # hidden units n of the trained networks
+    sampled_widths: tuple[int, ...] = (4, 16, 64, 256, 1024)  # units of Barron's sampled network
+    n_draws: int = 8  # sampled networks per (d, width)
+    activation: str = "sigmoid"  # Barron's theorem is for sigmoidal units
+    n_seeds: int = 2  # networks per (d, family, width), trained as one ensemble
+    n_train: int = 8192  # training sample (uniform on [0, 1]^d)
+    batch_size: int = 256  # Adam mini-batch
+    steps: int = 1500  # Adam steps (cosine schedule)
+    lr: float = 0.03  # Adam learning rate
+    init_steepness: float = 4.0  # first-layer init scale (experiments/_shallow.py)
+    n_test: int = 4096  # fresh test points
+    engine: str = "backprop"  # approx.train.ENGINES: backprop (hand-written) or autograd
+    threads: int = 1  # CPU threads (restored after each point)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+
+    def __post_init__(self):
+        if not self.dims or min(self.dims) < 1:
+            raise ValueError(f"dims must be integers >= 1, got {self.dims}")
+        bad = [f for f in self.families if f not in FAMILIES]
+        if bad or not self.families:
+            raise ValueError(f"families must be among {', '.join(FAMILIES)}; got {self.families}")
+        if not self.widths or min(self.widths) < 1:
+            raise ValueError(f"widths must be integers >= 1, got {self.widths}")
+        if self.activation not in ("sigmoid", "tanh", "relu", "softplus"):
+            raise ValueError(f"activation must be sigmoid, tanh, relu or softplus; got {self.activation!r}")
+        if self.engine not in ("backprop", "autograd"):
+            raise ValueError(f"engine must be backprop or autograd, got {self.engine!r}")
+        if not 1 <= self.batch_size <= self.n_train:
+            raise ValueError(f"batch_size must lie in 1..n_train={self.n_train}, got {self.batch_size}")
+        if self.sampled_widths and min(self.sampled_widths) < 1:
+            raise ValueError(f"sampled_widths must be >= 1, got {self.sampled_widths}")
+        for name in ("n_seeds", "steps", "n_test", "threads", "n_draws"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+PRESETS = {
+    "smoke": {"dims": (1, 4), "widths": (2, 8), "n_seeds": 1, "n_train": 256, "batch_size": 64,
+              "steps": 20, "n_test": 256, "sampled_widths": (4, 16, 64), "n_draws": 2},
+    "default": {},
+    "full": {"dims": (1, 2, 4, 8, 16, 32), "widths": (2, 4, 8, 16, 32, 64, 128, 256), "n_seeds": 4,
+             "n_train": 65_536, "steps": 10_000, "families": ("ridge_nd", "gaussian_nd", "ball_nd")},
+}
+
+
+def points(cfg: Config) -> list[dict]:
+    trained = [{"part": "trained", "d": d, "width": w} for d in cfg.dims for w in cfg.widths]
+    sampled = [{"part": "sampled", "d": d} for d in cfg.dims] if "ridge_nd" in cfg.families else []
+    return trained + sampled
+
+
+def _test_points(cfg: Config, target, n: int, device) -> torch.Tensor:
+    """Fresh uniform test points, the same for every width and method of this d."""
+    return _targets.sample(target, n, seed=cfg.seed * 1000 + target.dim + 500, device=device)[0]
+
+
+def _sampled(cfg: Config, d: int) -> pd.DataFrame:
+    device = resolve_device(cfg.device)
+    target = _targets.get("ridge_nd", d=d)
+    xt = _test_points(cfg, target, cfg.n_test, device)
+    yt = target(xt)
+    rows = []
+    for width in cfg.sampled_widths:
+        for draw in range(cfg.n_draws):
+            net = barron_sampled(target, width, seed=cfg.seed * 1000 + draw, device=device)
+            rows.append({"method": "sampled", "d": d, "family": target.name, "width": width,
+                         "seed": cfg.seed * 1000 + draw,
+                         "test_mse": (net(xt) - yt).square().mean().item(),
+                         "target_var": float(yt.var()), "barron_constant": target.barron,
+                         "barron_bound": (2 * target.barron) ** 2 / width,
+                         "sampled_bound": barron_sampled_bound(target, width)})
+    return pd.DataFrame(rows)
+
+
+def run_point(cfg: Config, point: dict) -> pd.DataFrame:
+    if point["part"] == "sampled":
+        with threads(cfg.threads):
+            return _sampled(cfg, int(point["d"]))
+    d, width = int(point["d"]), int(point["width"])
+    device = resolve_device(cfg.device)
+    families = [_targets.get(name, d=d) for name in cfg.families]
+    seeds = [cfg.seed + k for k in range(cfg.n_seeds)]
+    members = [(f, s) for f in families for s in seeds]  # member e = (family, seed)
+    # The same training points for every width of this d (seeded by d).
+    x, _ = _targets.sample(families[0], cfg.n_train, seed=cfg.seed * 1000 + d, device=device)
+    xt = _test_points(cfg, families[0], cfg.n_test, device)
+    y = torch.stack([f(x) for f, _ in members])  # (E, n_train, 1)
+    yt = torch.stack([f(xt) for f, _ in members])  # (E, n_test, 1)
+    with threads(cfg.threads):
+        net = shallow_ensemble(d, width, cfg.activation, [s for _, s in members],
+                               init_steepness=cfg.init_steepness, device=device)
+        start = time.perf_counter()
+        net, loss, status = train(net, x, y, engine=cfg.engine, lr=cfg.lr, steps=cfg.steps,
+                                  batch_size=cfg.batch_size, seed=cfg.seed)
+        seconds = time.perf_counter() - start
+        test = (net(xt) - yt).square().mean(dim=(1, 2)).cpu()  # (E,)
+    rows = []
+    for e, (f, s) in enumerate(members):
+        constant = f.barron
+        rows.append({"method": "trained", "d": d, "family": f.name, "width": width, "seed": s,
+                     "test_mse": float(test[e]), "train_mse": float(loss[e]),
+                     "target_var": float(yt[e].var()), "barron_constant": constant,
+                     "barron_bound": (2 * constant) ** 2 / width, "status": status[e],
+                     "steps": cfg.steps, "time_s": seconds / len(members)})
+    return pd.DataFrame(rows)
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    return pd.concat([run_point(cfg, p) for p in points(cfg)], ignore_index=True)
+
+
+def rates(df: pd.DataFrame) -> pd.DataFrame:
+    """Slope of log test MSE on log width per (method, family, d), every seed or draw a point."""
+    out = []
+    for (method, family, d), part in df.groupby(["method", "family", "d"], sort=False):
+        if part.width.nunique() < 2:
+            continue
+        rate = loglog_slope(part.width, part.test_mse)
+        out.append({"method": method, "family": family, "d": d, "slope": rate.slope, "lo": rate.lo,
+                    "hi": rate.hi, "n_points": rate.n_points})
+    return pd.DataFrame(out)
+
+
+def _panels(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """(method, family) pairs in the order drawn: trained then sampled per family."""
+    pairs = df[["family", "method"]].drop_duplicates()
+    order = {m: i for i, m in enumerate(("trained", "sampled"))}
+    families = list(dict.fromkeys(df.family))
+    return sorted(((m, f) for f, m in pairs.itertuples(index=False)),
+                  key=lambda p: (families.index(p[1]) if p[1] != "ball_nd" else 99, order[p[0]]))
+
+
+def _error_panel(ax, part: pd.DataFrame, colors: dict, method: str, family: str) -> None:
+    for d, by_d in part.groupby("d"):
+        median = by_d.groupby("width").test_mse.median()
+        ax.plot(median.index, median.values, "o-", color=colors[d], label=f"d = {d}", markersize=3)
+        ax.scatter(by_d.width, by_d.test_mse, color=colors[d], s=5, alpha=0.4)
+        if method == "sampled":
+            bound = by_d.groupby("width").sampled_bound.first()
+            ax.plot(bound.index, bound.values, "--", color=colors[d], linewidth=0.8)
+    w = np.array([part.width.min(), part.width.max()], dtype=float)
+    anchor = part[part.width == w[0]].test_mse.median()
+    ax.plot(w, anchor * w[0] / w, color="grey", linewidth=1.2, linestyle=":", label="slope -1")
+    finite = np.isfinite(part.barron_constant.iloc[0])
+    what = {"trained": "trained (Adam)", "sampled": "sampled as in Barron's proof"}[method]
+    note = ("\n(dashed: E err^2 <= ~V^2/n, V <= 2C)" if method == "sampled"
+            else "" if finite else "\n(Barron constant infinite)")
+    ax.set(xscale="log", yscale="log", xlabel="hidden units n", ylabel="test MSE (squared L2 error)",
+           title=f"{family}, {what}{note}")
+    ax.set_xticks(sorted(part.width.unique()), [f"{w:g}" for w in sorted(part.width.unique())])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=7)
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    panels = _panels(df)
+    colors = {d: f"C{i}" for i, d in enumerate(sorted(df.d.unique()))}
+    fig, axes = figure(1, len(panels) + 1, width=3.7, height=3.4)
+    for ax, (method, family) in zip(axes[0], panels):
+        _error_panel(ax, df[(df.method == method) & (df.family == family)], colors, method, family)
+    ax = axes[0][-1]
+    table = rates(df)
+    markers = {"ridge_nd": "o", "gaussian_nd": "s", "ball_nd": "^"}
+    for k, ((method, family), part) in enumerate(table.groupby(["method", "family"], sort=False)):
+        shift = (k - (len(panels) - 1) / 2) * 0.04
+        ax.errorbar(part.d * (1 + shift), part.slope, yerr=[part.slope - part.lo, part.hi - part.slope],
+                    fmt=markers.get(family, "o") + ("-" if method == "trained" else "--"), capsize=2,
+                    label=f"{family}, {method}", markersize=4)
+    dims = np.array(sorted(df.d.unique()), dtype=float)
+    ax.axhline(-1, color="grey", linestyle=":", label="Barron: -1 for every d")
+    grid_d = np.geomspace(dims.min(), dims.max(), 50)
+    ax.plot(grid_d, -2 / grid_d, color="grey", linestyle="--", linewidth=0.8,
+            label="fixed basis: -2/d (Thm 6)")
+    ax.set(xscale="log", xlabel="input dimension d", ylabel="fitted slope of test MSE vs n",
+           title="rates with 95% CI")
+    ax.xaxis.set_major_formatter("{x:g}")
+    ax.legend(fontsize=7)
+    save(fig, path)
+
+
+def describe(df: pd.DataFrame) -> str:
+    table = rates(df)
+    trained = df[df.method == "trained"]
+    parts = [
+        "Barron (1993): with a finite Barron constant C the best n-unit sigmoid network on "
+        "[0, 1]^d has squared L2 error <= (2C)^2/n, slope -1 whatever d, where n fixed basis "
+        "functions cannot beat n^(-2/d) (Thm 6)."
+    ]
+    for (method, family), part in table.groupby(["method", "family"], sort=False):
+        slopes = ", ".join(f"d={r.d} {r.slope:.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in part.itertuples())
+        parts.append(f"Fitted slopes, {family} {method}: {slopes}.")
+    sampled = df[df.method == "sampled"]
+    if len(sampled):
+        scaled = (sampled.test_mse * sampled.width).groupby(sampled.d).median()
+        below = (sampled.groupby(["d", "width"]).test_mse.mean()
+                 <= sampled.groupby(["d", "width"]).sampled_bound.first()).all()
+        sampled_rates = table[table.method == "sampled"]
+        law = ("realise the 1/n law (-1 lies in every interval)"
+               if ((sampled_rates.lo <= -1) & (sampled_rates.hi >= -1)).all()
+               else "do not all show the 1/n law (see the intervals)")
+        parts.append(
+            f"The sampled networks (Barron's proof, {sampled.seed.nunique()} draws per width, up to "
+            f"n = {sampled.width.max()}) {law}: n x MSE stays near "
+            + ", ".join(f"{v:.3g} (d = {d})" for d, v in scaled.items())
+            + f"; their mean error is {'below' if below else 'NOT below'} the expected-error bound at "
+            "every width. The constant grows with d because C measures sup |w.x| over the cube "
+            "(|w|_1 / 2 for a unit direction w), not because the rate changes.")
+    finite = trained[np.isfinite(trained.barron_constant)]
+    if len(finite):
+        above = int((finite.test_mse > finite.barron_bound).sum())
+        parts.append("Every trained network's error is below (2C)^2/n." if above == 0 else
+                     f"{above} of {len(finite)} trained networks have errors above (2C)^2/n.")
+    if len(trained):
+        top = trained[trained.width == trained.width.max()]
+        rel = (top.test_mse / top.target_var).groupby([top.family, top.d]).median()
+        parts.append(
+            f"Trained networks ({trained.steps.iloc[0]:.0f} Adam steps on mini-batches, "
+            f"{trained.seed.nunique()} seeds): test MSE / Var f at n = {top.width.iloc[0]}: "
+            + ", ".join(f"{fam} d={d} {v:.2g}" for (fam, d), v in rel.items())
+            + ". Their slopes mix approximation with what Adam finds in the step budget; the "
+            "theorem is about the best network of each width.")
+    return " ".join(parts)

@@ -1,0 +1,66 @@
+"""The barron experiment: its smoke preset runs, plots, describes and runs from the command line."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from approx.cli import main
+from experiments import barron
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    cfg = barron.Config(**barron.PRESETS["smoke"], device="cpu")
+    return cfg, barron.run(cfg)
+
+
+def test_smoke_rows(smoke):
+    cfg, df = smoke
+    trained = df[df.method == "trained"]
+    assert len(trained) == len(cfg.dims) * len(cfg.widths) * len(cfg.families) * cfg.n_seeds
+    assert set(trained.status) <= {"completed", "converged"}
+    sampled = df[df.method == "sampled"]
+    assert len(sampled) == len(cfg.dims) * len(cfg.sampled_widths) * cfg.n_draws
+    assert (df.test_mse > 0).all() and (df.target_var > 0).all()
+    ridge = df[df.family == "ridge_nd"]
+    assert np.isfinite(ridge.barron_bound).all()
+    assert np.isinf(df[df.family == "ball_nd"].barron_bound).all()  # C = inf for the ball
+    # threshold: the sampled networks' mean error stays below the expectation bound of the proof
+    means = sampled.groupby(["d", "width"]).agg(mse=("test_mse", "mean"), bound=("sampled_bound", "first"))
+    assert (means.mse <= means.bound).all()
+
+
+def test_rates_plot_and_describe(smoke, tmp_path):
+    _, df = smoke
+    table = barron.rates(df)
+    assert set(table.method) == {"trained", "sampled"}
+    barron.plot(df, tmp_path / "x.png")
+    assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
+    text = barron.describe(df)
+    row = table[(table.method == "sampled") & (table.d == 4)].iloc[0]
+    assert f"d=4 {row.slope:.2f}" in text  # read from the DataFrame
+
+
+def test_engines_agree(smoke):
+    cfg, _ = smoke
+    point = {"part": "trained", "d": 4, "width": 2}
+    a = barron.run_point(dataclasses.replace(cfg, engine="backprop"), point)
+    b = barron.run_point(dataclasses.replace(cfg, engine="autograd"), point)
+    assert np.allclose(a.test_mse, b.test_mse, rtol=1e-8)
+
+
+def test_config_checks():
+    for bad in ({"dims": (0,)}, {"families": ("sin1",)}, {"widths": ()}, {"activation": "gelu"},
+                {"engine": "jax"}, {"batch_size": 10**6}, {"n_draws": 0}):
+        with pytest.raises(ValueError):
+            barron.Config(**bad)
+
+
+def test_cli_smoke_writes_results(tmp_path):
+    assert main(["run", "barron", "--preset", "smoke", "--device", "cpu", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    assert {"barron.csv", "barron.png", "barron.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert set(pd.read_csv(tmp_path / "barron.csv").method) == {"trained", "sampled"}

@@ -48,7 +48,7 @@ __all__ = ["Config", "PRESETS", "run", "plot", "describe", "summary", "slopes", 
 
 @dataclass(frozen=True)
 class Config:
-    scalar_widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256)  # w of [d, w, w, 1] scalar graphs
+    scalar_widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256)  # w of [d, w, w, 1] graphs
     tensor_widths: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048)  # w of tensor graphs
     engine_widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)  # w of the engine race
     input_dim: int = 4  # d, inputs of every network
@@ -150,7 +150,7 @@ def _engine_rows(cfg: Config, width: int, device) -> list[dict]:
     n = min(n_calls.values())  # the same count for both, so each round compares like with like
     rows = []
     for repeat in range(cfg.repeats):
-        order = list(ENGINES) if repeat % 2 == 0 else list(ENGINES)[::-1]  # alternate who goes first
+        order = list(ENGINES)[:: 1 if repeat % 2 == 0 else -1]  # alternate who goes first
         for name in order:
             step = ENGINES[name]
 
@@ -210,7 +210,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         reverse_q25_ms=("reverse_ms", _q(0.25)), reverse_q75_ms=("reverse_ms", _q(0.75)),
         forward_q25_ms=("forward_ms", _q(0.25)), forward_q75_ms=("forward_ms", _q(0.75)),
     ).reset_index()
-    ratios = graphs.assign(ratio=graphs.reverse_ms / graphs.forward_ms).groupby(["panel", "M"]).ratio
+    ratios = (graphs.assign(ratio=graphs.reverse_ms / graphs.forward_ms)
+              .groupby(["panel", "M"]).ratio)
     out["ratio"] = ratios.median().to_numpy()
     out["ratio_q25"] = ratios.quantile(0.25).to_numpy()
     out["ratio_q75"] = ratios.quantile(0.75).to_numpy()
@@ -277,7 +278,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=7, loc="upper left")
     ax = axes[0, 1]
     for kind, part in table.groupby("panel"):
-        ax.errorbar(part.M, part.ratio, yerr=[part.ratio - part.ratio_q25, part.ratio_q75 - part.ratio],
+        spread = [part.ratio - part.ratio_q25, part.ratio_q75 - part.ratio]
+        ax.errorbar(part.M, part.ratio, yerr=spread,
                     fmt="o-", color=COLORS[kind], capsize=2, label=f"{kind} graph")
     ax.axhline(3, color="C3", ls="--", lw=1, label="target 3")
     ax.set(xscale="log", xlabel="M", ylabel="reverse time / forward time", ylim=(0, None),

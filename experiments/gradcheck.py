@@ -98,7 +98,8 @@ PRESETS = {
 # ---------------------------------------------------------------------- one architecture
 def _draw_architecture(rng: random.Random, cfg: Config) -> dict:
     depth = rng.randint(1, cfg.max_depth)
-    hidden = [int(round(math.exp(rng.uniform(0, math.log(cfg.max_width))))) for _ in range(depth - 1)]
+    hidden = [int(round(math.exp(rng.uniform(0, math.log(cfg.max_width)))))
+              for _ in range(depth - 1)]  # log-uniform: small widths as often as large ones
     sizes = [rng.randint(1, cfg.max_input_dim), *hidden, rng.randint(1, cfg.max_output_dim)]
     names = [n for n in activations.names() if n != "identity"] + ["identity"]
     if depth > 1 and rng.random() < cfg.mixed_fraction:
@@ -149,7 +150,7 @@ def _smallest_clearing_shift(values: list[float], kinks, margin: float) -> float
                 if all(abs(v + s - k) >= 2 * margin * (1 - 1e-9) for v in values for k in kinks))
 
 
-def _data(arch: dict, gen: torch.Generator, batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def _data(arch: dict, gen: torch.Generator, batch: int, device):
     lead = (arch["ensemble"],) if arch["per_member"] else ()
     x = torch.randn(*lead, batch, arch["sizes"][0], generator=gen, dtype=torch.float64)
     y = torch.randn(batch, arch["sizes"][-1], generator=gen, dtype=torch.float64)

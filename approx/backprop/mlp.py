@@ -12,8 +12,9 @@ identity), and a *loss* node on top. Each is a composite node with a hand-derive
 
 with dL/dx for the data never formed. Memory is handled as autograd handles it: a pre-activation
 z that no rule reads is freed as soon as phi(z) is known, and the reverse pass frees each
-layer's tensors once it is done with them (``retain_graph=False``). Ensembles of E networks use batched products, and each
-member's gradient is that of its own loss (Rumelhart, Hinton & Williams 1986).
+layer's tensors once it is done with them (``retain_graph=False``). Ensembles of E networks use
+batched products, and each member's gradient is that of its own loss (Rumelhart, Hinton &
+Williams 1986).
 """
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ from .rules import READS_Y_ONLY
 __all__ = ["loss_and_grad"]
 
 
-def loss_and_grad(net: Network, x: Tensor, y: Tensor, loss: str = "mse") -> tuple[float | Tensor, list[Tensor]]:
+def loss_and_grad(
+    net: Network, x: Tensor, y: Tensor, loss: str = "mse"
+) -> tuple[float | Tensor, list[Tensor]]:
     """(L, [dL/dW1, dL/db1, ...]) for the loss of ``net`` on (x, y), by backpropagation.
 
     x: (batch, d_0), or (E, batch, d_0) for an ensemble; y: broadcastable to the output.

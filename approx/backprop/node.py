@@ -196,7 +196,8 @@ class Node:
             seed = 1.0 if type(value) is float else torch.ones_like(value)
         elif type(value) is float and isinstance(seed, (int, float)) and not isinstance(seed, bool):
             seed = float(seed)
-        elif not (isinstance(value, Tensor) and isinstance(seed, Tensor) and seed.shape == value.shape):
+        elif not (isinstance(value, Tensor) and isinstance(seed, Tensor)
+                  and seed.shape == value.shape):
             raise ValueError(
                 f"seed must be like the node's value ({_kind(value)}); got {_kind(seed)}"
             )
@@ -216,7 +217,9 @@ class Node:
 
 
 def _kind(value) -> str:
-    return f"tensor of shape {tuple(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+    if isinstance(value, Tensor):
+        return f"tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
 
 
 def topological_order(root: Node) -> list[Node]:

@@ -49,10 +49,17 @@ def _add_execution_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> Parser:
     parser = Parser(prog="approx", description="How and why neural networks approximate functions, "
                     "shown by running code. Experiments come from the package named by "
-                    f"{catalog.EXPERIMENTS_ENV} (default: experiments).")
+                    f"{catalog.EXPERIMENTS_ENV} (default: experiments).",
+                    epilog="`approx bench [run options]` is `approx run benchmark [run options]`.")
     commands = parser.add_subparsers(dest="command", metavar="{list,run,reproduce,gallery,bench}")
     commands.add_parser("list", help="list the experiments")
-    run = commands.add_parser("run", help="run one experiment and write its files")
+    run = commands.add_parser(
+        "run", help="run one experiment and write its files",
+        description="Run one experiment; write OUT/NAME.csv, .png, .pdf, .json and OUT/README.md.",
+        epilog="--set values are parsed by the Config field's type: int (12, 1e4), float, bool "
+               "(true/false/1/0), str, tuple (comma-separated: 2,4,8), Optional (none), Literal "
+               "(one of its values). Sweeps store each finished point in OUT/.points/NAME; a run "
+               "without --resume clears that store first.")
     run.add_argument("name", help="experiment name (see `approx list`)")
     run.add_argument("--preset", default="default", help="smoke, default or full (default: default)")
     run.add_argument("--seed", type=int, help="sets cfg.seed")

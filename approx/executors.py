@@ -58,16 +58,18 @@ def compute_point(cfg: Any, point: dict | None) -> tuple[pd.DataFrame, dict]:
     applies the Config's TF32 setting, so a point's result does not depend on where it ran.
     Returns the frame and a record of where it ran (stored beside the point, not in the CSV).
     """
-    from .device import precision, seed_everything
     import torch
+
+    from .device import device_name, precision, resolve_device, seed_everything
 
     module = importlib.import_module(type(cfg).__module__)
     seed_everything(getattr(cfg, "seed", 0))
     start = time.perf_counter()
     with precision(bool(getattr(cfg, "tf32", False))):
         frame = module.run(cfg) if point is None else module.run_point(cfg, point)
+    device = resolve_device(getattr(cfg, "device", "cpu"))  # as this worker resolves "auto"
     info = {"host": socket.gethostname(), "pid": os.getpid(), "torch_threads": torch.get_num_threads(),
-            "seconds": round(time.perf_counter() - start, 6)}
+            "device": f"{device} ({device_name(device)})", "seconds": round(time.perf_counter() - start, 6)}
     return frame, info
 
 

@@ -253,8 +253,8 @@ def _record(plan: Plan, frame: pd.DataFrame, csv_path: Path, started_utc: str, w
         "executor": str(plan.executor),
         "n_points": len(plan.units),
         "n_points_resumed": n_resumed,
-        "workers": {"hosts": sorted({i["host"] for i in infos}),
-                    "torch_threads": sorted({i["torch_threads"] for i in infos})},
+        "workers": {name: sorted({info[key] for info in infos})  # where the fresh points ran
+                    for name, key in (("hosts", "host"), ("devices", "device"), ("torch_threads", "torch_threads"))},
         "n_rows": len(frame),
         "columns": [str(c) for c in frame.columns],
         "csv_sha256": sha256_of(csv_path),

@@ -31,7 +31,7 @@ def stored(out: Path) -> set[str]:
 def test_sigkilled_run_resumes_without_recomputing_finished_points(tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"
     args = ["run", "counting", "--out", str(out), "--quiet", "--set", f"sizes={SIZES}",
-            "--set", "sleep_s=0.3", "--set", f"log_path={log}"]
+            "--set", "sleep_s=0.25", "--set", f"log_path={log}"]
     process = subprocess.Popen(cli_command(*args), cwd=REPO, env=cli_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -60,6 +60,5 @@ def test_sigkilled_run_resumes_without_recomputing_finished_points(tmp_path):
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
     reference = tmp_path / "reference"
-    assert main(["run", "counting", "--out", str(reference), "--quiet", "--set", f"sizes={SIZES}",
-                 "--set", "sleep_s=0.3", "--set", f"log_path={tmp_path / 'other.txt'}"]) == 0
+    assert main(["run", "counting", "--out", str(reference), "--quiet", "--set", f"sizes={SIZES}"]) == 0
     assert (out / "counting.csv").read_bytes() == (reference / "counting.csv").read_bytes()

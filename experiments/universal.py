@@ -35,9 +35,9 @@ from approx.constructions import (
 )
 from approx.device import resolve_device
 from approx.metrics import errors, grid, loglog_slope
-from approx.plotting import figure, save
 
 from ._shallow import shallow_ensemble, threads, train
+from ._universal_plot import draw
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "rates", "plot", "describe",
            "FIT_MIN_WIDTH"]
@@ -83,9 +83,10 @@ class Config:
             raise ValueError(f"activations must be among sigmoid, tanh, relu, softplus; got {bad}")
         if self.engine not in ("backprop", "autograd"):
             raise ValueError(f"engine must be backprop or autograd, got {self.engine!r}")
-        for name in ("n_seeds", "n_train", "n_eval", "n_curve", "threads"):
-            if getattr(self, name) < 2 - (name in ("n_seeds", "threads")):
-                raise ValueError(f"{name} is too small: {getattr(self, name)}")
+        minimum = {"n_seeds": 1, "threads": 1, "n_train": 2, "n_eval": 2, "n_curve": 2}
+        for name, least in minimum.items():
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
 
 
 PRESETS = {
@@ -219,86 +220,9 @@ def rates(df: pd.DataFrame, column: str = "err_sup") -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-STYLE = {"sigmoid": ("C0", "-"), RAMP: ("C2", "-"), INTERP: ("C3", "-"),
-         "trained sigmoid": ("C0", ":"), "trained tanh": ("C4", ":"), "trained relu": ("C3", ":")}
-
-
-def _style(method: str, index: int) -> dict:
-    if method.startswith("sigmoid s="):
-        shades = ["#9ecae1", "#4292c6", "#08306b"]
-        return {"color": shades[index % 3], "linestyle": "-", "marker": "."}
-    color, line = STYLE.get(method, ("k", "--"))
-    return {"color": color, "linestyle": line, "marker": "o" if line == ":" else "."}
-
-
-def _error_panel(ax, part: pd.DataFrame, methods: list[str], sigmoid_rules: list[str]) -> None:
-    for method in methods:
-        medians = part[part.method == method].groupby("width").err_sup.median()
-        if len(medians):
-            index = sigmoid_rules.index(method) if method in sigmoid_rules else 0
-            ax.plot(medians.index, medians.values, label=method, markersize=3, **_style(method, index))
-    anchor = part[part.width == FIT_MIN_WIDTH].err_sup.median()
-    if part.kind.iloc[0] != "discontinuous" and anchor > 0:
-        w = np.array([FIT_MIN_WIDTH, part.width.max()], dtype=float)
-        for slope, label in ((-1, "1/n"), (-2, "1/n^2")):
-            ax.plot(w, anchor * (w / w[0]) ** slope, color="grey", linewidth=0.8, linestyle="--")
-            ax.annotate(label, (w[1], anchor * (w[1] / w[0]) ** slope), fontsize=7, color="grey")
-    ax.set(xscale="log", yscale="log", xlabel="hidden units n", ylabel="sup error",
-           title=f"{part.target.iloc[0]} ({part.kind.iloc[0]})")
-    ax.xaxis.set_major_formatter("{x:g}")
-
-
-def _slope_panel(ax, df: pd.DataFrame, methods: list[str], sigmoid_rules: list[str]) -> None:
-    table = rates(df)
-    names = list(dict.fromkeys(table.target))
-    offsets = np.linspace(-0.35, 0.35, len(methods))
-    for k, method in enumerate(methods):
-        part = table[table.method == method].set_index("target").reindex(names)
-        style = _style(method, sigmoid_rules.index(method) if method in sigmoid_rules else 0)
-        ax.errorbar(np.arange(len(names)) + offsets[k], part.slope,
-                    yerr=[part.slope - part.lo, part.hi - part.slope], fmt="o", markersize=3,
-                    color=style["color"], capsize=1.5, linewidth=0.8)
-    for level in (-1, -2):
-        ax.axhline(level, color="grey", linewidth=0.8, linestyle="--")
-    ax.set_xticks(range(len(names)), names, rotation=45, fontsize=7)
-    ax.set(ylabel="fitted sup-error slope", ylim=(-2.6, 0.6),
-           title=f"rates, n >= {FIT_MIN_WIDTH} (95% CI)")
-
-
 def plot(df: pd.DataFrame, path: Path) -> None:
-    errs = df[df.table == "error"]
-    names = list(dict.fromkeys(errs.target))
-    curves = df[df.table == "curve"]
-    curve_widths = sorted(w for w in curves.width.unique() if w > 0)[:2]
-    n_cols = 4
-    n_grid = math.ceil(len(names) / n_cols)
-    fig, axes = figure(n_grid + 1, n_cols, width=3.6, height=3.0)
-    methods = list(dict.fromkeys(errs.method))
-    sigmoid_rules = [m for m in methods if m.startswith("sigmoid s=")]
-    for i, name in enumerate(names):
-        _error_panel(axes[i // n_cols][i % n_cols], errs[errs.target == name], methods, sigmoid_rules)
-    for j in range(len(names), n_grid * n_cols):
-        axes[j // n_cols][j % n_cols].axis("off")
-    bottom = axes[-1]
-    target = curves[curves.method == "target"]
-    for k, width in enumerate(curve_widths):
-        ax = bottom[k]
-        ax.plot(target.x, target.y, color="k", linewidth=3, alpha=0.25)
-        for method in methods:
-            c = curves[(curves.method == method) & (curves.width == width)]
-            if len(c) and method not in sigmoid_rules[:-1]:  # only the steepest sigmoid rule
-                style = _style(method, len(sigmoid_rules) - 1)
-                ax.plot(c.x, c.y, color=style["color"], linestyle=style["linestyle"], linewidth=1.0)
-        ax.set(title=f"{target.target.iloc[0]} and its approximants, n = {width}", xlabel="x",
-               ylabel="f(x), g(x)")
-    _slope_panel(bottom[2], df, methods, sigmoid_rules)
-    bottom[3].axis("off")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    handles.append(bottom[0].plot([], [], color="k", linewidth=3, alpha=0.25)[0] if curve_widths
-                   else axes[0][0].plot([], [])[0])
-    labels.append("target (bottom left)")
-    bottom[3].legend(handles, labels, loc="center", fontsize=8, frameon=False)
-    save(fig, path)
+    """Error vs width per target (log-log, reference slopes), approximants, fitted rates."""
+    draw(df, rates(df), path, FIT_MIN_WIDTH)
 
 
 def describe(df: pd.DataFrame) -> str:
@@ -364,6 +288,11 @@ def describe(df: pd.DataFrame) -> str:
             + ".")
         worse = [t for t in best.index.get_level_values(0).unique()
                  if best[t].min() > interp.get(t, float("inf"))]
+        better = [t for t in best.index.get_level_values(0).unique()
+                  if best[t].min() < interp.get(t, -1.0)]
         text.append(f"Training reached a larger sup error than the interpolant of the same width on "
-                    f"{len(worse)} of {len(interp)} targets ({', '.join(worse) or 'none'}).")
+                    f"{len(worse)} of {len(interp)} targets ({', '.join(worse) or 'none'}) and a "
+                    f"smaller one on {', '.join(better) or 'none'}"
+                    + (" (trained kinks can sit on the target's kinks; the interpolant's evenly "
+                       "spaced knots miss them)." if set(better) & {"abs", "triangle"} else "."))
     return " ".join(text)

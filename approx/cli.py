@@ -16,6 +16,7 @@ A run stopped by Ctrl-C (130) or a lost worker (1) says how to resume it.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -98,6 +99,10 @@ def _run(args: argparse.Namespace, argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``approx`` and ``python -m approx``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A CUDA build of torch on a machine without the CUDA runtime logs "No CUDA runtime is
+    # found, using CUDA_HOME=..." when anything imports torch.utils.cpp_extension (scipy.optimize
+    # does). approx compiles no extensions, and errors here must stay one line.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     if argv[:1] == ["bench"]:
         argv = ["run", "benchmark", *argv[1:]]
     try:

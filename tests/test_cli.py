@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
 import torch
 
 from approx.cli import main
-from runner_support import PACKAGE, run_cli, snapshot, use_fixture_experiments
+from runner_support import PACKAGE, REPO, cli_env, run_cli, snapshot, use_fixture_experiments
 
 
 @pytest.fixture(autouse=True)
@@ -254,3 +255,23 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(tmp_path, capsys, mo
     captured = capsys.readouterr()
     assert ("3/3" in captured.err) == shown
     assert (captured.out != "") == (not quiet)  # the summary line, unless --quiet
+
+
+def test_every_real_experiment_reports_bad_input_in_one_line(tmp_path):
+    # the real package, in a fresh interpreter, so that anything its imports print to stderr
+    # (library warnings included) would show up here as an extra line
+    script = ("import sys; from approx.catalog import experiment_names; from approx.cli import main\n"
+              "names = experiment_names('experiments')\n"
+              "print(' '.join(names))\n"
+              "for name in names:\n"
+              "    sys.stderr.write(f'{name}: ') ; sys.stderr.flush()\n"
+              f"    assert main(['run', name, '--set', 'no_such_key=1', '--out', {str(tmp_path / 'o')!r}]) == 2\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=cli_env(APPROX_EXPERIMENTS="experiments"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    names = done.stdout.split()
+    lines = done.stderr.splitlines()
+    assert len(lines) == len(names) > 0, done.stderr
+    for name, line in zip(names, lines):
+        assert line.startswith(f"{name}: approx: unknown key 'no_such_key' for {name}; allowed: "), line
+    assert not (tmp_path / "o").exists()

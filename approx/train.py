@@ -114,7 +114,7 @@ def fit(
         evaluated on the current network at every logged step.
     """
     loss_and_grad = engine_function(engine)
-    loss_fn = _losses.get(loss)
+    _losses.get(loss)  # an unknown loss name fails here, before any work
     _check_int("steps", steps, minimum=0)
     ensemble = net.ensemble
     n_members = ensemble or 1

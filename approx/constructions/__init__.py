@@ -5,6 +5,6 @@ states the formula, the error bound and the paper.
     depth      Telgarsky's sawtooth and Yarotsky's square (depth separation)
     memorize   Zhang et al.'s (2017) network that fits any n labels with 2n + d weights
 """
-from .memorize import memorizer
+from .memorize import memorizer  # noqa: F401
 from .depth import alternating_points, sawtooth, sawtooth_shallow, square_interpolant_shallow, yarotsky_square  # noqa: F401
 from .universal import interpolant_error_bound, ramp_staircase, ramp_staircase_error_bound, relu_bump_nd, relu_hat, relu_interpolant, relu_ramp, relu_trapezoid, sigmoid_bump, sigmoid_staircase, staircase_error_bound  # noqa: F401

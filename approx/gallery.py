@@ -44,8 +44,12 @@ def _describe(out_dir: Path, record: dict, package: str | None) -> str:
 def _footnote(record: dict) -> str:
     env = record.get("environment", {})
     commit = (env.get("git_commit") or "unknown")[:10] + ("+dirty" if env.get("git_dirty") else "")
-    return (f"<sub>preset {record.get('preset')}, {record.get('n_rows')} rows, "
-            f"{record.get('wall_time_s', 0):.1f} s on {env.get('device_name')} ({env.get('device')}), "
+    resumed = record.get("n_points_resumed") or 0
+    timing = f"{record.get('compute_s', 0):.1f} s computing {record.get('n_points')} point(s)"
+    if resumed:
+        timing += f", {resumed} of them resumed from an earlier run"
+    return (f"<sub>preset {record.get('preset')}, {record.get('n_rows')} rows, {timing}, "
+            f"{record.get('wall_time_s', 0):.1f} s wall, on {env.get('device_name')} ({env.get('device')}), "
             f"executor {record.get('executor')}, commit {commit}, {record.get('started_utc')}</sub>")
 
 

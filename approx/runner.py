@@ -104,6 +104,7 @@ class Plan:
     executor: ExecutorSpec
     units: list[tuple[str, dict | None]]         # (key, point) in points() order; None: run(cfg)
     stored: dict[str, pd.DataFrame]              # --resume: frames found in the store
+    stored_info: dict[str, dict] = dataclasses.field(default_factory=dict)  # ... and where they ran
     frame: pd.DataFrame | None = None            # --plot-only: the CSV
 
     @property
@@ -153,18 +154,18 @@ def _plan(request: Request) -> Plan:
         raise ValueError(f"output name {output!r} of {request.name} is not a plain file name")
     if request.plot_only:
         frame, _ = read_result(Path(request.out), output)
-        return Plan(request, module, cfg, output, spec, [], {}, frame)
+        return Plan(request, module, cfg, output, spec, units=[], stored={}, frame=frame)
     config = dataclasses.asdict(cfg)
     points = list(module.points(cfg)) if catalog.is_sweep(module) else [None]
     units = [(point_key(request.name, config, p), p) for p in points]
     if len({key for key, _ in units}) != len(units):
         raise ValueError(f"points({request.name}) returned the same point twice")
-    plan = Plan(request, module, cfg, output, spec, units, {})
+    plan = Plan(request, module, cfg, output, spec, units=units, stored={})
     if request.resume:
         for key, _ in units:
-            frame = plan.store.load(key)
-            if frame is not None:
-                plan.stored[key] = frame
+            found = plan.store.load_with_info(key)
+            if found is not None:
+                plan.stored[key], plan.stored_info[key] = found
     return plan
 
 
@@ -253,6 +254,7 @@ def _record(plan: Plan, frame: pd.DataFrame, csv_path: Path, started_utc: str, w
         "executor": str(plan.executor),
         "n_points": len(plan.units),
         "n_points_resumed": n_resumed,
+        "compute_s": round(sum(i.get("seconds", 0.0) for i in [*infos, *plan.stored_info.values()]), 3),
         "workers": {name: sorted({info[key] for info in infos})  # where the fresh points ran
                     for name, key in (("hosts", "host"), ("devices", "device"), ("torch_threads", "torch_threads"))},
         "n_rows": len(frame),

@@ -79,6 +79,11 @@ class PointStore:
 
     def load(self, key: str) -> pd.DataFrame | None:
         """The stored frame for ``key``; None when absent; StoreError when unreadable."""
+        found = self.load_with_info(key)
+        return None if found is None else found[0]
+
+    def load_with_info(self, key: str) -> tuple[pd.DataFrame, dict] | None:
+        """(frame, info) stored for ``key``; None when absent; StoreError when unreadable."""
         path = self.path(key)
         if not path.exists():
             return None
@@ -86,7 +91,7 @@ class PointStore:
             record = json.loads(path.read_text(encoding="utf-8"))
             if record.get("format") != FORMAT or record.get("key") != key:
                 raise ValueError(f"expected format {FORMAT} and key {key}")
-            return frame_from_record(record["frame"])
+            return frame_from_record(record["frame"]), dict(record.get("info") or {})
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise StoreError(f"corrupt stored point {path}: {err}; allowed: delete it, or run "
                              "without --resume to start afresh") from None

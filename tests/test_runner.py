@@ -101,6 +101,9 @@ def test_fresh_run_clears_stale_points_and_resume_reuses_stored_ones(tmp_path):
     again = execute(plan_run(_request(tmp_path, assignments=(f"log_path={log}",), resume=True)))
     assert (again.n_points, again.n_resumed) == (3, 3)
     assert stale.exists()  # --resume never deletes points it does not need
+    record = json.loads((tmp_path / "counting.json").read_text())
+    assert record["n_points_resumed"] == 3 and record["compute_s"] > 0  # compute time read from the store
+    assert "3 of them resumed from an earlier run" in (tmp_path / "README.md").read_text()
     assert log.read_text().count("start") == 3  # nothing recomputed
     execute(plan_run(_request(tmp_path, assignments=(f"log_path={log}",))))
     assert not stale.exists() and len(list(store.glob("*.json"))) == 3

@@ -89,5 +89,5 @@ def test_a_scheduler_that_does_not_answer_is_a_quick_clear_error(capsys, tmp_pat
     err = capsys.readouterr().err
     assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
     assert f"cannot reach the dask scheduler at tcp://127.0.0.1:{port} within 2 s" in err
-    assert elapsed < 2 + 5  # the timeout, plus the time to load the experiment and give up
+    assert elapsed < 10  # the 2 s timeout, plus loading the experiment on a busy machine
     assert not (tmp_path / "o").exists()

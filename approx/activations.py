@@ -14,9 +14,10 @@ derivative takes the input ``x`` and the already computed output ``y`` so that s
 can reuse y (sigma' = y (1 - y), tanh' = (1 - y)(1 + y) = 1 - y^2) instead of recomputing
 exponentials.
 
-Conventions at kinks follow PyTorch, so the hand-written engine and autograd agree everywhere:
-relu'(0) = 0, ramp'(x) = 1 on the open interval (0, 1) only (the derivative torch.clamp and
-nn.Hardtanh give), and softplus'(x) = 1 exactly above torch's threshold x > 20, where softplus
+Conventions at kinks follow PyTorch's CPU kernels, so the hand-written engine and autograd agree
+everywhere on the CPU: relu'(0) = 0, ramp'(x) = 1 on the open interval (0, 1) only (the
+derivative torch.clamp and nn.Hardtanh give on the CPU; torch's CUDA clamp gives 1 at both ends,
+ours stays the same on every device), and softplus'(x) = 1 exactly above torch's threshold x > 20, where softplus
 returns x itself (sigmoid(x) would differ from it by up to 2e-9).
 
 Stability: sigmoid uses torch.sigmoid (no overflow of exp for large |x|); softplus uses

@@ -34,6 +34,12 @@ def test_derivative_matches_autograd(device, name, dtype):
     d = phi.derivative(x, y)
     ref = autograd_derivative(name, x)
     assert d.dtype == dtype and d.shape == x.shape
+    if name == "ramp" and x.device.type == "cuda":
+        # torch's own clamp gradient at the kinks x = 0 and x = 1 is 1 on CUDA but 0 on the CPU
+        # (seen with torch 2.11 on an H100); ours is 0 on every device, which
+        # test_conventions_at_kinks checks, so compare with autograd off the two kinks only.
+        off_kinks = (x != 0) & (x != 1)
+        d, ref = d[off_kinks], ref[off_kinks]
     assert torch.allclose(d, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * 1e-2)
 
 
@@ -79,8 +85,8 @@ def test_sigmoidal_flag_matches_the_limits():
     assert {n for n in activations.names() if activations.get(n).sigmoidal} == {"sigmoid", "ramp"}
 
 
-def test_conventions_at_kinks():
-    x = torch.tensor([0.0, 1.0], dtype=torch.float64)
+def test_conventions_at_kinks(device):
+    x = torch.tensor([0.0, 1.0], dtype=torch.float64, device=device)
     relu, ramp = activations.get("relu"), activations.get("ramp")
     assert relu.derivative(x, relu.value(x)).tolist() == [0.0, 1.0]  # relu'(0) = 0
     assert ramp.derivative(x, ramp.value(x)).tolist() == [0.0, 0.0]  # ramp' = 1 on (0, 1) only

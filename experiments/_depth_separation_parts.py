@@ -19,13 +19,11 @@ live beside it. Columns (a part leaves the others empty):
     test_rel_mse, train_rel_mse   part d: MSE / Var(y) on test and training data
     budget_width, final           part d: the 3-layer width that sets the parameter budget;
                                   True on each member's last logged row
-    time_s                        wall seconds of the ensemble's fit divided by its members
 """
 from __future__ import annotations
 
 import itertools
 import math
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -111,11 +109,9 @@ def _network_1d(cfg: Config, sizes: list[int], seeds: list[int], device, dtype) 
 def _train(cfg: Config, net: Network, x, y, steps: int, loss: str = "mse", metrics=None,
            log_every: int | None = None):
     members = _members(cfg)
-    start = time.perf_counter()
-    trained, history = fit(net, (x, y), engine=cfg.engine, loss=loss, optimizer="adam",
-                           lr=[lr for _, lr in members], steps=steps, seed=[s for s, _ in members],
-                           log_every=log_every or steps, metrics=metrics)
-    return trained, history, time.perf_counter() - start
+    return fit(net, (x, y), engine=cfg.engine, loss=loss, optimizer="adam",
+               lr=[lr for _, lr in members], steps=steps, seed=[s for s, _ in members],
+               log_every=log_every or steps, metrics=metrics)
 
 
 def _final(history: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +178,7 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
     rows = []
     for arch, sizes in _architectures(cfg, k):
         net = _network_1d(cfg, sizes, [s for s, _ in members], device, dtype)
-        trained, history, seconds = _train(cfg, net, x, y, cfg.steps)
+        trained, history = _train(cfg, net, x, y, cfg.steps)
         final = _final(history)
         measured = _piece_rows(trained.to("cpu", torch.float64), k)
         for e, ((seed, lr), extra) in enumerate(zip(members, measured)):
@@ -191,7 +187,7 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
                          "n_params": trained.n_params, "seed": seed, "lr": lr,
                          "train_loss": final.loc[e, "loss"], "status": final.loc[e, "status"],
                          "step": int(final.loc[e, "step"]), **extra, "n_pieces_target": 2 ** k,
-                         "pieces_bound": _pieces_bound(sizes), "time_s": seconds / len(members)})
+                         "pieces_bound": _pieces_bound(sizes)})
     return _mark_best_lr(pd.DataFrame(rows), ["k", "arch", "n_hidden", "width"])
 
 
@@ -215,7 +211,7 @@ def classification(cfg: Config, k: int) -> pd.DataFrame:
     members = _members(cfg)
     for arch, sizes in archs:
         net = _network_1d(cfg, sizes, [s for s, _ in members], device, dtype)
-        trained, history, seconds = _train(cfg, net, x, y, cfg.steps)
+        trained, history = _train(cfg, net, x, y, cfg.steps)
         final = _final(history)
         trained64 = trained.to("cpu", torch.float64)
         errors = _class_error(trained64, x64, y64)
@@ -229,7 +225,7 @@ def classification(cfg: Config, k: int) -> pd.DataFrame:
                          "class_err": errors[e], "n_pieces": n_pieces,
                          "err_floor_pieces": alternating_error_floor(n_pieces, k),
                          "telgarsky_width": bound_width, "pieces_bound": _pieces_bound(sizes),
-                         "n_points": n, "time_s": seconds / len(members)})
+                         "n_points": n})
     df = pd.DataFrame(rows)
     trained_rows = df[df["arch"] != "constructed"].copy()
     trained_rows = _mark_best_lr(trained_rows, ["k", "arch", "n_hidden", "width"])
@@ -277,7 +273,7 @@ def radial(cfg: Config, d: int) -> pd.DataFrame:
         w2 = max(1, round((three.n_params - 1) / (d + 2)))  # equal parameter count, one hidden layer
         two = Network.random([d, w2, 1], "relu", **draw)
         for arch, net in (("2-layer", two), ("3-layer", three)):
-            _, history, seconds = _train(cfg, net, x, y, cfg.radial_steps,
+            _, history = _train(cfg, net, x, y, cfg.radial_steps,
                                                metrics={"test_rel_mse": test_rel_mse},
                                                log_every=max(1, cfg.radial_steps // 20))
             for e, (seed, lr) in enumerate(members):
@@ -288,7 +284,7 @@ def radial(cfg: Config, d: int) -> pd.DataFrame:
                                  "lr": lr, "step": int(h["step"]), "train_loss": h["loss"],
                                  "train_rel_mse": h["loss"] / variance,
                                  "test_rel_mse": h["test_rel_mse"], "status": h["status"],
-                                 "final": False, "time_s": seconds / len(members)})
+                                 "final": False})
                 rows[-1]["final"] = True
     df = pd.DataFrame(rows)
     final = df[df["final"]].copy()

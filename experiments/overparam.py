@@ -166,7 +166,8 @@ def _no_hidden_layer(cfg: Config, part: str, device) -> pd.DataFrame:
     for engine in cfg.engines:
         net = Network.random([cfg.d_linear, 1], "identity", seed=cfg.seed + 1, device=device)
         _, hist = fit(net, data, engine=engine, loss=loss, lr=lr, steps=steps, metrics=metric, **log)
-        frames.append(hist.assign(engine=engine, **extra))
+        # wall-clock columns would make the CSV differ between identical runs
+        frames.append(hist.drop(columns="time_s").assign(engine=engine, **extra))
     out = pd.concat(frames, ignore_index=True)
     if part == "lstsq":
         out["predicted"] = rate.bound(out.step) * out.gap.iloc[0]

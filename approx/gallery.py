@@ -36,7 +36,10 @@ def _describe(out_dir: Path, record: dict, package: str | None) -> str:
     try:
         module = catalog.load_experiment(record["experiment"], package or record.get("package"))
         frame, _ = read_result(out_dir, record["output"])
-        return " ".join(module.describe(frame).split())
+        # keep the paragraph breaks and tables describe() wrote; drop indentation, which
+        # markdown would read as a code block
+        lines = [line.strip() for line in module.describe(frame).strip().splitlines()]
+        return "\n".join(lines)
     except Exception as err:  # noqa: BLE001 - one broken entry must not hide the others
         return f"*Could not describe this result ({type(err).__name__}: {err}); rerun the command below.*"
 

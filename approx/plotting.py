@@ -8,14 +8,15 @@ interrupted run never leaves half a figure.
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on CI or the GPU machines; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+
+from .files import write_atomic  # noqa: E402
 
 __all__ = ["STYLE", "figure", "save"]
 
@@ -49,20 +50,13 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.0, height: float 
 def save(fig, path: str | Path) -> None:
     """Write ``path`` (.png) and the same figure as .pdf beside it, atomically; close the figure."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     targets = [(path.with_suffix(".png"), {"Software": None}),
                (path.with_suffix(".pdf"), {"CreationDate": None, "Producer": None, "Creator": None})]
     try:
         with plt.rc_context(STYLE):
             for target, metadata in targets:
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix,
-                                           dir=target.parent)
-                os.close(fd)
-                try:
-                    fig.savefig(tmp, metadata=metadata, format=target.suffix[1:])
-                    os.replace(tmp, target)
-                finally:
-                    if os.path.exists(tmp):
-                        os.remove(tmp)
+                buffer = io.BytesIO()  # render fully before touching the file
+                fig.savefig(buffer, metadata=metadata, format=target.suffix[1:])
+                write_atomic(target, buffer.getvalue())
     finally:
         plt.close(fig)

@@ -56,7 +56,9 @@ def frame_to_record(frame: pd.DataFrame) -> dict:
     return {
         "columns": [str(c) for c in frame.columns],
         "dtypes": [str(t) for t in frame.dtypes],
-        "values": [frame[c].tolist() for c in frame.columns],
+        # pandas' missing value of nullable dtypes (Int64, boolean) is pd.NA, which JSON cannot
+        # hold; None reads back as pd.NA under the recorded dtype
+        "values": [[None if v is pd.NA else v for v in frame[c].tolist()] for c in frame.columns],
     }
 
 

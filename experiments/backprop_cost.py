@@ -1,4 +1,4 @@
-"""backprop_cost: the reverse pass takes O(M) time for M edges, a small constant times the forward pass.
+"""The reverse pass takes O(M) time for M edges, a small constant times the forward pass.
 
     approx run backprop_cost                  # default: < 90 s on a 2-core CPU
     approx run backprop_cost --preset smoke   # seconds; what the tests run

@@ -1,4 +1,4 @@
-"""gradcheck: the hand-written backprop engine gives the gradients autograd and finite differences give.
+"""The hand-written backprop engine gives the gradients autograd and finite differences give.
 
     approx run gradcheck                  # default: 300 architectures, < 60 s on a 2-core CPU
     approx run gradcheck --preset smoke   # seconds; what the tests run

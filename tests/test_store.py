@@ -12,7 +12,7 @@ import pytest
 
 from approx import files
 from approx.files import write_atomic
-from approx.store import PointStore, StoreError, point_key
+from approx.store import PointStore, StoreError, frame_from_record, frame_to_record, point_key
 
 
 def test_point_key_is_sha256_of_canonical_json():
@@ -133,3 +133,14 @@ def test_a_failure_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path
     monkeypatch.undo()
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_nullable_columns_round_trip_through_json():
+    frame = pd.DataFrame({"n": pd.array([1, None], dtype="Int64"),
+                          "ok": pd.array([True, None], dtype="boolean")})
+    back = frame_from_record(json.loads(json.dumps(frame_to_record(frame))))
+    pd.testing.assert_frame_equal(back, frame)
+    # control: a different missing pattern is a different frame
+    other = frame.assign(n=pd.array([None, 1], dtype="Int64"))
+    with pytest.raises(AssertionError):
+        pd.testing.assert_frame_equal(back, other)

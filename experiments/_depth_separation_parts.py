@@ -10,6 +10,7 @@ live beside it. Columns (a part leaves the others empty):
     seed, lr, best_lr             member's initialisation and Adam rate; True on the rate with
                                   the lowest final training loss for its configuration and seed
     train_loss, status, step      final (or, in part d, logged) training loss and fit status
+    n_points                      training points (parts b, c)
     err_sup, err_l2               exact distances to t^k on [0, 1] (part b), or the constructed
                                   network's sup error and err_target = 2^(-2m-2) (part a)
     n_pieces, n_regions           realised linear pieces and activation regions (approx.pieces)
@@ -84,9 +85,10 @@ def _constructed_row(target: str, k: int, arch: str, net: Network, err: float, e
 
 
 # ---------------------------------------------------------------------- training helpers
-def _members(cfg: Config) -> list[tuple[int, float]]:
-    """(seed, lr) of every ensemble member: all seeds times all learning rates."""
-    return list(itertools.product(range(cfg.seed, cfg.seed + cfg.n_seeds), cfg.lrs))
+def _members(cfg: Config, radial: bool = False) -> list[tuple[int, float]]:
+    """(seed, lr) of every ensemble member: all seeds times all learning rates (part d's own)."""
+    n_seeds, lrs = (cfg.radial_n_seeds, cfg.radial_lrs) if radial else (cfg.n_seeds, cfg.lrs)
+    return list(itertools.product(range(cfg.seed, cfg.seed + n_seeds), lrs))
 
 
 def _network_1d(cfg: Config, sizes: list[int], seeds: list[int], device, dtype) -> Network:
@@ -106,10 +108,9 @@ def _network_1d(cfg: Config, sizes: list[int], seeds: list[int], device, dtype) 
     return net.with_parameters(params).to(device, dtype)
 
 
-def _train(cfg: Config, net: Network, x, y, steps: int, loss: str = "mse", metrics=None,
-           log_every: int | None = None):
-    members = _members(cfg)
-    return fit(net, (x, y), engine=cfg.engine, loss=loss, optimizer="adam",
+def _train(cfg: Config, net: Network, x, y, steps: int, members: list[tuple[int, float]],
+           metrics=None, log_every: int | None = None):
+    return fit(net, (x, y), engine=cfg.engine, loss="mse", optimizer="adam",
                lr=[lr for _, lr in members], steps=steps, seed=[s for s, _ in members],
                log_every=log_every or steps, metrics=metrics)
 
@@ -178,7 +179,7 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
     rows = []
     for arch, sizes in _architectures(cfg, k):
         net = _network_1d(cfg, sizes, [s for s, _ in members], device, dtype)
-        trained, history = _train(cfg, net, x, y, cfg.steps)
+        trained, history = _train(cfg, net, x, y, cfg.steps, members)
         final = _final(history)
         measured = _piece_rows(trained.to("cpu", torch.float64), k)
         for e, ((seed, lr), extra) in enumerate(zip(members, measured)):
@@ -187,7 +188,7 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
                          "n_params": trained.n_params, "seed": seed, "lr": lr,
                          "train_loss": final.loc[e, "loss"], "status": final.loc[e, "status"],
                          "step": int(final.loc[e, "step"]), **extra, "n_pieces_target": 2 ** k,
-                         "pieces_bound": _pieces_bound(sizes)})
+                         "pieces_bound": _pieces_bound(sizes), "n_points": n + 1})
     return _mark_best_lr(pd.DataFrame(rows), ["k", "arch", "n_hidden", "width"])
 
 
@@ -211,7 +212,7 @@ def classification(cfg: Config, k: int) -> pd.DataFrame:
     members = _members(cfg)
     for arch, sizes in archs:
         net = _network_1d(cfg, sizes, [s for s, _ in members], device, dtype)
-        trained, history = _train(cfg, net, x, y, cfg.steps)
+        trained, history = _train(cfg, net, x, y, cfg.steps, members)
         final = _final(history)
         trained64 = trained.to("cpu", torch.float64)
         errors = _class_error(trained64, x64, y64)
@@ -264,7 +265,7 @@ def radial(cfg: Config, d: int) -> pd.DataFrame:
     def test_rel_mse(net: Network) -> torch.Tensor:  # (E,) test MSE / Var(y): unexplained variance
         return (net(x_test) - y_test).square().mean(dim=(1, 2)) / variance
 
-    members = _members(cfg)
+    members = _members(cfg, radial=True)
     seeds = [s for s, _ in members]
     rows = []
     for w3 in cfg.radial_widths:
@@ -273,9 +274,9 @@ def radial(cfg: Config, d: int) -> pd.DataFrame:
         w2 = max(1, round((three.n_params - 1) / (d + 2)))  # equal parameter count, one hidden layer
         two = Network.random([d, w2, 1], "relu", **draw)
         for arch, net in (("2-layer", two), ("3-layer", three)):
-            _, history = _train(cfg, net, x, y, cfg.radial_steps,
-                                               metrics={"test_rel_mse": test_rel_mse},
-                                               log_every=max(1, cfg.radial_steps // 20))
+            _, history = _train(cfg, net, x, y, cfg.radial_steps, members,
+                                metrics={"test_rel_mse": test_rel_mse},
+                                log_every=max(1, cfg.radial_steps // 20))
             for e, (seed, lr) in enumerate(members):
                 for _, h in history[history["member"] == e].iterrows():
                     rows.append({"part": "d", "target": "radial", "d": d, "arch": arch,

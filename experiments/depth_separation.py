@@ -10,11 +10,13 @@ Four parts, one tidy DataFrame with a ``part`` column:
     approx.constructions.depth.sawtooth_shallow_width). Yarotsky's x^2 to error 2^(-2m-2):
     12m - 2 parameters deep, 3 * 2^m + 1 shallow, and any one-hidden-layer network reaching
     it needs >= 2^(m - 1/2) pieces (a piece of length h costs h^2/8). Linear versus exponential.
-(b) trained on t^k: deep narrow networks (L = k or 2k hidden layers) and one-hidden-layer
-    networks of matched and of much larger size, several seeds and a learning-rate grid (one
-    ensemble), Adam. Errors are exact (both functions are piecewise linear: the sup and L2
-    distances are read off the union of their breakpoints), and approx.pieces counts the
-    pieces each trained network realises, against 2^k and the (2m)^L bound.
+(b) trained on t^k, k = 1..8: deep narrow networks (L = k and 2k hidden layers of width 8) and
+    one-hidden-layer networks matched to each in parameters, of 2^k units (enough to represent
+    t^k) and of 4 * 2^k (up to 1024); all seeds times all learning rates as one ensemble, Adam,
+    full batch on the kinks and midpoints j / 2^(k+1). Errors are exact (both functions are
+    piecewise linear: the sup and L2 distances are read off the union of their breakpoints),
+    and approx.pieces counts the pieces each trained network realises, against 2^k and the
+    (2m)^L bound.
 (c) Telgarsky (2015)'s 2^k alternating points: zero error for the sawtooth; error >= 1/6 for
     any network with l layers of m <= 2^((k-3)/l - 1) units. Trained deep and shallow networks,
     with the floor (n - t - 1)/(2n) implied by each network's own piece count t.
@@ -23,8 +25,8 @@ Four parts, one tidy DataFrame with a ``part`` column:
     equal parameter counts, test error versus size and versus training steps.
 
 ``run`` is the concatenation of ``run_point`` over ``points`` (one per part and k or d). The
-parts are computed in _depth_separation_parts.py and drawn and described in
-_depth_separation_report.py.
+parts are computed in _depth_separation_parts.py, drawn in _depth_separation_report.py and
+described in _depth_separation_text.py.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from approx.train import ENGINES
 
 from . import _depth_separation_parts as parts
 from . import _depth_separation_report as report
+from . import _depth_separation_text as text
 
 __all__ = ["PARTS", "PRESETS", "Config", "describe", "plot", "points", "run", "run_point"]
 
@@ -48,23 +51,25 @@ PARTS = ("a", "b", "c", "d")
 @dataclass(frozen=True)
 class Config:
     constructed_ks: tuple[int, ...] = tuple(range(1, 13))  # (a) k of t^k and m of Yarotsky's x^2
-    ks: tuple[int, ...] = (1, 2, 3, 4, 5)  # (b) train on t^k for these k
+    ks: tuple[int, ...] = tuple(range(1, 9))  # (b) train on t^k for these k
     deep_widths: tuple[int, ...] = (8,)  # (b) widths of the deep networks
-    depth_factors: tuple[int, ...] = (1,)  # (b) deep networks have factor * k hidden layers
-    shallow_factors: tuple[int, ...] = (1, 8)  # (b) one-hidden-layer widths factor * 2^k ...
+    depth_factors: tuple[int, ...] = (1, 2)  # (b) deep networks have factor * k hidden layers
+    shallow_factors: tuple[int, ...] = (1, 4)  # (b) one-hidden-layer widths factor * 2^k ...
     max_width: int = 1024  # ... capped here (plus one matched to each deep network's size)
-    points_per_piece: int = 4  # (b, c) training grid x = j / (points_per_piece * 2^k)
-    classify_ks: tuple[int, ...] = (5, 7)  # (c) n = 2^k alternating points
+    points_per_piece: int = 2  # (b) training grid x = j / (points_per_piece * 2^k): kinks, midpoints
+    classify_ks: tuple[int, ...] = (5, 6, 7, 8)  # (c) n = 2^k alternating points
     classify_deep_width: int = 4  # (c) deep networks: k hidden layers of this width
     radial_dims: tuple[int, ...] = (2, 8, 32)  # (d) input dimensions d
     radial_widths: tuple[int, ...] = (8, 32)  # (d) widths of the 3-layer networks
     radial_band: float = 0.2  # (d) the target falls from 1 to 0 over |x| in 1 -+ band/2
     n_radial_train: int = 1000  # (d) training points
     n_radial_test: int = 2000  # (d) test points
-    steps: int = 2000  # (b, c) Adam steps, full batch
+    steps: int = 1000  # (b, c) Adam steps, full batch
     radial_steps: int = 600  # (d) Adam steps, full batch
-    lrs: tuple[float, ...] = (3e-3, 1e-2)  # Adam rates; the best by final training loss is kept
-    n_seeds: int = 2  # initialisations per configuration
+    lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)  # (b, c) Adam rates; the best final training loss is kept
+    n_seeds: int = 3  # (b, c) initialisations per configuration
+    radial_lrs: tuple[float, ...] = (3e-3, 1e-2)  # (d) Adam rates
+    radial_n_seeds: int = 2  # (d) initialisations per configuration
     init: str = "kinks"  # (b, c): He weights, first-layer kinks ~ U[0, 1]; or an INITS name
     radial_init: str = "standard"  # (d): an approx.network.INITS name
     engine: str = "autograd"  # approx.train.ENGINES
@@ -80,11 +85,12 @@ class Config:
             if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
                 raise ValueError(f"{name} must hold integers >= 1, got {values!r}")
         for name in ("max_width", "points_per_piece", "classify_deep_width", "n_radial_train",
-                     "n_radial_test", "steps", "radial_steps", "n_seeds", "threads"):
+                     "n_radial_test", "steps", "radial_steps", "n_seeds", "radial_n_seeds", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if not self.lrs or min(self.lrs) <= 0:
-            raise ValueError(f"lrs must be positive learning rates, got {self.lrs!r}")
+        for name in ("lrs", "radial_lrs"):
+            if not getattr(self, name) or min(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive learning rates, got {getattr(self, name)!r}")
         if not 0 < self.radial_band < 2:
             raise ValueError(f"radial_band must lie in (0, 2), got {self.radial_band!r}")
         if self.init not in ("kinks", *INITS):
@@ -98,14 +104,18 @@ class Config:
 
 
 PRESETS = {
-    "smoke": {"constructed_ks": (1, 2, 3, 4), "ks": (2,), "shallow_factors": (1, 4),
+    "smoke": {"constructed_ks": (1, 2, 3, 4), "ks": (2,), "depth_factors": (1,),
               "classify_ks": (4,), "radial_dims": (2,), "radial_widths": (4,), "steps": 60,
-              "radial_steps": 30, "n_radial_train": 128, "n_radial_test": 128, "n_seeds": 1},
+              "radial_steps": 30, "n_radial_train": 128, "n_radial_test": 128, "n_seeds": 1,
+              "lrs": (1e-2, 3e-2), "radial_n_seeds": 1},
+    # default: t^k for k = 1..8 at 1000 steps, the most that fits 4 minutes on a 2-core CPU
+    # (the one-hidden-layer networks of 4 * 2^k units cost ~ 4^k per step)
     "default": {},
-    "full": {"ks": (1, 2, 3, 4, 5, 6, 7, 8), "deep_widths": (4, 8), "depth_factors": (1, 2),
-             "max_width": 4096, "classify_ks": (5, 7, 9), "radial_dims": (2, 4, 8, 16, 32),
+    "full": {"deep_widths": (4, 8), "shallow_factors": (1, 4, 16), "max_width": 4096,
+             "points_per_piece": 4, "classify_ks": (5, 6, 7, 8, 9), "radial_dims": (2, 4, 8, 16, 32),
              "radial_widths": (8, 16, 32, 64), "n_radial_train": 4000, "n_radial_test": 4000,
-             "steps": 10000, "radial_steps": 4000, "lrs": (1e-3, 3e-3, 1e-2), "n_seeds": 4},
+             "steps": 10000, "radial_steps": 4000, "lrs": (1e-3, 3e-3, 1e-2, 3e-2), "n_seeds": 4,
+             "radial_lrs": (1e-3, 3e-3, 1e-2), "radial_n_seeds": 4},
 }
 
 
@@ -149,4 +159,4 @@ def plot(df: pd.DataFrame, path: Path) -> None:
 
 def describe(df: pd.DataFrame) -> str:
     """The gallery paragraph: theorem, prediction, measurement, every number read from df."""
-    return report.describe(df)
+    return text.describe(df)

@@ -70,7 +70,9 @@ def test_radial_rows(smoke):
     cfg, df = smoke
     d = df[df["part"] == "d"]
     final = d[d["final"]]
-    assert len(final) == 2 * len(cfg.radial_widths) * len(cfg.radial_dims) * cfg.n_seeds * len(cfg.lrs)
+    n_members = cfg.radial_n_seeds * len(cfg.radial_lrs)  # part d's own grid, not part b's
+    assert len(final) == 2 * len(cfg.radial_widths) * len(cfg.radial_dims) * n_members
+    assert set(d["lr"]) == set(cfg.radial_lrs) != set(cfg.lrs)
     for (dim, _), pair in final.groupby(["d", "budget_width"]):
         two, three = (pair[pair["arch"] == a]["n_params"].iloc[0] for a in ("2-layer", "3-layer"))
         assert abs(two - three) <= dim + 2  # equal parameter counts up to one unit
@@ -85,11 +87,15 @@ def test_plot_and_describe(smoke, tmp_path):
     text = exp.describe(df)
     for heading in ("(a) Constructed", "(b) Trained on t^k", "(c) Alternating points", "(d) Radial target"):
         assert heading in text
-    # numbers come from df: the deep sawtooth's parameter count at the largest k, and a measured error
+    # numbers come from df: the deep sawtooth's parameter count at the largest k, and the table
+    # row of the trained deep network (one deep architecture in the smoke preset)
     k = int(df[df["part"] == "a"]["k"].max())
     assert f"{6 * k + 1} parameters deep" in text
     b = df[(df["part"] == "b") & df["best_lr"] & (df["arch"] == "deep")]
-    assert f"{b['err_l2'].median():.3f}" in text
+    (kb, layers, width, n_params), = b.groupby(["k", "n_hidden", "width", "n_params"]).groups
+    row = (f"| {int(kb)} | {2 ** int(kb)} | {layers} x {width} ({n_params}) "
+           f"| {b['err_l2'].median():.3g} [{b['err_l2'].min():.2g}, {b['err_l2'].max():.2g}] |")
+    assert row in text
 
 
 def test_exact_pl_errors_match_dense_sampling():
@@ -111,9 +117,23 @@ def test_exact_pl_errors_match_dense_sampling():
     assert parts.pl_errors(exact, k) == (0.0, 0.0)
 
 
+def test_default_preset_covers_the_issue():
+    # issue 5 (b): t^k for k = 1..8; one hidden layer up to >= 2^k units and to ~a thousand
+    # overall; deep up to 2k layers; >= 3 seeds and >= 3 learning rates; (c) up to k >= 7
+    cfg = exp.Config(**exp.PRESETS["default"])
+    assert cfg.ks == tuple(range(1, 9)) and cfg.n_seeds >= 3 and len(cfg.lrs) >= 3
+    assert max(cfg.classify_ks) >= 7
+    for k in cfg.ks:
+        archs = parts._architectures(cfg, k)
+        assert max(s[1] for a, s in archs if a == "shallow") >= 2 ** k
+        assert max(len(s) - 2 for a, s in archs if a == "deep") == 2 * k
+    assert max(s[1] for a, s in parts._architectures(cfg, 8) if a == "shallow") >= 1000
+
+
 @pytest.mark.parametrize("bad", [{"ks": (0,)}, {"radial_dims": (0, 2)}, {"classify_ks": (-1,)},
                                  {"lrs": ()}, {"steps": 0}, {"init": "xavier"}, {"dtype": "float16"},
-                                 {"radial_band": 0.0}, {"engine": "jax"}, {"deep_widths": (2.5,)}])
+                                 {"radial_band": 0.0}, {"engine": "jax"}, {"deep_widths": (2.5,)},
+                                 {"radial_lrs": ()}, {"radial_n_seeds": 0}])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         exp.Config(**bad)

@@ -1,12 +1,13 @@
 """Timing: sample planning, thread settings, and that a known delay is measured as at least itself."""
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 import torch
 
-from approx.bench.timing import N_BLOCKS, Timing, cpu_threads, plan_blocks, time_call, time_once
+from approx.bench.timing import N_BLOCKS, Timing, cpu_threads, plan_blocks, time_call, time_calls, time_once
 
 
 def test_plan_blocks_fills_the_run_time_and_keeps_enough_samples():
@@ -46,6 +47,22 @@ def test_time_once_and_cpu_threads_restore():
 def test_time_call_rejects_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         time_call(lambda: None, torch.device("cpu"), **kwargs)
+
+
+def test_time_calls_alternates_blocks_and_times_each_call_by_itself():
+    # two sleeps timed together: each is at least its own delay and the shorter stays below the
+    # longer (a timer that mixed them up, or summed them, would fail one of the two checks)
+    calls: list[str] = []
+    long = lambda: (calls.append("long"), time.sleep(2e-3))  # noqa: E731
+    short = lambda: (calls.append("short"), time.sleep(2e-4))  # noqa: E731
+    t_long, t_short = time_calls([long, short], torch.device("cpu"), threads=1, min_run_time_s=0.04)
+    assert t_long.median_ms >= 2.0 and 0.2 <= t_short.median_ms < 2.0
+    assert t_short.calls_per_sample > t_long.calls_per_sample  # blocks sized per function
+    # after the two estimating calls the blocks alternate, one of each per round
+    runs = [name for name, _ in itertools.groupby(calls[2:])]
+    assert runs[:4] == ["long", "short", "long", "short"]
+    with pytest.raises(ValueError, match="one estimate per function"):
+        time_calls([long, short], torch.device("cpu"), threads=1, estimates_s=[None])
 
 
 @pytest.mark.gpu

@@ -11,6 +11,11 @@ CUDA: kernels run asynchronously, so a wall clock would time the launches; block
 delimited by ``torch.cuda.Event``s recorded on the device's current stream and read after one
 synchronisation, which times what the GPU did (and, for launch-bound steps, the gaps in which
 it waited for the host, which is the honest cost of such a step). The caller warms up first.
+
+Several quantities of one row (the step, the forward pass, the gradient) are timed by
+``time_calls`` in alternating rounds, one block of each per round, so that a slow spell of a
+shared machine lands on all of them alike and their differences (reverse = gradient - forward)
+do not take it for a property of the algorithm.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -26,7 +31,7 @@ from torch.utils import benchmark
 
 from ..device import synchronize
 
-__all__ = ["Timing", "time_call", "time_once", "cpu_threads"]
+__all__ = ["Timing", "time_call", "time_calls", "time_once", "cpu_threads"]
 
 N_BLOCKS = 10  # samples aimed for within min_run_time_s
 
@@ -90,49 +95,87 @@ def time_call(
     first call separately with ``time_once``. ``estimate_s``, the time of one call if known,
     sizes the blocks; otherwise one extra call measures it.
     """
+    return time_calls([fn], device, threads=threads, min_run_time_s=min_run_time_s,
+                      min_samples=min_samples, estimates_s=[estimate_s])[0]
+
+
+def time_calls(
+    fns: Sequence[Callable[[], object]],
+    device: torch.device,
+    *,
+    threads: int,
+    min_run_time_s: float = 0.2,
+    min_samples: int = 5,
+    estimates_s: Sequence[float | None] | None = None,
+) -> list[Timing]:
+    """``time_call`` of each of ``fns``, their blocks interleaved: one block of each per round.
+
+    Each function gets its own block size (about ``min_run_time_s`` of calls in all) and its own
+    Timing; rounds go on until every function has its samples.
+    """
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     if min_samples < 1 or min_run_time_s <= 0:
         raise ValueError(f"need min_samples >= 1 and min_run_time_s > 0; got {min_samples}, {min_run_time_s}")
+    estimates_s = list(estimates_s) if estimates_s is not None else [None] * len(fns)
+    if len(estimates_s) != len(fns) or not fns:
+        raise ValueError(f"need one estimate per function; got {len(estimates_s)} for {len(fns)}")
     if device.type == "cuda":
-        return _time_cuda(fn, device, min_run_time_s, min_samples, estimate_s)
-    return _time_cpu(fn, threads, min_run_time_s, min_samples, estimate_s)
+        with torch.cuda.device(device):
+            estimates = [time_once(fn, device) / 1e3 if e is None else e for fn, e in zip(fns, estimates_s)]
+            return _sample(_cuda_blocks(fns, device), estimates, min_run_time_s, min_samples)
+    timers = [benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads) for fn in fns]
+    estimates = [t.timeit(1).median if e is None else e for t, e in zip(timers, estimates_s)]
+    return _sample(_cpu_blocks(timers), estimates, min_run_time_s, min_samples)
 
 
-def _sample(blocks: Callable[[int, int], list[float]], estimate_s: float, min_run_time_s: float,
-            min_samples: int) -> Timing:
-    """Plan blocks from the estimate and run them; if one call was far quicker than estimated
-    (a hiccup in the single estimating call), plan again from the measured median."""
+Blocks = Callable[[list[tuple[int, int]]], list[list[float]]]  # plans (n_blocks, number) -> samples (s)
+
+
+def _sample(blocks: Blocks, estimates_s: list[float], min_run_time_s: float, min_samples: int) -> list[Timing]:
+    """Plan blocks from the estimates and run them; if a function's single estimating call was far
+    slower than its calls turn out to be (a hiccup), plan again from the measured medians."""
     for _ in range(2):
-        n_blocks, number = plan_blocks(estimate_s, min_run_time_s, min_samples)
-        samples = blocks(n_blocks, number)
-        estimate_s = float(np.median(samples))
-        if n_blocks * number * estimate_s >= 0.5 * min_run_time_s:
+        plans = [plan_blocks(e, min_run_time_s, min_samples) for e in estimates_s]
+        samples = blocks(plans)
+        estimates_s = [float(np.median(s)) for s in samples]
+        if all(n * number * e >= 0.5 * min_run_time_s for (n, number), e in zip(plans, estimates_s)):
             break
-    return Timing.from_samples(samples, number)
+    return [Timing.from_samples(s, number) for s, (_, number) in zip(samples, plans)]
 
 
-def _time_cpu(fn, threads: int, min_run_time_s: float, min_samples: int, estimate: float | None) -> Timing:
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
-    estimate = timer.timeit(1).median if estimate is None else estimate
-
-    def blocks(n_blocks: int, number: int) -> list[float]:
-        return [timer.timeit(number).median for _ in range(n_blocks)]
-
-    return _sample(blocks, estimate, min_run_time_s, min_samples)
+def _rounds(plans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """(function index, calls) of each block, round by round: one block of each function per round."""
+    for r in range(max(n for n, _ in plans)):
+        for i, (n_blocks, number) in enumerate(plans):
+            if r < n_blocks:
+                yield i, number
 
 
-def _time_cuda(fn, device: torch.device, min_run_time_s: float, min_samples: int, estimate: float | None) -> Timing:
-    def blocks(n_blocks: int, number: int) -> list[float]:
-        events = [torch.cuda.Event(enable_timing=True) for _ in range(n_blocks + 1)]
-        events[0].record()
-        for block in range(n_blocks):
+def _cpu_blocks(timers: list[benchmark.Timer]) -> Blocks:
+    def blocks(plans: list[tuple[int, int]]) -> list[list[float]]:
+        samples: list[list[float]] = [[] for _ in plans]
+        for i, number in _rounds(plans):
+            samples[i].append(timers[i].timeit(number).median)
+        return samples
+
+    return blocks
+
+
+def _cuda_blocks(fns: Sequence[Callable[[], object]], device: torch.device) -> Blocks:
+    def blocks(plans: list[tuple[int, int]]) -> list[list[float]]:
+        marks: list[tuple[int, int, torch.cuda.Event, torch.cuda.Event]] = []
+        for i, number in _rounds(plans):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
             for _ in range(number):
-                fn()
-            events[block + 1].record()
+                fns[i]()
+            end.record()
+            marks.append((i, number, start, end))
         torch.cuda.synchronize(device)
-        return [a.elapsed_time(b) / 1e3 / number for a, b in zip(events[:-1], events[1:])]
+        samples: list[list[float]] = [[] for _ in plans]
+        for i, number, start, end in marks:
+            samples[i].append(start.elapsed_time(end) / 1e3 / number)
+        return samples
 
-    with torch.cuda.device(device):
-        estimate = time_once(fn, device) / 1e3 if estimate is None else estimate
-        return _sample(blocks, estimate, min_run_time_s, min_samples)
+    return blocks

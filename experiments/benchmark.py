@@ -2,7 +2,7 @@
 machine's own measured matrix-product peak (FLOP model as in Kaplan et al. 2020; MFU as in
 nanoGPT).
 
-    approx run benchmark                                   # default: CPU, < 4 min -> results/benchmark-cpu.*
+    approx run benchmark                                   # default: CPU, < 150 s -> results/benchmark-cpu.*
     approx run benchmark --preset full --device cuda       # the whole grid on a GPU -> results/benchmark-cuda.*
     approx run benchmark --preset smoke                    # seconds; what the tests run
 
@@ -20,17 +20,21 @@ hours:
 
     peak      an n x n matrix product per (device, precision, threads): the machine's limit
     width     step time vs width at fixed depth and batch: all engines, precisions and thread
-              counts; also the forward pass alone (reverse / forward ratio)
-    corner    the corners of depth x width x batch x d_in, float32
-    heatmap   width x batch on both devices (GPU runs only): the GPU/CPU speed-up and crossover
+              counts; at one CPU thread (and on a GPU) also the forward pass alone and the
+              gradient alone, for the reverse / forward ratio (approx.bench.measure)
+    batch     the same vs batch at fixed depth and width (the full preset leaves it to the heatmap)
+    corner    every depth x the extreme widths, batches and d_in (corners of the grid), float32
+    heatmap   width x batch, one engine, float32, on both devices: the GPU/CPU speed-up and
+              crossover (a CPU-only run draws the CPU's step times instead)
     ensemble  E tiny networks as one batched step vs a Python loop over them
     graph     small networks captured in a CUDA graph (CUDA only)
     compile   the nn.Module step under torch.compile (CUDA; on the CPU with compile_on_cpu)
 
 A CUDA run also times the CPU on the same cells, so the GPU/CPU ratios come from one run. CPU
-cells whose modelled step exceeds ``cpu_max_flops`` are left out (a 4096-wide step on 65536
-points would take minutes). A row that fails (say torch.compile is unavailable) is kept with
-its error in ``status``, and rows past ``time_budget_s`` are listed as skipped.
+cells whose modelled step exceeds ``cpu_max_flops``, or whose layer activations hold more than
+``cpu_max_activations`` numbers (E x batch x width), are left out (a 4096-wide step on 65536
+points would take minutes and gigabytes). A row that fails (say torch.compile is unavailable)
+is kept with its error in ``status``, and rows past ``time_budget_s`` are listed as skipped.
 """
 from __future__ import annotations
 
@@ -64,13 +68,16 @@ class Config:
     # width sweep
     width_depth: int = 2  # hidden layers
     width_batch: int = 64  # small enough that one CPU thread spans steps of 0.1 to 20 ms
-    widths: tuple[int, ...] = (16, 64, 256, 1024)
+    widths: tuple[int, ...] = (16, 64, 256, 1024)  # the CPU has 4096 in the corners and the heatmap
+    # batch sweep (at width_depth; cells the width sweep measures are not repeated)
+    batch_width: int = 256  # wide enough that the products dominate at the larger batches
+    batches: tuple[int, ...] = (512, 4096)  # 65536 on the CPU: corners and heatmap (one row each, not 18)
     # corners of the grid (float32)
-    corner_depths: tuple[int, ...] = (1, 4)
+    corner_depths: tuple[int, ...] = (1, 2, 4)
     corner_widths: tuple[int, ...] = (16, 4096)
     corner_batches: tuple[int, ...] = (64, 65536)
     corner_d_ins: tuple[int, ...] = (1, 10)
-    # GPU/CPU heatmap (GPU runs only; float32, one engine)
+    # width x batch (float32, one engine; the CPU at all threads): GPU/CPU speed-up or CPU step time
     heatmap_engine: str = "autograd"
     heatmap_depth: int = 2
     heatmap_widths: tuple[int, ...] = (16, 64, 256, 1024, 4096)
@@ -84,7 +91,8 @@ class Config:
     compile_widths: tuple[int, ...] = (16, 1024)
     compile_on_cpu: bool = False  # torch.compile on the CPU too (slow to compile; rarely pays)
     # limits
-    cpu_max_flops: float = 2e9  # CPU cells above this many FLOPs per step are not timed
+    cpu_max_flops: float = 7e9  # CPU cells above this many FLOPs per step are not timed
+    cpu_max_activations: int = 2**22  # ... nor those whose activations hold more numbers (E batch width)
     min_run_time_s: float = 0.2  # per timed quantity; at least 5 samples
     peak_n_cpu: int = 1024  # size of the peak matrix product on the CPU
     peak_n_cuda: int = 8192  # ... and on a GPU
@@ -100,26 +108,31 @@ class Config:
         for count in self.thread_counts:
             if count != "all" and not (count.isdigit() and int(count) >= 1):
                 raise ValueError(f"thread count {count!r} must be a positive integer or 'all'")
-        sizes = (self.widths + self.corner_widths + self.heatmap_widths + self.graph_widths
+        sizes = (self.widths + self.batches + self.corner_widths + self.heatmap_widths + self.graph_widths
                  + self.compile_widths + self.corner_batches + self.heatmap_batches + self.corner_d_ins
                  + self.ensemble_sizes + self.corner_depths
-                 + (self.width_depth, self.width_batch, self.heatmap_depth, self.ensemble_width, self.ensemble_batch))
+                 + (self.width_depth, self.width_batch, self.batch_width, self.heatmap_depth, self.ensemble_width,
+                    self.ensemble_batch))
         if any(s < 1 for s in sizes):
             raise ValueError(f"every width, batch, depth, d_in and ensemble size must be >= 1; got {min(sizes)}")
-        if self.min_run_time_s <= 0 or self.cpu_max_flops <= 0 or self.time_budget_s < 0:
-            raise ValueError("min_run_time_s and cpu_max_flops must be > 0 and time_budget_s >= 0")
+        limits = (self.min_run_time_s, self.cpu_max_flops, self.cpu_max_activations)
+        if min(limits) <= 0 or self.time_budget_s < 0:
+            raise ValueError("min_run_time_s, cpu_max_flops and cpu_max_activations must be > 0 and "
+                             f"time_budget_s >= 0; got {limits} and {self.time_budget_s}")
 
 
 PRESETS = {
     "smoke": dict(
         precisions=("float64", "float32"), thread_counts=("1",), widths=(16, 64), width_batch=64,
+        batch_width=16, batches=(256,),
         corner_depths=(1,), corner_widths=(16,), corner_batches=(64,), corner_d_ins=(1, 10),
         heatmap_widths=(16, 64), heatmap_batches=(64,), ensemble_sizes=(1, 4), graph_widths=(16,),
         compile_widths=(16,), min_run_time_s=0.01, peak_n_cpu=128, peak_n_cuda=1024,
     ),
-    "default": dict(time_budget_s=200.0),
+    "default": dict(time_budget_s=150.0),
     "full": dict(
-        widths=(16, 64, 256, 1024, 4096), width_batch=4096, ensemble_sizes=(1, 32, 1024),
+        widths=(16, 64, 256, 1024, 4096), width_batch=4096, batches=(), corner_depths=(1, 4),
+        ensemble_sizes=(1, 32, 1024),
         min_run_time_s=0.1, time_budget_s=190.0,
     ),
 }
@@ -144,7 +157,8 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
 
     def add(cell: Cell, engines, modes, precisions, threads_cpu, time_forward=False, on=devices) -> None:
         for dev in on:
-            if dev.type == "cpu" and cell.flops > cfg.cpu_max_flops:
+            if dev.type == "cpu" and (cell.flops > cfg.cpu_max_flops
+                                      or cell.ensemble * cell.batch * cell.width > cfg.cpu_max_activations):
                 continue
             for prec in precisions:
                 if dev.type not in PRECISIONS[prec].devices:
@@ -155,13 +169,16 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
                             out.append(Job(cell, engine, mode, prec, str(dev), threads, time_forward))
 
     thread_list = sorted({_threads(c) for c in cfg.thread_counts})
-    for width in cfg.widths:
-        cell = Cell("width", cfg.width_depth, width, cfg.width_batch)
-        # the forward pass alone is timed on the GPU and at one CPU thread: reverse / forward is
-        # a property of the algorithm, which more threads would only blur
+
+    def sweep(cell: Cell) -> None:
+        # the forward pass and the gradient alone are timed on the GPU and at one CPU thread:
+        # reverse / forward is a property of the algorithm, which more threads would only blur
         add(cell, cfg.engines, ["eager"], cfg.precisions, [1] if 1 in thread_list else [], time_forward=True)
         add(cell, cfg.engines, ["eager"], cfg.precisions, [t for t in thread_list if t != 1],
             on=[torch.device("cpu")])
+
+    for width in cfg.widths:
+        sweep(Cell("width", cfg.width_depth, width, cfg.width_batch))
     for e in cfg.ensemble_sizes:
         add(Cell("ensemble", 1, cfg.ensemble_width, cfg.ensemble_batch, 1, e, stacked=True),
             [x for x in cfg.engines if x != "module"], ["eager", "loop"], ["float32"], [1])
@@ -174,11 +191,13 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
             for batch in cfg.corner_batches:
                 for d_in in cfg.corner_d_ins:
                     add(Cell("corner", depth, width, batch, d_in), cfg.engines, ["eager"], ["float32"], all_threads)
-    if gpu:
-        for batch in cfg.heatmap_batches:
-            for width in cfg.heatmap_widths:
-                add(Cell("heatmap", cfg.heatmap_depth, width, batch), [cfg.heatmap_engine], ["eager"],
-                    ["float32"], all_threads)
+    for batch in cfg.batches:  # after the cheap coverage rows: its large-batch rows are the slowest
+        if not (batch == cfg.width_batch and cfg.batch_width in cfg.widths):
+            sweep(Cell("batch", cfg.width_depth, cfg.batch_width, batch))
+    for batch in cfg.heatmap_batches:
+        for width in cfg.heatmap_widths:
+            add(Cell("heatmap", cfg.heatmap_depth, width, batch), [cfg.heatmap_engine], ["eager"],
+                ["float32"], all_threads)
     if "module" in cfg.engines:
         modes = ["compile", "compile-reduce-overhead"] if gpu else ["compile"]
         on = [device] if gpu else ([device] if cfg.compile_on_cpu else [])

@@ -64,8 +64,27 @@ def test_forward_is_the_loss_without_gradients():
     net, x, y = _problem("cpu")
     for engine in ("backprop", "autograd", "module"):
         loss = make_step(engine, "eager", net.clone(), x, y, LR).forward()
-        assert not loss.requires_grad
+        assert not loss.requires_grad and loss.grad_fn is None  # nothing recorded
         assert loss.item() == pytest.approx(autograd.loss_and_grad(net, x, y)[0], rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["backprop", "autograd", "module"])
+def test_gradient_is_the_step_without_its_update(device, engine):
+    # what reverse / forward times: the engine's gradient, with the parameters left as they are
+    net, x, y = _problem(device)
+    step = make_step(engine, "eager", net.clone(), x, y, LR)
+    start = step.read()
+    grads = step.gradient()
+    assert torch.equal(step.read(), start)
+    if engine == "module":  # backward() leaves the gradients in .grad, in the step's tensors' order
+        grads = [t.grad for t in step.blocks[0]]
+    _, expected = autograd.loss_and_grad(net, x, y)
+    for got, want in zip(grads, expected):
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-14)
+    # negative control: the whole step does move the parameters, by -LR times that gradient
+    step.run()
+    assert not torch.equal(step.read(), start)
+    assert torch.allclose(step.read(), start - LR * member_rows(expected, False), rtol=1e-12, atol=1e-14)
 
 
 def test_a_gradient_scaled_by_1_01_is_caught(monkeypatch):

@@ -66,3 +66,26 @@ def test_engine_ratio_bands_and_gpu_targets_not_measured_on_a_cpu_table():
     assert targets.loc["cpu: reverse / forward <= 3, backprop", "verdict"] == "met"  # 2
     gpu = [t for t in targets.index if t.startswith("cuda")]
     assert gpu and all(targets.loc[t, "verdict"] == "not measured" for t in gpu)
+
+
+def test_reverse_forward_ratio_its_table_and_where_it_is_missed():
+    # autograd: a fixed 0.3 ms reverse part (5x a 0.06 ms forward) at the small size, 2x at the
+    # large one; backprop 2x at both
+    rows = []
+    for width, forward, reverse_autograd in ((16, 0.06, 0.3), (1024, 2.0, 4.0)):
+        for engine, reverse in (("autograd", reverse_autograd), ("backprop", 2 * forward)):
+            rows.append(_row(sweep="width", engine=engine, width=width, forward_ms=forward,
+                             gradient_ms=forward + reverse, reverse_ms=reverse, time_ms=forward + reverse + 0.01))
+    df = _table(rows)
+    table = summary.ratio_table(df, "cpu", "float32")
+    assert list(table["width"]) == [16, 1024]  # shortest forward pass first
+    assert np.allclose(table["autograd"], [5.0, 2.0]) and np.allclose(table["backprop"], [2.0, 2.0])
+    assert summary.ratio_table(df, "cuda", "float32").empty
+    targets = summary.targets(df).set_index("target")
+    row = targets.loc["cpu: reverse / forward <= 3, autograd"]
+    assert row["verdict"] == "missed" and row["measured"] == "5.00"
+    assert "width 16, batch 64" in row["where"] and "2.00-2.00 over the 1 rows" in row["where"]
+    assert targets.loc["cpu: reverse / forward <= 3, backprop", "verdict"] == "met"
+    # negative control: at 2.9x the small size meets the target
+    df.loc[(df["engine"] == "autograd") & (df["width"] == 16), "reverse_ms"] = 0.174
+    assert summary.targets(df).set_index("target").loc["cpu: reverse / forward <= 3, autograd", "verdict"] == "met"

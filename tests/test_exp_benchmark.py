@@ -29,7 +29,7 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
     df = smoke_cpu
     assert list(df.columns) == COLUMNS
     assert (df["status"] == "ok").all(), df.loc[df["status"] != "ok", "status"].tolist()
-    assert set(df["sweep"]) == {"peak", "width", "corner", "ensemble"}  # no heatmap, graph, compile on a CPU
+    assert set(df["sweep"]) == {"peak", "width", "batch", "corner", "heatmap", "ensemble"}  # no graph, compile on a CPU
     steps = df[df["mode"] != "peak"]
     assert set(steps["engine"]) == {"backprop", "autograd", "module"} and set(steps["mode"]) == {"eager", "loop"}
     assert (steps["time_ms"] > 0).all() and (steps["iqr_ms"] >= 0).all()
@@ -41,9 +41,13 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
     assert (df.loc[df["precision"] == "float32", "rel_error"] > 1e-10).all()  # really float32
     assert (steps["samples_per_s"] == steps["ensemble"] * steps["batch"] / (steps["time_ms"] / 1e3)).all()
     assert (steps["flops_per_s"] / steps["peak_flops_per_s"] == steps["peak_fraction"]).all()
-    width = steps[steps["sweep"] == "width"]
-    assert width["forward_ms"].notna().all()
-    assert (width["reverse_ms"] == width["time_ms"] - width["forward_ms"]).all()
+    parts = steps[steps["sweep"].isin(["width", "batch"])]
+    assert parts["forward_ms"].notna().all() and parts["gradient_ms"].notna().all()
+    assert steps.loc[~steps["sweep"].isin(["width", "batch"]), "forward_ms"].isna().all()
+    # reverse = gradient - forward (the update in neither), update = step - gradient
+    assert (parts["reverse_ms"] == parts["gradient_ms"] - parts["forward_ms"]).all()
+    assert (parts["update_ms"] == parts["time_ms"] - parts["gradient_ms"]).all()
+    assert (parts["forward_ms"] > 0).all() and (parts["gradient_ms"] > 0).all()
     benchmark.plot(df, tmp_path / "benchmark-cpu.png")
     assert (tmp_path / "benchmark-cpu.png").stat().st_size > 0 and (tmp_path / "benchmark-cpu.pdf").exists()
     text = benchmark.describe(df)
@@ -51,9 +55,13 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
 
 
 def test_cpu_figure_says_there_is_no_cuda(smoke_cpu):
-    fig, axes = figure()
-    figures._heatmap(fig, axes[0, 0], smoke_cpu)
-    assert [t.get_text() for t in axes[0, 0].texts] == ["no CUDA device in this run"]
+    fig, axes = figure(1, 2)
+    figures._heatmap(fig, axes[0, 0], smoke_cpu)  # the CPU's width x batch cells, titled as such
+    assert "no CUDA device in this run" in axes[0, 0].get_title()
+    cells = smoke_cpu[(smoke_cpu["sweep"] == "heatmap") & (smoke_cpu["status"] == "ok")]
+    assert len(axes[0, 0].texts) == len(cells) > 0
+    figures._heatmap(fig, axes[0, 1], smoke_cpu[smoke_cpu["sweep"] != "heatmap"])  # nothing to draw
+    assert [t.get_text() for t in axes[0, 1].texts][0] == "no CUDA device in this run"
     matplotlib.pyplot.close(fig)
 
 
@@ -77,6 +85,8 @@ def test_figure_and_paragraph_of_a_gpu_table(smoke_cpu, tmp_path):
     figures._heatmap(fig, axes[0, 0], df)
     labels = [t.get_text() for t in axes[0, 0].texts]
     assert "no CUDA device in this run" not in labels and len(labels) >= 2  # one number per cell
+    figures._split(axes[0, 0], df)
+    assert "CUDA" in axes[0, 0].get_title()  # beside a GPU, the split shows the GPU's steps
     matplotlib.pyplot.close(fig)
     benchmark.plot(df, tmp_path / "benchmark-cuda.png")
     assert (tmp_path / "benchmark-cuda.png").exists()
@@ -112,6 +122,8 @@ def test_a_gpu_run_times_the_cpu_on_the_same_cells_within_its_flop_cap():
     cuda = {(j.cell, j.engine, j.precision) for j in jobs if j.device == "cuda"}
     cpu = [j for j in jobs if j.device == "cpu"]
     assert cpu and all(j.cell.flops <= cfg.cpu_max_flops for j in cpu)
+    assert all(j.cell.ensemble * j.cell.batch * j.cell.width <= cfg.cpu_max_activations for j in cpu)
+    assert any(j.cell.ensemble * j.cell.batch * j.cell.width > cfg.cpu_max_activations for j in jobs)  # GPU only
     assert all((j.cell, j.engine, j.precision) in cuda for j in cpu)
     assert {j.mode for j in jobs} == {"eager", "loop", "cuda-graph", "compile", "compile-reduce-overhead"}
     assert {j.precision for j in jobs if j.device == "cuda"} == {"float64", "float32", "tf32", "bf16-autocast"}

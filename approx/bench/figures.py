@@ -1,10 +1,14 @@
-"""The benchmark's figure, drawn from its table alone: four panels.
+"""The benchmark's figure, drawn from its table alone: six panels.
 
     (a) step time vs width, one line per engine (and mode) and device, float32 (the CPU at 1 and
         at all threads; beside a GPU, at all threads only)
-    (b) GPU/CPU speed-up over width x batch (or "no CUDA device in this run")
+    (b) GPU/CPU speed-up over width x batch (or, without a GPU, a panel that says so)
     (c) utilisation: achieved FLOP/s / measured matmul peak vs FLOPs per step
     (d) ensembles: time per model vs E, one batched step vs a loop
+    (e) reverse / forward vs FLOPs per step, float32, one line per engine, sweep and device, with
+        the target (3) and the FLOP model's ratio (2)
+    (f) where a step's time goes, in units of its forward pass: forward, reverse, update, per
+        engine at the shortest and the longest forward pass (float32; the GPU if there is one)
 """
 from __future__ import annotations
 
@@ -22,15 +26,19 @@ __all__ = ["draw"]
 COLOURS = {"backprop": "C1", "autograd": "C0", "module": "C2"}
 MARKERS = {"backprop": "o", "autograd": "s", "module": "^"}
 MODE_STYLE = {"cuda-graph": ("*", "C3"), "compile": ("D", "C4"), "compile-reduce-overhead": ("P", "C5")}
+NO_CUDA = "no CUDA device in this run"
+SWEEP_STYLE = {"width": "-", "batch": "--"}
 
 
 def draw(df: pd.DataFrame, path: str | Path) -> None:
-    fig, axes = figure(2, 2, width=5.2, height=3.9)
+    fig, axes = figure(3, 2, width=5.2, height=3.9)
     ok = summary.ok_rows(df)
     _step_time(axes[0, 0], ok)
     _heatmap(fig, axes[0, 1], df)
     _utilisation(axes[1, 0], ok)
     _ensembles(axes[1, 1], ok)
+    _ratio(axes[2, 0], df)
+    _split(axes[2, 1], df)
     save(fig, path)
 
 
@@ -57,18 +65,18 @@ def _step_time(ax, ok: pd.DataFrame) -> None:
         label = f"{engine}{'' if mode == 'eager' else ' ' + mode}, {where}"
         ax.plot(group["width"], group["time_ms"], marker=marker, color=colour, linestyle=style, label=label,
                 linewidth=1.8 if device == "cuda" else 1.2)
-    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="step time (ms, median)",
+    ax.set(xscale="log", yscale="log", xlabel="width (hidden units per layer)", ylabel="step time (ms, median)",
            title=f"(a) training step, float32, depth {depth}, batch {batch}")
     ax.set_xscale("log", base=2)
-    ax.legend(fontsize=5.5, ncol=2)
+    # below the axes: the lines span the whole panel, so any place inside would hide some
+    ax.legend(fontsize=5.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.17))
 
 
 def _heatmap(fig, ax, df: pd.DataFrame) -> None:
-    ax.set_title("(b) GPU / CPU speed-up (float32)")
     if not (df["device"] == "cuda").any():
-        ax.text(0.5, 0.5, "no CUDA device in this run", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        _cpu_heatmap(fig, ax, summary.ok_rows(df))
         return
+    ax.set_title("(b) GPU / CPU speed-up (float32)")
     speed = summary.speedups(df)
     speed = speed[speed["sweep"] == "heatmap"]
     if speed.empty:
@@ -79,13 +87,36 @@ def _heatmap(fig, ax, df: pd.DataFrame) -> None:
     values = grid.to_numpy()
     bound = max(np.nanmax(values), 1 / np.nanmin(values), 2.0)
     image = ax.imshow(values, origin="lower", cmap="RdBu", norm=LogNorm(1 / bound, bound), aspect="auto")
-    for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, "CPU\nover cap" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6)
+    _annotate(ax, grid, "CPU\nover cap")
+    fig.colorbar(image, ax=ax, label="CPU time / GPU time (>1: GPU wins)")
+
+
+def _cpu_heatmap(fig, ax, ok: pd.DataFrame) -> None:
+    """Without a GPU: the CPU's step time over the same width x batch grid, and a title that says why."""
+    ax.set_title(f"(b) {NO_CUDA}: no GPU / CPU speed-up;\nthe CPU's step time over width x batch instead", fontsize=9)
+    rows = ok[(ok["sweep"] == "heatmap") & (ok["device"] == "cpu")]
+    if rows.empty:
+        ax.text(0.5, 0.5, NO_CUDA, ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.38, "(CPU only; a GPU run: --preset full --device cuda)", ha="center", va="center",
+                fontsize=7, color="grey", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    grid = rows.pivot_table(index="batch", columns="width", values="time_ms")
+    image = ax.imshow(grid.to_numpy(), origin="lower", cmap="viridis", norm=LogNorm(), aspect="auto")
+    _annotate(ax, grid, "over\ncap")
+    engine, threads = rows["engine"].iloc[0], int(rows["threads"].max())
+    fig.colorbar(image, ax=ax, label=f"CPU step time (ms), {engine}, float32, {threads} threads")
+
+
+def _annotate(ax, grid: pd.DataFrame, missing: str) -> None:
+    """One number per cell (``missing`` where the cell was not run), the sizes on the axes."""
+    for (i, j), v in np.ndenumerate(grid.to_numpy()):
+        ax.text(j, i, missing if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
+                color="black" if np.isnan(v) else "white" if ax.images[0].norm(v) < 0.5 else "black")
     ax.set_xticks(range(grid.shape[1]), [str(w) for w in grid.columns])
     ax.set_yticks(range(grid.shape[0]), [str(b) for b in grid.index])
-    ax.set(xlabel="width", ylabel="batch")
+    ax.set(xlabel="width (hidden units per layer)", ylabel="batch (points per step)")
     ax.grid(False)
-    fig.colorbar(image, ax=ax, label="CPU time / GPU time (>1: GPU wins)")
 
 
 def _utilisation(ax, ok: pd.DataFrame) -> None:
@@ -117,3 +148,64 @@ def _ensembles(ax, ok: pd.DataFrame) -> None:
            title=f"(d) E networks of width {width} on {batch} points")
     ax.set_xscale("log", base=2)
     ax.legend(fontsize=6)
+
+
+def _ratio(ax, df: pd.DataFrame) -> None:
+    rf = summary.reverse_forward(df)
+    rf = rf[rf["precision"] == "float32"]
+    ax.set_title("(e) reverse / forward vs size, float32")
+    if rf.empty:
+        ax.text(0.5, 0.5, "no forward pass timed in this run", ha="center", transform=ax.transAxes)
+        return
+    for (device, sweep, engine), group in rf.groupby(["device", "sweep", "engine"]):
+        if sweep == "batch":  # the width sweep's cell of the same width is this line's first point
+            width = group["width"].iloc[0]
+            shared = rf[(rf["sweep"] == "width") & (rf["width"] == width) & (rf["depth"] == group["depth"].iloc[0])
+                        & (rf["device"] == device) & (rf["engine"] == engine)]
+            group = pd.concat([shared, group])
+            where = f"batch sweep (width {width})"
+        else:
+            where = f"{sweep} sweep (batch {group['batch'].iloc[0]})"
+        group = group.sort_values("flops")
+        ax.plot(group["flops"], group["ratio"], marker=MARKERS.get(engine, "x"), color=COLOURS.get(engine, "k"),
+                linestyle=SWEEP_STYLE.get(sweep, ":"), linewidth=1.8 if device == "cuda" else 1.2,
+                fillstyle="full" if device == "cuda" else "none",
+                label=f"{engine}, {device}{' 1 thr' if device == 'cpu' else ''}, {where}")
+    ax.axhline(3.0, color="C3", linewidth=1.0, linestyle="--", label="target: 3")
+    ax.axhline(2.0, color="grey", linewidth=1.0, linestyle=":", label="FLOP model: 2")
+    ax.set(xscale="log", yscale="log", xlabel="FLOPs per step (6 E batch sum fan_in fan_out)",
+           ylabel="(gradient - forward) / forward time")
+    ax.set_yticks([1, 2, 3, 5, 10], ["1", "2", "3", "5", "10"])
+    ax.legend(fontsize=5.5, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.17))
+
+
+def _split(ax, df: pd.DataFrame) -> None:
+    rf = summary.reverse_forward(df)
+    rf = rf[rf["precision"] == "float32"]
+    device = "cuda" if (rf["device"] == "cuda").any() else "cpu"
+    rf = rf[rf["device"] == device]
+    where = "1 CPU thread" if device == "cpu" else "CUDA"
+    ax.set_title(f"(f) where a step's time goes, float32, {where}")
+    if rf.empty:
+        ax.text(0.5, 0.5, "no forward pass timed in this run", ha="center", transform=ax.transAxes)
+        return
+    bars = []  # (label, forward, reverse, update) in units of the forward pass
+    for engine, group in rf.groupby("engine", sort=False):
+        group = group.sort_values("forward_ms")
+        for _, row in (group.iloc[[0, -1]] if len(group) > 1 else group).iterrows():
+            bars.append((f"{engine}, width {int(row['width'])}, batch {int(row['batch'])}\n"
+                         f"(forward {row['forward_ms']:.3g} ms)",
+                         1.0, row["ratio"], max(row["update_ms"], 0.0) / row["forward_ms"], engine))
+    y = np.arange(len(bars))[::-1]
+    left = np.zeros(len(bars))
+    for i, (part, colour) in enumerate((("forward", "0.75"), ("reverse", None), ("update", "0.45"))):
+        widths = np.array([b[1 + i] for b in bars])
+        colours = [COLOURS.get(b[4], "k") for b in bars] if colour is None else colour
+        ax.barh(y, widths, left=left, color=colours, edgecolor="white", height=0.7,
+                label=part if part != "reverse" else "reverse (engine colour)")
+        left += widths
+    ax.axvline(4.0, color="C3", linewidth=1.0, linestyle="--", label="target: reverse = 3 x forward")
+    ax.set_yticks(y, [b[0] for b in bars], fontsize=5.5)
+    ax.set(xlabel="time / forward time (step = forward + reverse + update)")
+    ax.grid(False, axis="y")
+    ax.legend(fontsize=6, loc="lower right")

@@ -11,8 +11,16 @@ at the row's thread count:
    (``eager_ms``), then captured (``capture_ms``, wall clock);
 3. warm-up calls (three; one for a step slower than SLOW_STEP_MS), then ``time_ms`` /
    ``iqr_ms``: median and IQR (``approx.bench.timing``);
-4. ``forward_ms`` where asked: f(x) and the loss without gradients; ``reverse_ms`` = time_ms -
-   forward_ms is what the step adds to evaluating f (recording, backward pass, update);
+4. where asked (``time_forward``), timed in rounds alternating with the step
+   (``timing.time_calls``): ``forward_ms``, f(x) and the loss with no gradient, nothing
+   recorded; ``gradient_ms``, the engine's loss and all gradients, no update. Then
+   ``reverse_ms`` = gradient_ms - forward_ms is what the gradient costs beyond the function
+   (recording the graph or storing activations, the reverse sweep, handing the gradients
+   back), the numerator of the cheap-gradient ratio reverse / forward = cost(f, grad f) /
+   cost(f) - 1 (Baur & Strassen 1983; Griewank & Walther 2008, ch. 4: a small constant); and
+   ``update_ms`` = time_ms - gradient_ms is the optimizer's share of the step. Every engine
+   is timed the same way: the same forward for backprop and autograd (``net(x)``), the update
+   in neither forward nor reverse;
 5. ``rel_error``: reset the parameters to the cell's start (rounded to the row's dtype), run one
    step with lr = 2^10 and compare its update theta' - theta with the float64 update of the same
    step, computed by the autograd engine on the same device:
@@ -39,7 +47,7 @@ from . import precision as _precision
 from .flops import measure_peak, step_flops
 from .graphs import capture
 from .steps import COMPILE_MODES, make_step, member_rows
-from .timing import cpu_threads, time_call, time_once
+from .timing import cpu_threads, time_calls, time_once
 
 __all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
 
@@ -50,7 +58,8 @@ COLUMNS = [  # every row has every column (NaN where it does not apply), in this
     "engine", "mode", "device", "device_name", "dtype", "precision", "sweep", "depth", "width",
     "batch", "d_in", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "samples_per_s",
     "flops", "flops_per_s", "peak_flops_per_s", "peak_fraction", "rel_error", "first_step_ms",
-    "forward_ms", "reverse_ms", "eager_ms", "capture_ms", "compile_ms", "row_s", "status",
+    "forward_ms", "gradient_ms", "reverse_ms", "update_ms", "eager_ms", "capture_ms", "compile_ms",
+    "row_s", "status",
 ]
 
 
@@ -177,16 +186,21 @@ class Bench:
             step = make_step(job.engine, "eager" if job.mode == "cuda-graph" else job.mode, net, x, y, self.lr)
             out["first_step_ms"] = time_once(step.run, device)
             if job.mode == "cuda-graph":
-                out["eager_ms"] = self._time(step.run, device, job, time_once(step.run, device)).median_ms
+                out["eager_ms"] = self._time([step.run], device, job, [time_once(step.run, device)])[0].median_ms
                 step, out["capture_ms"] = capture(step, device)
             # warm-up: CUDA-graph trees record on the 2nd-3rd call; a slow step is warm after one
             n_warmup = 3 if job.mode in COMPILE_MODES or out["first_step_ms"] < SLOW_STEP_MS else 1
             for _ in range(n_warmup - 1):
                 step.run()
-            timing = self._time(step.run, device, job, time_once(step.run, device))
-            if job.time_forward and step.forward is not None:
-                out["forward_ms"] = self._time(step.forward, device, job, None).median_ms
-                out["reverse_ms"] = timing.median_ms - out["forward_ms"]
+            estimate = time_once(step.run, device)
+            if job.time_forward and step.forward is not None and step.gradient is not None:
+                timing, forward, gradient = self._time(
+                    [step.run, step.forward, step.gradient], device, job, [estimate, None, None])
+                out["forward_ms"], out["gradient_ms"] = forward.median_ms, gradient.median_ms
+                out["reverse_ms"] = gradient.median_ms - forward.median_ms
+                out["update_ms"] = timing.median_ms - gradient.median_ms
+            else:
+                timing, = self._time([step.run], device, job, [estimate])
             step.write(start)
             step.set_lr(CHECK_LR)
             step.run()
@@ -206,9 +220,10 @@ class Bench:
         })
         return out
 
-    def _time(self, fn, device: torch.device, job: Job, estimate_ms: float | None):
-        estimate_s = None if estimate_ms is None else estimate_ms / 1e3
-        return time_call(fn, device, threads=job.threads, min_run_time_s=self.min_run_time_s, estimate_s=estimate_s)
+    def _time(self, fns, device: torch.device, job: Job, estimates_ms: list[float | None]):
+        estimates_s = [None if e is None else e / 1e3 for e in estimates_ms]
+        return time_calls(fns, device, threads=job.threads, min_run_time_s=self.min_run_time_s,
+                          estimates_s=estimates_s)
 
 
 def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, threads: int) -> dict:

@@ -1,4 +1,5 @@
-"""The benchmark's gallery paragraph: peaks, derived ratios and the targets table, read from the df."""
+"""The benchmark's gallery paragraph: peaks, derived ratios, the reverse / forward ratio against size
+and the targets table, all read from the df."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,9 +58,64 @@ def describe(df: pd.DataFrame) -> str:
         med = ratios.groupby("where")["backprop_per_autograd"].median()
         parts.append("Hand-written / autograd step time, median over cells: " + "; ".join(
             f"{where} {v:.2f}" for where, v in med.items()) + ".")
+    parts.extend(_reverse_forward(df))
     failed = df[df["status"] != "ok"]
     if len(failed):
         parts.append(f"{len(failed)} of {len(df)} rows hold no measurement: " + "; ".join(
             f"{n} x {s[:80]}" for s, n in failed["status"].value_counts().items()) + ".")
+    text = " ".join(parts)
+    for device in ("cpu", "cuda"):
+        ratios = summary.ratio_table(df, device, "float32")
+        if len(ratios):
+            ratios = ratios.assign(forward_ms=ratios["forward_ms"].map(lambda v: f"{v:.3g}"))
+            for engine in [c for c in ratios.columns if c in set(df["engine"])]:
+                ratios[engine] = ratios[engine].map(lambda v: f"{v:.2f}")
+            where = "1 thread" if device == "cpu" else "CUDA"
+            text += (f"\n\nReverse / forward against size, {device} ({where}), float32, smallest forward pass "
+                     f"first:\n\n" + markdown_table(ratios))
     table = summary.targets(df)
-    return " ".join(parts) + "\n\nTargets (issue 7) against this run:\n\n" + markdown_table(table) + "\n"
+    return text + "\n\nTargets (issue 7) against this run:\n\n" + markdown_table(table) + "\n"
+
+
+def _reverse_forward(df: pd.DataFrame) -> list[str]:
+    """What reverse / forward measures, and where and why it exceeds 3, in numbers from the table."""
+    rf = summary.reverse_forward(df)
+    if rf.empty:
+        return []
+    parts = ["Reverse / forward = (gradient - forward) / forward, where forward is f(x) and the loss with "
+             "nothing recorded (the same for every engine) and gradient is the engine's loss and all gradients; "
+             "the update is in neither. So it is the cheap-gradient constant less one: the gradient costs a "
+             "small constant times the function (Baur & Strassen 1983; Griewank & Walther 2008, ch. 4, bound it "
+             "by 3 to 5 depending on what is counted; the target <= 3 asks for 4), and the FLOP model says 2 "
+             "(two products per layer backward to one forward)."]
+    for device, group in rf.groupby("device"):
+        where = f"{device} at 1 thread" if device == "cpu" else device
+        engines = []
+        for engine, rows in group.groupby("engine"):
+            rows = rows.sort_values("forward_ms")
+            engines.append(f"{engine} {rows['ratio'].iloc[0]:.2f} at the shortest forward pass, "
+                           f"{rows['ratio'].iloc[-1]:.2f} at the longest (median {rows['ratio'].median():.2f}), "
+                           f"reverse never under {rows['reverse_ms'].min():.3g} ms")
+        text = f"On {where} ({len(group)} rows): " + "; ".join(engines) + "."
+        over = group[group["ratio"] > 3]
+        short = over[over["forward_ms"] < summary.ARITHMETIC_MS]
+        if len(over):
+            text += f" The ratio exceeds 3 in {len(over)} of {len(group)} rows"
+            if len(short):
+                text += (f"; {len(short)} of them have forward passes under {summary.ARITHMETIC_MS:g} ms "
+                         f"({short['forward_ms'].min():.3g}-{short['forward_ms'].max():.3g} ms), where fixed costs "
+                         "per call and per graph node set the time, not arithmetic (torch.autograd's backward runs "
+                         "every recorded node through its engine, microseconds apiece however small its work)")
+            if len(over) > len(short):
+                longest = over[over["forward_ms"] >= summary.ARITHMETIC_MS]
+                cells = ", ".join(f"{r.engine} {r.ratio:.2f} at width {r.width}, batch {r.batch}, {r.precision}"
+                                  for r in longest.itertuples())
+                text += f"; {len(longest)} {'has a longer one' if len(longest) == 1 else 'have longer ones'} ({cells})"
+            text += "."
+        large = group[group["forward_ms"] >= summary.ARITHMETIC_MS]
+        if len(large):
+            text += (f" Where the forward pass takes >= {summary.ARITHMETIC_MS:g} ms ({len(large)} rows) the "
+                     f"ratio is {large['ratio'].min():.2f}-{large['ratio'].max():.2f} "
+                     f"(median {large['ratio'].median():.2f}).")
+        parts.append(text)
+    return parts

@@ -24,6 +24,11 @@ Modes:
     compile-reduce-overhead   the same with mode="reduce-overhead" (CUDA graphs inside; CUDA)
 
 A step captured in a CUDA graph is ``approx.bench.graphs.capture`` of an eager step.
+
+For the reverse / forward ratio an eager step also carries its parts: ``forward`` evaluates f(x)
+and the loss with no gradient (nothing recorded: the cost of the function itself, the same
+``net(x)`` for backprop and autograd), and ``gradient`` is the engine's loss and gradient without
+the update (backprop and autograd: ``loss_and_grad``; module: ``zero_grad`` and ``backward``).
 """
 from __future__ import annotations
 
@@ -54,6 +59,7 @@ class Step:
     blocks: list[list[Tensor]]  # per member e: the live tensors [W1, b1, W2, ...] the step updates
     set_lr: Callable[[float], None]
     forward: Callable[[], object] | None = None  # f(x) and the loss, no gradients (eager modes)
+    gradient: Callable[[], object] | None = None  # the loss and every gradient, no update (eager modes)
 
     def read(self) -> Tensor:
         """The parameters as an (E, P) float64 matrix, one row per member."""
@@ -113,9 +119,11 @@ def _engine_step(engine: str, net: Network, x: Tensor, y: Tensor, neg_lr: Tensor
     stacked = net.ensemble is not None
     mse = _losses.get("mse").value
 
+    def gradient() -> list[Tensor]:
+        return loss_and_grad(net, x, y, "mse")[1]
+
     def run() -> None:
-        _, grads = loss_and_grad(net, x, y, "mse")
-        for p, g in zip(params, grads):
+        for p, g in zip(params, gradient()):
             p.addcmul_(g, neg_lr)  # theta <- theta - lr g, one kernel
 
     def forward() -> Tensor:
@@ -124,7 +132,7 @@ def _engine_step(engine: str, net: Network, x: Tensor, y: Tensor, neg_lr: Tensor
             return mse(p, y.expand_as(p), stacked)
 
     blocks = [[p[e] for p in params] for e in range(net.ensemble)] if stacked else [params]
-    return Step(run, blocks, lambda lr: neg_lr.fill_(-lr), forward)
+    return Step(run, blocks, lambda lr: neg_lr.fill_(-lr), forward, gradient)
 
 
 def _module_step(net: Network, x: Tensor, y: Tensor, lr: float, compile_mode: str | None) -> Step:
@@ -135,11 +143,14 @@ def _module_step(net: Network, x: Tensor, y: Tensor, lr: float, compile_mode: st
     mark_step = compile_mode == "reduce-overhead"
     mse_loss = torch.nn.functional.mse_loss
 
+    def gradient() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        mse_loss(forward_fn(x), y).backward()
+
     def run() -> None:
         if mark_step:  # tells the CUDA-graph trees a new iteration begins
             torch.compiler.cudagraph_mark_step_begin()
-        optimizer.zero_grad(set_to_none=True)
-        mse_loss(forward_fn(x), y).backward()
+        gradient()
         optimizer.step()
 
     def forward() -> Tensor:
@@ -150,4 +161,5 @@ def _module_step(net: Network, x: Tensor, y: Tensor, lr: float, compile_mode: st
         for group in optimizer.param_groups:
             group["lr"] = value
 
-    return Step(run, [params], set_lr, forward if compile_mode is None else None)
+    eager = compile_mode is None
+    return Step(run, [params], set_lr, forward if eager else None, gradient if eager else None)

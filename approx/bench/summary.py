@@ -6,6 +6,8 @@ Every ratio divides two times measured in the same run (and, for GPU/CPU, on the
     crossover         per batch, the smallest width from which the GPU wins at every larger width
     ensemble_speedups loop time / batched time for the same E networks (per model: the same ratio)
     engine_ratios     hand-written / autograd (and / nn.Module) step time per cell
+    reverse_forward   reverse / forward per row that timed its parts (approx.bench.measure)
+    ratio_table       the same, one column per engine, one row per size: the ratio against size
     targets           the issue's targets next to the measured values, with a verdict
 """
 from __future__ import annotations
@@ -14,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ok_rows", "speedups", "crossover", "ensemble_speedups", "engine_ratios",
-           "reverse_forward", "targets"]
+           "reverse_forward", "ratio_table", "targets", "ARITHMETIC_MS"]
 
 CELL = ["sweep", "engine", "mode", "precision", "depth", "width", "batch", "d_in", "ensemble"]
 SIZE = ["depth", "width", "batch", "d_in", "ensemble"]
+ARITHMETIC_MS = 1.0  # a forward pass at least this long is arithmetic, not fixed per-call costs
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -81,8 +84,36 @@ def reverse_forward(df: pd.DataFrame) -> pd.DataFrame:
     """Rows that timed the forward pass, with ratio = reverse_ms / forward_ms."""
     if "forward_ms" not in df:
         return df.iloc[:0].assign(ratio=[])
-    rows = ok_rows(df).dropna(subset=["forward_ms"])
+    rows = ok_rows(df).dropna(subset=["forward_ms", "reverse_ms"])
     return rows.assign(ratio=rows["reverse_ms"] / rows["forward_ms"])
+
+
+def ratio_table(df: pd.DataFrame, device: str, precision: str) -> pd.DataFrame:
+    """reverse / forward on ``device`` in ``precision``: one row per size (sweep, depth, width,
+    batch), ordered by the forward pass's time (forward_ms: the median over engines), one
+    column per engine."""
+    rf = reverse_forward(df)
+    rf = rf[(rf["device"] == device) & (rf["precision"] == precision)]
+    if rf.empty:
+        return pd.DataFrame()
+    keys = ["sweep", "depth", "width", "batch"]
+    table = rf.pivot_table(index=keys, columns="engine", values="ratio", aggfunc="first")
+    table.insert(0, "forward_ms", rf.groupby(keys)["forward_ms"].median())
+    return table.sort_values("forward_ms").reset_index()
+
+
+def _ratio_where(group: pd.DataFrame) -> str:
+    """Where the worst reverse / forward ratio is, and what it is where arithmetic dominates."""
+    if group.empty:
+        return ""
+    worst = group.loc[group["ratio"].idxmax()]
+    text = (f"worst of {len(group)} rows at width {int(worst['width'])}, batch {int(worst['batch'])}, "
+            f"{worst['precision']} (forward {worst['forward_ms']:.3g} ms); median {_fmt(group['ratio'].median())}")
+    large = group[group["forward_ms"] >= ARITHMETIC_MS]
+    if len(large):
+        text += (f"; {_fmt(large['ratio'].min())}-{_fmt(large['ratio'].max())} over the {len(large)} rows "
+                 f"whose forward pass takes >= {ARITHMETIC_MS:g} ms")
+    return text
 
 
 def _fmt(x: float, digits: int = 2) -> str:
@@ -122,8 +153,7 @@ def targets(df: pd.DataFrame) -> pd.DataFrame:
         for device in sorted(set(rf["device"]) | {"cpu"}):
             group = rf[(rf["engine"] == engine) & (rf["device"] == device)]
             add(f"{device}: reverse / forward <= 3, {engine}", 3.0, True,
-                group["ratio"].max() if len(group) else np.nan,
-                f"worst of {len(group)} rows, median {_fmt(group['ratio'].median())}" if len(group) else "")
+                group["ratio"].max() if len(group) else np.nan, _ratio_where(group))
     ens = ensemble_speedups(df)
     for device, minimum, size in (("cpu", 10.0, None), ("cuda", 100.0, 1024)):
         rows = ens[ens["device"] == device]

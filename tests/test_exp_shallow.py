@@ -1,0 +1,61 @@
+"""experiments/_shallow.py: the mean-field output layer computes the same function class and makes
+Adam's first step width-independent; chunked float64 evaluation equals the plain forward pass."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from approx.network import Layer, Network
+from approx.train import fit
+from experiments._shallow import evaluate, shallow_ensemble
+
+
+def test_mean_field_is_a_rescaled_standard_network():
+    mf = shallow_ensemble(1, 64, "tanh", [0, 1], init_steepness=3.0, mean_field=True)
+    first, last = mf.layers
+    assert last.scale == 1 / 64
+    a = last.weight  # (E, 1, width): U(-1, 1) by construction
+    assert a.abs().max() <= 1 and a.abs().max() > 0.5
+    # the same function written as an ordinary network with output weights a / n
+    plain = Network([first, Layer(a / 64, last.bias, "identity", 1.0)])
+    x = torch.rand(50, 1, dtype=torch.float64)
+    assert torch.allclose(mf(x), plain(x), rtol=1e-12, atol=1e-14)
+    # negative control: dropping the fixed 1/n changes the function
+    unscaled = Network([first, Layer(a, last.bias, "identity", 1.0)])
+    assert not torch.allclose(mf(x), unscaled(x), rtol=1e-3)
+
+
+def _first_step_change(width: int, mean_field: bool, lr: float) -> float:
+    net = shallow_ensemble(1, width, "sigmoid", [0], init_steepness=4.0, mean_field=mean_field)
+    x = torch.linspace(0, 1, 64, dtype=torch.float64)[:, None]
+    y = torch.sin(6 * x)
+    after, _ = fit(net, (x, y), optimizer="adam", lr=lr, steps=1, schedule="constant")
+    return float((after(x) - net(x)).abs().max())
+
+
+@pytest.mark.parametrize("width", [16, 1024])
+def test_mean_field_first_adam_step_moves_the_output_by_at_most_2_5_lr(width):
+    # Adam's first step moves every parameter by lr sign(g) (m_hat / sqrt(v_hat) = g / |g|). With
+    # f = (1/n) sum a_i sigma(z_i) + c, |a_i| <= 1, |x| <= 1, sigma' <= 1/4: the output layer moves
+    # f by <= lr (max sigma + 1) = 2 lr, the first layer by <= (1/n) sum |a_i| sigma' 2 lr <= lr/2;
+    # so |df| <= 2.5 lr to first order in lr, whatever the width.
+    lr = 1e-4
+    assert _first_step_change(width, True, lr) <= 2.5 * lr * (1 + 1e-2)
+
+
+def test_standard_output_layer_first_step_grows_with_width():
+    # negative control for the bound above: the standard layer moves the output ~ n lr
+    lr = 1e-4
+    assert _first_step_change(1024, False, lr) > 50 * lr
+
+
+def test_evaluate_in_blocks_is_the_float64_forward_pass():
+    net = shallow_ensemble(2, 300, "relu", [0, 1, 2], dtype=torch.float32)
+    x = torch.rand(1000, 2, dtype=torch.float64)
+    whole = net.to(dtype=torch.float64)(x)  # (3, 1000, 1)
+    blocks = evaluate(net, x, cells=3 * 300 * 7)  # 7 rows at a time: a ragged last block
+    assert blocks.dtype == torch.float64 and blocks.shape == whole.shape
+    assert torch.equal(blocks, whole)
+    single = net.member(1)
+    assert torch.equal(evaluate(single, x, cells=300 * 64), single.to(dtype=torch.float64)(x))
+    assert torch.allclose(evaluate(single, x), whole[1], rtol=1e-12, atol=1e-15)

@@ -93,6 +93,13 @@ def draw(df: pd.DataFrame, table: pd.DataFrame, path: Path, fit_min_width: int) 
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles.append(bottom[0].plot([], [], color="k", linewidth=3, alpha=0.25)[0] if curve_widths
                    else axes[0][0].plot([], [])[0])
-    labels.append("target (bottom left)")
-    bottom[3].legend(handles, labels, loc="center", fontsize=8, frameon=False)
+    labels.append("target (bottom panels)")
+    bottom[3].legend(handles, labels, loc="upper center", fontsize=8, frameon=False)
+    trained = errs[errs.method.str.startswith("trained")]
+    if len(trained) and "batch_size" in trained:
+        first = trained.iloc[0]
+        bottom[3].text(0.5, 0.02, f"trained: Adam, {first.steps:.0f} steps, batches of "
+                       f"{first.batch_size:.0f}\nfrom {first.n_train:.0f} grid points; median of "
+                       f"{trained.seed.nunique()} seeds", transform=bottom[3].transAxes,
+                       ha="center", va="bottom", fontsize=7, color="0.3")
     save(fig, path)

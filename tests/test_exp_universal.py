@@ -27,6 +27,9 @@ def test_smoke_rows_and_bounds(smoke):
     trained = errs[errs.seed >= 0]
     assert len(trained) == len(cfg.targets) * len(cfg.trained_widths) * len(cfg.activations) * cfg.n_seeds
     assert set(trained.status) <= {"completed", "converged"}
+    assert (trained.batch_size == cfg.batch_size).all() and (trained.n_train == cfg.n_train).all()
+    # trained on float32 parameters, measured in float64: errors are not float32-rounded
+    assert (trained.train_dtype == "float32").all()
     # threshold: each construction's proven sup bound (float rounding only)
     assert (built.err_sup <= built.bound * (1 + 1e-9) + 1e-12).all()
     assert (errs.err_l2 <= errs.err_sup + 1e-15).all()  # mean square <= max square
@@ -58,6 +61,7 @@ def test_run_is_the_concatenation_of_its_points(smoke):
 
 def test_engines_agree_on_trained_networks(smoke):
     cfg, _ = smoke
+    cfg = dataclasses.replace(cfg, dtype="float64")  # float64: agreement to 1e-8 means something
     point = {"part": "trained", "activation": "tanh", "width": 4}
     a = universal.run_point(dataclasses.replace(cfg, engine="backprop"), point)
     b = universal.run_point(dataclasses.replace(cfg, engine="autograd"), point)
@@ -74,6 +78,7 @@ def test_plot_and_describe(smoke, tmp_path):
     slope = universal.rates(df).set_index(["target", "method"]).loc[("sin1", universal.INTERP), "slope"]
     assert f"sin1 {slope:.2f}" in text  # numbers are read from the DataFrame
     assert "Every construction stayed within its proven sup bound" in text
+    assert f"mini-batches of {universal.PRESETS['smoke']['batch_size']} from" in text
 
 
 def test_steepness_rules_and_config_checks():
@@ -85,7 +90,8 @@ def test_steepness_rules_and_config_checks():
         with pytest.raises(ValueError, match="steepness rule"):
             universal.steepness_of(bad, 3)
     for bad in ({"targets": ("ridge_nd",)}, {"widths": (1, 4)}, {"activations": ("gelu",)},
-                {"engine": "jax"}, {"steepness": ("n^3",)}, {"targets": ("nope",)}):
+                {"engine": "jax"}, {"steepness": ("n^3",)}, {"targets": ("nope",)},
+                {"dtype": "float16"}, {"beta2": 1.0}, {"batch_size": 0}, {"steps": 0}):
         with pytest.raises(ValueError):
             universal.Config(**bad)
 

@@ -42,10 +42,12 @@ def test_rates_plot_and_describe(smoke, tmp_path):
     text = barron.describe(df)
     row = table[(table.method == "sampled") & (table.d == 4)].iloc[0]
     assert f"d=4 {row.slope:.2f}" in text  # read from the DataFrame
+    assert f"{barron.PRESETS['smoke']['steps']} steps" in text
 
 
 def test_engines_agree(smoke):
     cfg, _ = smoke
+    cfg = dataclasses.replace(cfg, dtype="float64")  # float64: agreement to 1e-8 means something
     point = {"part": "trained", "d": 4, "width": 2}
     a = barron.run_point(dataclasses.replace(cfg, engine="backprop"), point)
     b = barron.run_point(dataclasses.replace(cfg, engine="autograd"), point)
@@ -54,7 +56,8 @@ def test_engines_agree(smoke):
 
 def test_config_checks():
     for bad in ({"dims": (0,)}, {"families": ("sin1",)}, {"widths": ()}, {"activation": "gelu"},
-                {"engine": "jax"}, {"batch_size": 10**6}, {"n_draws": 0}):
+                {"engine": "jax"}, {"batch_size": 10**6}, {"n_draws": 0}, {"dtype": "half"},
+                {"beta2": -0.1}):
         with pytest.raises(ValueError):
             barron.Config(**bad)
 

@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-__all__ = ["DEVICES", "resolve_device", "seed_everything", "precision", "environment", "synchronize"]
+__all__ = ["DEVICES", "resolve_device", "seed_everything", "threads", "precision", "environment", "synchronize"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -56,6 +56,21 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the block with torch's intra-op pool at n threads, restoring the previous count.
+
+    Small networks train fastest on one thread: a second one only adds start-up and, on a
+    busy machine, waiting (the experiments measured 10-50x slow-downs at 2 threads under load).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

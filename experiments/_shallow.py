@@ -27,9 +27,8 @@ kernels, and two threads fighting for a shared 2-core machine were measured ~10x
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -37,7 +36,7 @@ from torch import Tensor
 from approx.network import Layer, Network
 from approx.train import fit
 
-__all__ = ["DTYPES", "shallow_ensemble", "train", "evaluate", "threads"]
+__all__ = ["DTYPES", "shallow_ensemble", "train", "evaluate"]
 
 SIGMOIDAL = ("sigmoid", "tanh")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}  # training precisions
@@ -55,16 +54,6 @@ def shallow_ensemble(d: int, width: int, activation: str, seeds: Sequence[int], 
     if mean_field:  # a_i = sqrt(n) U(-1/sqrt(n), 1/sqrt(n)) = U(-1, 1), times the fixed 1/n
         last = Layer(math.sqrt(width) * last.weight, last.bias, last.activation, 1.0 / width)
     return Network([Layer(w, b, first.activation, first.scale), last])
-
-
-@contextlib.contextmanager
-def threads(n: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train(net: Network, x: Tensor, y: Tensor, *, engine: str, lr: float, steps: int,

@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 
 from approx import autograd, backprop
-from approx.device import resolve_device, synchronize
+from approx.device import resolve_device, synchronize, threads
 from approx.metrics import loglog_slope
 from approx.network import Network
 from approx.plotting import figure, save
@@ -167,25 +167,23 @@ def _engine_rows(cfg: Config, width: int, device) -> list[dict]:
 
 def run(cfg: Config) -> pd.DataFrame:
     device = resolve_device(cfg.device)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    gc_was_enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()  # graphs hold no cycles: reference counting frees each one, the collector idles
-    try:
-        # the engine race first: the scalar graphs' millions of small Python objects leave the
-        # memory allocator fragmented, which slows later tensor allocations measurably
-        rows = []
-        for width in cfg.engine_widths:
-            rows += _engine_rows(cfg, width, device)
-        for width in cfg.tensor_widths:
-            rows += _graph_rows(cfg, "tensor", width, device)
-        for width in cfg.scalar_widths:  # Python floats: always on the CPU
-            rows += _graph_rows(cfg, "scalar", width, torch.device("cpu"))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-        torch.set_num_threads(threads)
+    with threads(cfg.threads):
+        gc_was_enabled = gc.isenabled()
+        gc.collect()
+        gc.disable()  # graphs hold no cycles: reference counting frees each one, the collector idles
+        try:
+            # the engine race first: the scalar graphs' millions of small Python objects leave the
+            # memory allocator fragmented, which slows later tensor allocations measurably
+            rows = []
+            for width in cfg.engine_widths:
+                rows += _engine_rows(cfg, width, device)
+            for width in cfg.tensor_widths:
+                rows += _graph_rows(cfg, "tensor", width, device)
+            for width in cfg.scalar_widths:  # Python floats: always on the CPU
+                rows += _graph_rows(cfg, "scalar", width, torch.device("cpu"))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
     df = pd.DataFrame(rows)
     df["device"] = np.where(df.panel == "scalar", "cpu", device.type)
     df["threads"] = cfg.threads

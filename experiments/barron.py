@@ -35,11 +35,11 @@ from matplotlib.ticker import NullFormatter
 
 from approx import targets as _targets
 from approx.constructions.barron import barron_sampled, barron_sampled_bound
-from approx.device import resolve_device
+from approx.device import resolve_device, threads
 from approx.metrics import loglog_slope
 from approx.plotting import figure, save
 
-from ._shallow import DTYPES, evaluate, shallow_ensemble, threads, train
+from ._shallow import DTYPES, evaluate, shallow_ensemble, train
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "rates", "plot", "describe"]
 

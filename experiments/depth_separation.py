@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import torch
 
+from approx.device import threads
 from approx.network import INITS
 from approx.train import ENGINES
 
@@ -126,12 +126,8 @@ def points(cfg: Config) -> list[dict]:
 
 
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
+    with threads(cfg.threads):
         return _run_part(cfg, point)
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _run_part(cfg: Config, point: dict) -> pd.DataFrame:

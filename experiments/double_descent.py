@@ -32,10 +32,9 @@ import pandas as pd
 import torch
 
 from approx import linear, ntk, targets
-from approx.bench.timing import cpu_threads
 from approx.constructions import memorizer
 from approx.constructions.memorize import memorizer_weight_count
-from approx.device import resolve_device
+from approx.device import resolve_device, threads
 from approx.network import Network
 from approx.train import fit
 
@@ -98,7 +97,7 @@ def points(cfg: Config) -> list[dict]:
 
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
     device = resolve_device(cfg.device)
-    with cpu_threads(cfg.threads):
+    with threads(cfg.threads):
         part = point["part"]
         if part == "random_features":
             return _random_features(cfg, point["ridge"], device)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from approx.device import resolve_device, synchronize
+from approx.device import resolve_device, synchronize, threads
 from approx.network import Network
 from approx.plotting import figure, save
 from approx.train import fit
@@ -88,9 +88,7 @@ def run(cfg: Config) -> pd.DataFrame:
     data = (x, torch.sin(3 * x))
     sizes = [1, cfg.width, 1]
     rows = []
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
+    with threads(cfg.threads):
         for engine in cfg.engines:  # warm-up: first calls allocate and load kernels
             _timed_fit(Network.random(sizes, "tanh", seed=cfg.seed, dtype=dtype, device=device),
                        data, cfg, engine, device)
@@ -111,8 +109,6 @@ def run(cfg: Config) -> pd.DataFrame:
                                      "time_per_model_step_us": 1e6 * seconds / n_timed / cfg.steps,
                                      "steps": cfg.steps, "width": cfg.width, "n_points": cfg.n_points,
                                      "dtype": cfg.dtype, "threads": cfg.threads, "device": device.type})
-    finally:
-        torch.set_num_threads(threads_before)
     return pd.DataFrame(rows)
 
 

@@ -33,8 +33,7 @@ import pandas as pd
 import torch
 
 from approx import lazy, linear, ntk, targets
-from approx.bench.timing import cpu_threads
-from approx.device import resolve_device
+from approx.device import resolve_device, threads
 from approx.network import Network
 from approx.train import fit
 
@@ -108,7 +107,7 @@ def points(cfg: Config) -> list[dict]:
 
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
     device = resolve_device(cfg.device)
-    with cpu_threads(cfg.threads):
+    with threads(cfg.threads):
         if point["part"] == "interpolation":
             return _interpolation(cfg, point["depth"], point["width"], device)
         if point["part"] == "ntk":

@@ -35,10 +35,10 @@ from approx.constructions import (
     interpolant_error_bound, ramp_staircase, ramp_staircase_error_bound, relu_interpolant,
     sigmoid_staircase, staircase_error_bound,
 )
-from approx.device import resolve_device
+from approx.device import resolve_device, threads
 from approx.metrics import errors, grid, loglog_slope
 
-from ._shallow import DTYPES, evaluate, shallow_ensemble, threads, train
+from ._shallow import DTYPES, evaluate, shallow_ensemble, train
 from ._universal_plot import draw
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "rates", "plot", "describe",

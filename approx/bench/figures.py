@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..plotting import figure, save
 from . import summary
@@ -68,8 +69,17 @@ def _step_time(ax, ok: pd.DataFrame) -> None:
     ax.set(xscale="log", yscale="log", xlabel="width (hidden units per layer)", ylabel="step time (ms, median)",
            title=f"(a) training step, float32, depth {depth}, batch {batch}")
     ax.set_xscale("log", base=2)
+    _plain_log_ticks(ax.yaxis)
     # below the axes: the lines span the whole panel, so any place inside would hide some
     ax.legend(fontsize=5.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.17))
+
+
+def _plain_log_ticks(axis) -> None:
+    """Ticks at 1, 2, 5 x 10^k labelled as plain numbers (a log axis spanning about one decade
+    otherwise labels its minor ticks in scientific notation, which crowds the axis)."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _heatmap(fig, ax, df: pd.DataFrame) -> None:
@@ -105,14 +115,18 @@ def _cpu_heatmap(fig, ax, ok: pd.DataFrame) -> None:
     image = ax.imshow(grid.to_numpy(), origin="lower", cmap="viridis", norm=LogNorm(), aspect="auto")
     _annotate(ax, grid, "over\ncap")
     engine, threads = rows["engine"].iloc[0], int(rows["threads"].max())
-    fig.colorbar(image, ax=ax, label=f"CPU step time (ms), {engine}, float32, {threads} threads")
+    fig.colorbar(image, ax=ax, label=f"CPU step time (ms): {engine}, float32, {threads} thr")
 
 
 def _annotate(ax, grid: pd.DataFrame, missing: str) -> None:
     """One number per cell (``missing`` where the cell was not run), the sizes on the axes."""
+    image = ax.images[0]
     for (i, j), v in np.ndenumerate(grid.to_numpy()):
+        # dark text on light cells, light text on dark ones (luminance of the cell's colour)
+        red, green, blue, _ = image.cmap(image.norm(v)) if np.isfinite(v) else (1.0, 1.0, 1.0, 1.0)
+        dark_cell = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
         ax.text(j, i, missing if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
-                color="black" if np.isnan(v) else "white" if ax.images[0].norm(v) < 0.5 else "black")
+                color="white" if dark_cell else "black")
     ax.set_xticks(range(grid.shape[1]), [str(w) for w in grid.columns])
     ax.set_yticks(range(grid.shape[0]), [str(b) for b in grid.index])
     ax.set(xlabel="width (hidden units per layer)", ylabel="batch (points per step)")
@@ -147,6 +161,7 @@ def _ensembles(ax, ok: pd.DataFrame) -> None:
     ax.set(xscale="log", yscale="log", xlabel="ensemble size E", ylabel="time per model per step (ms)",
            title=f"(d) E networks of width {width} on {batch} points")
     ax.set_xscale("log", base=2)
+    _plain_log_ticks(ax.yaxis)
     ax.legend(fontsize=6)
 
 
@@ -176,6 +191,7 @@ def _ratio(ax, df: pd.DataFrame) -> None:
     ax.set(xscale="log", yscale="log", xlabel="FLOPs per step (6 E batch sum fan_in fan_out)",
            ylabel="(gradient - forward) / forward time")
     ax.set_yticks([1, 2, 3, 5, 10], ["1", "2", "3", "5", "10"])
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=5.5, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.17))
 
 

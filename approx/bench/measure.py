@@ -42,12 +42,13 @@ import torch
 
 from .. import autograd as _autograd
 from ..device import device_name, synchronize
+from ..device import threads as cpu_threads
 from ..network import Network
 from . import precision as _precision
 from .flops import measure_peak, step_flops
 from .graphs import capture
 from .steps import COMPILE_MODES, make_step, member_rows
-from .timing import cpu_threads, time_calls, time_once
+from .timing import time_calls, time_once
 
 __all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
 

@@ -19,7 +19,6 @@ do not take it for a property of the algorithm.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from torch.utils import benchmark
 
 from ..device import synchronize
 
-__all__ = ["Timing", "time_call", "time_calls", "time_once", "cpu_threads"]
+__all__ = ["Timing", "time_call", "time_calls", "time_once"]
 
 N_BLOCKS = 10  # samples aimed for within min_run_time_s
 
@@ -58,17 +57,6 @@ def plan_blocks(estimate_s: float, min_run_time_s: float, min_samples: int) -> t
     if number > 1:
         return N_BLOCKS, number
     return max(min_samples, min(N_BLOCKS, math.ceil(min_run_time_s / estimate_s))), 1
-
-
-@contextlib.contextmanager
-def cpu_threads(n: int) -> Iterator[None]:
-    """Run the block with torch's intra-op pool at n threads, restoring the old count."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def time_once(fn: Callable[[], object], device: torch.device) -> float:

@@ -7,9 +7,8 @@ import time
 import pytest
 import torch
 
-from approx.device import threads as cpu_threads
-
 from approx.bench.timing import N_BLOCKS, Timing, plan_blocks, time_call, time_calls, time_once
+from approx.device import threads as cpu_threads
 
 
 def test_plan_blocks_fills_the_run_time_and_keeps_enough_samples():

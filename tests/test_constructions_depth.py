@@ -24,13 +24,6 @@ from approx.pieces import breakpoints, count_pieces
 EPS = float(torch.finfo(torch.float64).eps)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These matrices are small: on a shared 2-core CI machine extra threads only add contention."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 X = torch.linspace(0, 1, 10_000, dtype=torch.float64).unsqueeze(1)  # (10000, 1)
 
 

@@ -21,13 +21,6 @@ from approx.pieces import METHODS, breakpoints, count_pieces, count_regions, max
 EPS = np.finfo(np.float64).eps
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These matrices are small: on a shared 2-core CI machine extra threads only add contention."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 LO, HI = -2.0, 2.0
 
 

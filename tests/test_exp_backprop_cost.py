@@ -2,14 +2,13 @@
 (Timings are measured, never asserted: only their bookkeeping is tested here.)"""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 
 from approx import Network
 from approx.backprop import count_edges, scalar_loss
-from approx.cli import main
 from experiments import backprop_cost
+from cli_support import run_smoke
 
 SMOKE = backprop_cost.Config(**backprop_cost.PRESETS["smoke"])
 
@@ -70,7 +69,5 @@ def test_config_rejects_bad_values():
 
 
 def test_cli_smoke_writes_results(tmp_path):
-    assert main(["run", "backprop_cost", "--preset", "smoke", "--device", "cpu", "--quiet",
-                 "--out", str(tmp_path)]) == 0
-    assert {"backprop_cost.csv", "backprop_cost.png", "backprop_cost.json"} <= {p.name for p in tmp_path.iterdir()}
-    assert set(pd.read_csv(tmp_path / "backprop_cost.csv").panel) == {"scalar", "tensor", "engines"}
+    frame = run_smoke("backprop_cost", tmp_path)
+    assert set(frame.panel) == {"scalar", "tensor", "engines"}

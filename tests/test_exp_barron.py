@@ -4,11 +4,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from approx.cli import main
 from experiments import barron
+from cli_support import run_smoke
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,5 @@ def test_config_checks():
 
 
 def test_cli_smoke_writes_results(tmp_path):
-    assert main(["run", "barron", "--preset", "smoke", "--device", "cpu", "--quiet",
-                 "--out", str(tmp_path)]) == 0
-    assert {"barron.csv", "barron.png", "barron.json"} <= {p.name for p in tmp_path.iterdir()}
-    assert set(pd.read_csv(tmp_path / "barron.csv").method) == {"trained", "sampled"}
+    frame = run_smoke("barron", tmp_path)
+    assert set(frame.method) == {"trained", "sampled"}

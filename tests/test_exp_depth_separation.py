@@ -9,6 +9,7 @@ import torch
 from approx.constructions.depth import sawtooth, tooth_power
 from experiments import _depth_separation_parts as parts
 from experiments import depth_separation as exp
+from cli_support import run_smoke
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +146,7 @@ def test_unknown_part_raises():
 
 
 def test_cli_smoke_writes_results(smoke, tmp_path):
-    from approx.cli import main
-    assert main(["run", "depth_separation", "--preset", "smoke", "--device", "cpu", "--quiet",
-                 "--out", str(tmp_path)]) == 0
-    names = {p.name for p in tmp_path.iterdir()}
-    assert {"depth_separation.csv", "depth_separation.png", "depth_separation.json"} <= names
-    stored = pd.read_csv(tmp_path / "depth_separation.csv")
+    stored = run_smoke("depth_separation", tmp_path)
     assert set(stored["part"]) == set(exp.PARTS)
     # the figure and the text come from the CSV alone (--plot-only), and the run is seeded
     assert exp.describe(stored) == exp.describe(smoke[1])

@@ -1,11 +1,10 @@
 """The ensembles experiment: its smoke preset runs, plots, describes, and goes through the CLI."""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from approx.cli import main
 from experiments import ensembles
+from cli_support import run_smoke
 
 
 def test_smoke_preset_runs_plots_and_describes(tmp_path):
@@ -33,7 +32,5 @@ def test_config_rejects_bad_values():
 
 
 def test_cli_smoke_writes_results(tmp_path):
-    assert main(["run", "ensembles", "--preset", "smoke", "--device", "cpu", "--quiet",
-                 "--out", str(tmp_path)]) == 0
-    assert {"ensembles-cpu.csv", "ensembles-cpu.png", "ensembles-cpu.json"} <= {p.name for p in tmp_path.iterdir()}
-    assert len(pd.read_csv(tmp_path / "ensembles-cpu.csv")) == 12
+    frame = run_smoke("ensembles", tmp_path, "ensembles-cpu")
+    assert len(frame) == 12

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pandas as pd
 import pytest
 import torch
 
 from approx import Network
-from approx.cli import main
 from approx.network import affine
 from experiments import gradcheck
+from cli_support import run_smoke
 
 SMOKE = gradcheck.Config(**gradcheck.PRESETS["smoke"])
 
@@ -99,9 +98,5 @@ def test_config_rejects_bad_values():
 
 
 def test_cli_smoke_writes_results(tmp_path):
-    assert main(["run", "gradcheck", "--preset", "smoke", "--device", "cpu", "--quiet",
-                 "--out", str(tmp_path)]) == 0
-    names = {p.name for p in tmp_path.iterdir()}
-    assert {"gradcheck.csv", "gradcheck.png", "gradcheck.json"} <= names
-    df = pd.read_csv(tmp_path / "gradcheck.csv")
+    df = run_smoke("gradcheck", tmp_path)
     assert (df.loc[df.panel == "architecture", "pass_autograd"]).all()

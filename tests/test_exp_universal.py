@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from approx.cli import main
 from experiments import universal
+from cli_support import run_smoke
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +96,5 @@ def test_steepness_rules_and_config_checks():
 
 
 def test_cli_smoke_writes_results(tmp_path):
-    assert main(["run", "universal", "--preset", "smoke", "--device", "cpu", "--quiet",
-                 "--out", str(tmp_path)]) == 0
-    assert {"universal.csv", "universal.png", "universal.json"} <= {p.name for p in tmp_path.iterdir()}
-    df = pd.read_csv(tmp_path / "universal.csv")
+    df = run_smoke("universal", tmp_path)
     assert set(df.table) == {"error", "curve"}

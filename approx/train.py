@@ -22,10 +22,25 @@ are always logged. Statuses:
     running      an intermediate row
     completed    the step budget was used up
     converged    the loss reached ``target_loss``; the member is frozen there
-    diverged     the loss was NaN, inf or above ``max_loss``; the member is frozen at its last
-                 parameters with a finite loss (the row shows the offending loss), and the
-                 others carry on: a sweep never crashes on one bad run
+    diverged     the loss was NaN, inf, above ``max_loss``, or above ``divergence_factor``
+                 times its reference (below); the member is frozen at its last parameters
+                 with a fine loss (the row shows the offending loss), and the others carry
+                 on: a sweep never crashes on one bad run
     time_budget  ``time_budget_s`` seconds of wall clock ran out
+
+Divergence by growth: a loss that stays finite can still have blown up (Adam at lr = 1e6 gives
+losses of 1e4 to 1e13). Member e diverges when its loss exceeds
+
+    divergence_factor * max(L_e(theta_0), L_e(0), tiny)        (default factor 1e4)
+
+where L_e(theta_0) is its full training loss at step 0 and L_e(0) the loss of predicting 0
+everywhere (mean y^2 for mse, log 2 for logistic): the second term sets the targets' scale, so a
+run that starts at an exact fit (a construction, L_e(theta_0) = 0) may drift by rounding or
+weight decay without counting as blown up; tiny (the dtype's smallest normal number) keeps the
+threshold positive when both are 0. Honest runs never come near it: training lowers the loss,
+and a mini-batch loss is at most n / batch_size times the full loss of the same parameters.
+``divergence_factor=None`` turns the rule off (NaN, inf and ``max_loss`` still count); each
+member of an ensemble has its own reference, so an ensemble stops members as single runs would.
 
 Stopping checks read the loss on the host, which on CUDA is a device synchronisation; they run
 every ``check_every`` steps (default: every step, except for ensembles on CUDA, every 16) and at
@@ -84,6 +99,7 @@ def fit(
     target_loss: float | None = None,
     time_budget_s: float | None = None,
     max_loss: float | None = None,
+    divergence_factor: float | None = 1e4,
     log_every: int | None = None,
     log_steps: Iterable[int] | None = None,
     metrics: dict[str, Callable[[Network], float | Tensor]] | None = None,
@@ -105,9 +121,10 @@ def fit(
         points of a permutation are skipped). Permutations come from a CPU torch.Generator
         seeded with ``seed`` (member e of an ensemble: seed + e, or seed[e] for a list), so
         runs repeat bit for bit and member e sees the batches a single run with its seed sees.
-    target_loss / max_loss / time_budget_s: stopping rules (see the module docstring); with
-        mini-batches, target_loss is judged on the full training loss at logged steps, and
-        divergence on the mini-batch loss at check steps.
+    target_loss / max_loss / divergence_factor / time_budget_s: stopping rules (see the module
+        docstring); with mini-batches, target_loss is judged on the full training loss at
+        logged steps, and divergence on the mini-batch loss at check steps (and on the full
+        loss at logged steps). divergence_factor: None, or a number >= 1 (default 1e4).
     log_every / log_steps: log every log_every steps and/or at the listed steps (default:
         about 100 rows per member); step 0 and the last step are always logged.
     metrics: name -> callable(net) -> float (single network) or tensor (E,) (ensemble),
@@ -131,6 +148,7 @@ def fit(
     _check_int("check_every", check_every, minimum=1)
     _check_optional_number("target_loss", target_loss)
     _check_optional_number("max_loss", max_loss, positive=True)
+    _check_optional_number("divergence_factor", divergence_factor, minimum=1)
     _check_optional_number("time_budget_s", time_budget_s, positive=True)
     metrics = dict(metrics or {})
     for name, fn in metrics.items():
@@ -146,9 +164,11 @@ def fit(
         batches = _Batches(n_points, batch_size, _member_seeds(seed, ensemble), net.device,
                            single=ensemble is None)
 
-    # Stopping thresholds as plain floats: "fine" means loss <= upper (false for NaN and inf).
-    upper = math.inf if max_loss is None else float(max_loss)
-    upper = min(upper, torch.finfo(net.dtype).max)
+    # Stopping thresholds: "fine" means loss <= upper (false for NaN and inf). ``upper`` is a
+    # float until step 0 has given the divergence reference; then a float or (E,) on the device.
+    ceiling = min(math.inf if max_loss is None else float(max_loss), torch.finfo(net.dtype).max)
+    upper = ceiling
+    zero_loss = _losses.get(loss).value(torch.zeros_like(y), y, y.ndim == 3)  # L(0): () or (E,)
     target = -math.inf if target_loss is None else float(target_loss)
 
     params = net.parameters()
@@ -179,6 +199,8 @@ def fit(
         full = value
         if batches is not None and log:
             full = loss_and_grad(current, x, y, loss)[0]
+        if t == 0 and divergence_factor is not None:  # step 0 is always logged: full is known
+            upper = _growth_threshold(full, zero_loss, divergence_factor, ceiling)
         judged = full if batches is None or log else None
         diverged, converged = _judge(value, judged, upper, target, running)
         stopped = diverged | converged
@@ -216,10 +238,25 @@ def _update(opt, params, grads, rate, state, keep: Tensor | None) -> list[Tensor
     return [torch.where(keep.view(-1, *([1] * (p.ndim - 1))), q, p) for p, q in zip(params, new)]
 
 
-def _judge(value, full, upper: float, target: float, running: list[bool]) -> tuple[set, set]:
+def _growth_threshold(start, zero_loss: Tensor, factor: float, ceiling: float):
+    """min(ceiling, factor * max(start, zero_loss, tiny)) per member (the module docstring).
+
+    ``start`` is the full loss at step 0: a float (single network) or (E,) on the device, and
+    so is the result. Whatever it gives for a NaN or inf start does not matter: that member
+    is judged diverged at step 0, since NaN and inf are never <= a threshold <= ``ceiling``.
+    """
+    tiny = torch.finfo(zero_loss.dtype).tiny
+    if isinstance(start, Tensor):
+        reference = torch.maximum(start, zero_loss).clamp(min=tiny)  # (E,)
+        return (reference * factor).clamp(max=ceiling)
+    return min(max(start, float(zero_loss), tiny) * factor, ceiling)
+
+
+def _judge(value, full, upper, target: float, running: list[bool]) -> tuple[set, set]:
     """(diverged, converged): running members whose loss is not <= upper, or is <= target.
 
-    ``value`` is the step's loss (a float, or (E,) on the device); ``full`` is the full
+    ``upper`` is a float or (E,) on the device (one threshold per member). ``value`` is the
+    step's loss (a float, or (E,) on the device); ``full`` is the full
     training loss (``value`` itself for full-batch training), or None where only divergence is
     judged. "not <= upper" catches NaN and inf as well as large losses.
     """
@@ -315,12 +352,13 @@ def _check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
-def _check_optional_number(name: str, value, positive: bool = False) -> None:
+def _check_optional_number(name: str, value, positive: bool = False, minimum: float | None = None) -> None:
     if value is None:
         return
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (positive and value <= 0):
-        raise ValueError(f"{name} must be None or a finite number{' > 0' if positive else ''}, got {value!r}")
+    if not ok or (positive and value <= 0) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else " > 0" if positive else ""
+        raise ValueError(f"{name} must be None or a finite number{bound}, got {value!r}")
 
 
 def _check_data(net: Network, data) -> tuple[Tensor, Tensor]:

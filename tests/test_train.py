@@ -108,7 +108,8 @@ def test_divergence_is_recorded_not_raised(engine):
     data = _data()
     net, hist = fit(_net(), data, engine=engine, lr=50.0, steps=500, log_every=100)
     assert hist.status.iloc[-1] == "diverged" and hist.step.iloc[-1] < 500
-    assert not hist.loss.iloc[-1] <= 1e300  # NaN, inf or astronomically large
+    reference = max(hist.loss.iloc[0], data[1].square().mean().item())
+    assert not hist.loss.iloc[-1] <= 1e4 * reference  # NaN, inf or above the growth threshold
     assert all(torch.isfinite(p).all() for p in net.parameters())  # frozen at finite parameters
     # max_loss: a bound on the loss also counts as divergence (here the start is above it)
     _, bounded = fit(_net(), data, engine=engine, lr=0.05, steps=50, max_loss=1e-3)
@@ -116,6 +117,111 @@ def test_divergence_is_recorded_not_raised(engine):
     # negative control: the same run with a sane rate completes
     _, sane = fit(_net(), data, engine=engine, lr=0.05, steps=50)
     assert sane.status.iloc[-1] == "completed"
+
+
+def test_adam_at_a_huge_rate_is_recorded_as_diverged():
+    # Adam at lr = 1e6 moves every parameter by about 1e6 in its first step: the loss jumps from
+    # 0.5 to about 1e12 and stays finite, so only the growth rule (loss > 1e4 x reference) can
+    # catch it. Before that rule this run was recorded as "completed".
+    data = _data()
+    net, hist = fit(_net(), data, optimizer="adam", lr=1e6, steps=200)
+    assert list(hist.step) == [0, 1] and list(hist.status) == ["running", "diverged"]
+    assert 1e4 * 0.5 < hist.loss.iloc[-1] < math.inf  # finite, and far above the start
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), _net().parameters()))  # rolled back
+    # negative controls: the rule switched off lets the blown-up run "complete" (what it did
+    # before), and a sane rate completes under the default rule
+    _, off = fit(_net(), data, optimizer="adam", lr=1e6, steps=200, divergence_factor=None)
+    assert off.status.iloc[-1] == "completed" and off.loss.max() > 1e4 * off.loss.iloc[0]
+    _, sane = fit(_net(), data, optimizer="adam", lr=1e-2, steps=200)
+    assert sane.status.iloc[-1] == "completed"
+
+
+def test_divergence_factor_sets_the_threshold_relative_to_the_reference_loss():
+    # Adam at lr = 1 overshoots: the loss peaks at 128 times its reference max(L(theta_0), L(0))
+    # (measured below with the rule off), then comes back down. A factor just above the peak
+    # ratio lets the run complete; one just below it stops the run where the peak is.
+    data = _data()
+    kwargs = dict(optimizer="adam", lr=1.0, steps=100, log_every=1)
+    _, free = fit(_net(), data, divergence_factor=None, **kwargs)
+    reference = max(free.loss.iloc[0], data[1].square().mean().item())
+    peak = free.loss.max() / reference
+    assert 10 < peak < 1e4 and free.status.iloc[-1] == "completed"  # the default never trips here
+    _, above = fit(_net(), data, divergence_factor=1.01 * peak, **kwargs)
+    assert above.status.iloc[-1] == "completed"
+    _, below = fit(_net(), data, divergence_factor=peak / 1.01, **kwargs)
+    assert below.status.iloc[-1] == "diverged" and below.step.iloc[-1] <= free.loss.idxmax()
+    assert below.loss.iloc[-1] > peak / 1.01 * reference
+
+
+def test_a_run_that_starts_at_an_exact_fit_is_not_diverged_by_drifting():
+    # y = 2x + 0.5 is this linear network exactly: L(theta_0) = 0. Weight decay pulls it off the
+    # fit, so the loss grows from 0 by far more than any factor, but stays far below the loss of
+    # predicting 0 (the reference's second term), which sets the targets' scale.
+    net = Network.from_parameters([torch.tensor([[2.0]], dtype=torch.float64),
+                                   torch.tensor([0.5], dtype=torch.float64)], ["identity"])
+    x = torch.linspace(-1, 1, 64, dtype=torch.float64)[:, None]
+    _, hist = fit(net, (x, 2 * x + 0.5), lr=0.1, weight_decay=0.1, steps=50)
+    assert hist.loss.iloc[0] == 0 and hist.status.iloc[-1] == "completed"
+    # negative control: relative to L(theta_0) alone the drift is a blow-up
+    assert hist.loss.max() > 1e4 * max(hist.loss.iloc[0], torch.finfo(torch.float64).tiny)
+
+
+def test_each_ensemble_member_is_judged_against_its_own_reference():
+    # Two copies of one network; member 1's targets are 1000 times member 0's, so its reference
+    # loss is 1e6 times larger. Adam at lr = 1 raises member 0's loss 128-fold (above the factor
+    # 100) but barely moves member 1's: one diverges, the other completes, as single runs do.
+    x, y = _data()
+    kwargs = dict(optimizer="adam", lr=1.0, steps=100, log_every=10, divergence_factor=100)
+    targets = [y, 1000 * y]
+    _, together = fit(Network.stack([_net()] * 2), (x, torch.stack(targets)), **kwargs)
+    alone = [fit(_net(), (x, t), **kwargs)[1] for t in targets]
+    assert [h.status.iloc[-1] for h in alone] == ["diverged", "completed"]
+    assert [together[together.member == e].status.iloc[-1] for e in (0, 1)] == ["diverged", "completed"]
+    # negative control: one shared threshold (member 1's) would have let member 0 complete
+    assert alone[0].loss.max() < 100 * 1e6 * alone[0].loss.iloc[0]
+
+
+@pytest.mark.parametrize("ensemble", [None, 2])
+@pytest.mark.parametrize("check_every, last_fine", [(1, 7), (4, 4)])
+def test_nan_minibatch_loss_between_logs_is_caught_and_rolled_back(ensemble, check_every, last_fine):
+    # Issue 17: a NaN rate at step 7 makes the parameters NaN from step 8, a step that is
+    # checked but not logged (log_every=10). The run must stop there as diverged and return
+    # the parameters of the last check at which the loss was fine: those a run of last_fine
+    # steps ends with (same batches, same updates), bit for bit.
+    data = _data()
+    nan_at_7 = lambda t, steps: math.nan if t == 7 else 1.0  # noqa: E731
+    kwargs = dict(optimizer="sgd", momentum=0.9, batch_size=16, lr=0.05, log_every=10)
+    net, hist = fit(_net(ensemble=ensemble), data, steps=30, schedule=nan_at_7,
+                    check_every=check_every, **kwargs)
+    assert set(hist.step) == {0, 8} and set(hist.status[hist.step == 8]) == {"diverged"}
+    assert hist.loss[hist.step == 8].isna().all()  # what the check at step 8 saw
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+
+    def same(steps):
+        reference, _ = fit(_net(ensemble=ensemble), data, steps=steps, **kwargs)
+        return all(torch.equal(p, q) for p, q in zip(net.parameters(), reference.parameters()))
+    assert same(last_fine)
+    # negative control: the comparison tells neighbouring steps apart
+    assert not same(last_fine - 1) and not same(last_fine + 1)
+
+
+@pytest.mark.parametrize("ensemble", [None, 2])
+def test_an_infinite_loss_counts_as_divergence_and_rolls_back(ensemble):
+    # A rate multiplied by 1e200 at step 3 sends a linear network's weight to about 1e199:
+    # finite parameters, but the squared error overflows to exactly inf at step 4. With the
+    # growth rule and max_loss off, only the "not finite" rule can stop the run.
+    def linear():
+        return Network.random([1, 1], "identity", seed=0, ensemble=ensemble)
+    data = _data()
+    kwargs = dict(lr=0.1, steps=20, log_every=100, divergence_factor=None)
+    net, hist = fit(linear(), data, schedule=lambda t, s: 1e200 if t == 3 else 1.0, **kwargs)
+    assert set(hist.step) == {0, 4} and set(hist.status[hist.step == 4]) == {"diverged"}
+    assert (hist.loss[hist.step == 4] == math.inf).all()
+    at_3, _ = fit(linear(), data, **{**kwargs, "steps": 3})
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), at_3.parameters()))
+    # negative control: a factor of 1e100 gives a huge but finite loss, which these rules accept
+    _, finite = fit(linear(), data, schedule=lambda t, s: 1e100 if t == 3 else 1.0, **kwargs)
+    assert set(finite.status) == {"running", "completed"} and finite.loss.max() > 1e190
 
 
 def test_time_budget_stops_the_run():
@@ -157,6 +263,8 @@ def test_input_is_not_modified():
     ({"log_every": 0}, "log_every must be an int >= 1"),
     ({"log_steps": [5000]}, "log_steps must be ints in 0..1000"),
     ({"max_loss": -1.0}, "max_loss must be None or a finite number > 0"),
+    ({"divergence_factor": 0.5}, "divergence_factor must be None or a finite number >= 1, got 0.5"),
+    ({"divergence_factor": math.inf}, "divergence_factor must be None or a finite number >= 1"),
     ({"time_budget_s": 0}, "time_budget_s must be None or a finite number > 0"),
     ({"metrics": {"loss": len}}, "metric 'loss' must be a callable"),
     ({"seed": "x", "batch_size": 4}, "seed must be an int"),

@@ -14,11 +14,13 @@ derivative takes the input ``x`` and the already computed output ``y`` so that s
 can reuse y (sigma' = y (1 - y), tanh' = (1 - y)(1 + y) = 1 - y^2) instead of recomputing
 exponentials.
 
-Conventions at kinks follow PyTorch's CPU kernels, so the hand-written engine and autograd agree
-everywhere on the CPU: relu'(0) = 0, ramp'(x) = 1 on the open interval (0, 1) only (the
-derivative torch.clamp and nn.Hardtanh give on the CPU; torch's CUDA clamp gives 1 at both ends,
-ours stays the same on every device), and softplus'(x) = 1 exactly above torch's threshold x > 20, where softplus
-returns x itself (sigmoid(x) would differ from it by up to 2e-9).
+Conventions at kinks are ours, the same on every device and torch version: relu'(0) = 0,
+ramp'(x) = 1 on the open interval (0, 1) only (0 at both kinks), and softplus'(x) = 1 exactly
+above torch's threshold x > 20, where softplus returns x itself (sigmoid(x) would differ from it
+by up to 2e-9). torch's own derivative at a kink is not stable across builds: clamp's gradient
+at x = 0 and 1 is 0 on the CPU with torch 2.11 and 2.14 but 1 with 2.13, and 1 on CUDA. So the
+hand-written engine and autograd agree everywhere off the kinks, and at the kinks wherever
+torch happens to use our convention.
 
 Stability: sigmoid uses torch.sigmoid (no overflow of exp for large |x|); softplus uses
 torch's thresholded log1p(e^x), whose derivative is sigmoid(x) up to the threshold; both are

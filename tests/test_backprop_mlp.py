@@ -132,5 +132,12 @@ def test_fused_activation_messages_equal_the_table(name):
     y = phi.value(x)
     expected = B * phi.derivative(x, y)
     got = _INTO_MESSAGE[name](B.clone(), x, y)
-    assert torch.allclose(got, expected, rtol=1e-15, atol=1e-300)
-    assert not torch.allclose(got * 1.01, expected, rtol=1e-15, atol=1e-300)  # control
+    # Both sides compute phi'(y) in [0, 1] from the same y, in a different order or with a
+    # fused multiply-add (sigmoid: y - y*y against y (1 - y); tanh: 1 - y^2 against (1-y)(1+y)),
+    # each within 2u + |phi'| 2u of the exact value; then one product with B rounds by u. So
+    # |got - expected| <= 2 eps |B| + eps |expected|: relative to B, not to phi', which
+    # cancels (tanh' near 1e-7 carries 1e-9 relative error; seen with ATEN_CPU_CAPABILITY=default).
+    eps = torch.finfo(torch.float64).eps
+    bound = 2 * eps * B.abs() + eps * expected.abs()
+    assert bool(((got - expected).abs() <= bound).all())
+    assert not bool(((got * (1 + 1e-12) - expected).abs() <= bound).all())  # control

@@ -152,10 +152,14 @@ def test_scalar_activations(name):
     check_scalar(lambda a: a.activation(name), 1, torch_fn=phi.value)
 
 
+KINKS = {"relu": (0.0,), "ramp": (0.0, 1.0)}  # where a derivative is a convention
+
+
 @pytest.mark.parametrize("name", activations.names())
 @pytest.mark.parametrize("x", [-1e4, -30.0, -20.5, -1.0, 0.0, 0.5, 1.0, 20.0, 20.5, 30.0, 1e4])
 def test_scalar_activations_at_kinks_and_extremes(name, x):
-    """Float rules follow torch's conventions exactly, even at kinks and thresholds."""
+    """Float rules equal torch's values everywhere, its derivatives off the kinks, and at a kink
+    the tensor rule's convention (torch's own derivative there varies by version and device)."""
     phi = activations.get(name)
     node = Node(x).activation(name)
     node.backward()
@@ -163,8 +167,13 @@ def test_scalar_activations_at_kinks_and_extremes(name, x):
     ref = phi.value(leaf)
     ref.backward()
     assert math.isfinite(node.value) and math.isfinite(node.children[0].grad)
+    # the same float64 function from two libraries: equal to a few ulps (1e-15 is 4.5 ulps)
     assert node.value == pytest.approx(ref.item(), rel=1e-15, abs=1e-300)
-    assert node.children[0].grad == pytest.approx(leaf.grad.item(), rel=1e-15, abs=1e-300)
+    if x in KINKS.get(name, ()):
+        t = torch.tensor([x], dtype=torch.float64)
+        assert node.children[0].grad == phi.derivative(t, phi.value(t)).item()
+    else:
+        assert node.children[0].grad == pytest.approx(leaf.grad.item(), rel=1e-15, abs=1e-300)
 
 
 def test_check_helper_has_teeth():

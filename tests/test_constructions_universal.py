@@ -26,6 +26,7 @@ from approx.constructions import (
     staircase_error_bound,
 )
 from approx.network import Layer, Network
+from rounding import forward_error_bound
 
 ONE_D = ["sin1", "sin3", "gaussian", "square", "abs", "triangle", "step", "weierstrass"]
 SMOOTH = ["sin1", "sin3", "gaussian", "square", "weierstrass"]
@@ -271,14 +272,17 @@ def test_engines_and_module_evaluate_identically(name):
     x = torch.rand(257, d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     g = net(x)  # (257, 1)
     module = net.to_module()
-    assert torch.allclose(module(x), g, rtol=1e-13, atol=1e-15)
+    # nn.Linear and addmm may order the sums differently: within twice the rounding bound
+    # (tests/rounding.py), which steep staircases make far larger than 1e-15 absolute
+    bound = 2 * forward_error_bound(net, x)  # (257, 1)
+    assert bool(((module(x) - g).abs() <= bound).all())
     # The hand-written engine's forward values: with one point and y = 0, the MSE loss is g(x)^2
     # and its gradient with respect to the output bias is 2 g(x).
     zero = torch.zeros(1, 1, dtype=torch.float64)
     for i in range(0, 257, 16):
         loss, grads = backprop.loss_and_grad(net, x[i:i + 1], zero)
-        # (a batch of one may take another BLAS kernel than 257 rows: rounding-level differences)
-        assert grads[-1].item() / 2 == pytest.approx(g[i, 0].item(), rel=1e-13, abs=1e-14)
+        # (a batch of one may take another BLAS kernel than 257 rows: the rounding bound)
+        assert abs(grads[-1].item() / 2 - g[i, 0].item()) <= bound[i, 0].item()
         assert loss == pytest.approx((grads[-1].item() / 2) ** 2, rel=1e-12)
     # On the whole batch the two engines agree on the loss and on every gradient.
     y = torch.cos(x.sum(1, keepdim=True))

@@ -11,6 +11,7 @@ import contextlib
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-__all__ = ["DEVICES", "resolve_device", "seed_everything", "threads", "precision", "environment", "synchronize"]
+__all__ = ["DEVICES", "resolve_device", "seed_everything", "threads", "precision", "environment", "synchronize",
+           "arithmetic"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -106,6 +108,32 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
+def arithmetic() -> dict[str, str | None]:
+    """What decides the rounding of CPU results: the CPU, torch's vector kernels and the BLAS.
+
+    Two machines with the same torch can still differ in the last bits: torch dispatches its
+    elementwise kernels by CPU capability (AVX512, AVX2, default; ATEN_CPU_CAPABILITY overrides
+    it), MKL picks a matrix-product kernel by CPU (MKL_ENABLE_INSTRUCTIONS caps it), and numpy and
+    scipy's OpenBLAS picks one by OPENBLAS_CORETYPE or the detected core. Seeded results are
+    byte-identical only where all of these are the same.
+    """
+    build = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    try:
+        numpy_blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        numpy_blas = " ".join(str(numpy_blas.get(k, "")) for k in ("name", "version")).strip() or None
+    except Exception:  # noqa: BLE001 - numpy < 1.26 has no mode="dicts"; the record is best effort
+        numpy_blas = None
+    return {
+        "cpu_model": device_name(torch.device("cpu")),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_blas": build.group(1) if build else None,
+        "numpy_blas": numpy_blas,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "MKL_ENABLE_INSTRUCTIONS": os.environ.get("MKL_ENABLE_INSTRUCTIONS"),
+        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+    }
+
+
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
         out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
@@ -134,6 +162,7 @@ def environment(device: torch.device, tf32: bool = False) -> dict:
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,
+        "arithmetic": arithmetic(),
     }
     if device.type == "cuda":
         env["cuda"] = torch.version.cuda

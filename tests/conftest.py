@@ -5,6 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
+def pytest_report_header(config):
+    """Printed before the tests: what decides the last bits of every CPU result here."""
+    from approx.device import arithmetic
+
+    a = arithmetic()
+    cuda = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build"
+    return [f"approx: torch {torch.__version__} ({cuda}, CUDA available: {torch.cuda.is_available()}), "
+            f"CPU {a['cpu_model']}, torch kernels {a['torch_cpu_capability']}",
+            f"approx: BLAS torch {a['torch_blas']}, numpy {a['numpy_blas']}; "
+            + ", ".join(f"{k}={a[k]}" for k in ("OPENBLAS_CORETYPE", "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY"))]
+
+
 DEVICES = [
     pytest.param("cpu", id="cpu"),
     pytest.param(

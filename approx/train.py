@@ -62,11 +62,12 @@ from . import optim as _optim
 from . import schedules as _schedules
 from .network import Network
 
-__all__ = ["fit", "ENGINES", "STATUSES"]
+__all__ = ["fit", "ENGINES", "STATUSES", "DIVERGENCE_FACTOR"]
 
 ENGINES = ("backprop", "autograd")
 STATUSES = ("running", "completed", "converged", "diverged", "time_budget")
 BASE_COLUMNS = ("step", "member", "loss", "status", "time_s")
+DIVERGENCE_FACTOR = 1e4  # fit's default: diverged above this times the reference loss
 
 
 def engine_function(engine: str) -> Callable:
@@ -99,7 +100,7 @@ def fit(
     target_loss: float | None = None,
     time_budget_s: float | None = None,
     max_loss: float | None = None,
-    divergence_factor: float | None = 1e4,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
     log_every: int | None = None,
     log_steps: Iterable[int] | None = None,
     metrics: dict[str, Callable[[Network], float | Tensor]] | None = None,

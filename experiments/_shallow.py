@@ -24,22 +24,29 @@ measured errors are those of the trained float32 parameters, without float32 rou
 
 Threads. Training runs at ``threads`` CPU threads (restored afterwards): these are small
 kernels, and two threads fighting for a shared 2-core machine were measured ~10x slower than one.
+
+Divergence. ``train`` returns fit's status per member; a diverged member (loss NaN, inf or above
+``fit``'s divergence_factor times its reference) is frozen at its last fine parameters, so its
+errors describe an early network, not a trained one. The studies draw such runs with
+``DIVERGED_STYLE``, leave them out of medians and slopes, and say so with ``diverged_text``.
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
+import pandas as pd
 import torch
 from torch import Tensor
 
 from approx.network import Layer, Network
-from approx.train import fit
+from approx.train import DIVERGENCE_FACTOR, fit
 
-__all__ = ["DTYPES", "shallow_ensemble", "train", "evaluate"]
+__all__ = ["DTYPES", "DIVERGED_STYLE", "shallow_ensemble", "train", "evaluate", "diverged_text"]
 
 SIGMOIDAL = ("sigmoid", "tanh")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}  # training precisions
+DIVERGED_STYLE = {"marker": "x", "color": "red", "s": 18, "linewidths": 1.0, "zorder": 5}  # scatter
 
 
 def shallow_ensemble(d: int, width: int, activation: str, seeds: Sequence[int], *,
@@ -80,3 +87,20 @@ def evaluate(net: Network, x: Tensor, cells: int = 2**18) -> Tensor:
     x = x.to(net64.device, torch.float64)
     rows = max(1, cells // ((net64.ensemble or 1) * max(net64.sizes)))
     return torch.cat([net64(x[i:i + rows]) for i in range(0, x.shape[0], rows)], dim=-2)
+
+
+def diverged_text(trained: pd.DataFrame, label: Callable[[Any], str], shown: int = 6) -> str:
+    """One sentence on how many trained runs (rows with a ``status``) diverged, and which.
+
+    ``label`` names a run from its row (a namedtuple of ``itertuples``); at most ``shown`` runs
+    are listed. Says so as well when none diverged, so that a reader knows it was checked.
+    """
+    diverged = trained[trained.status == "diverged"]
+    rule = f"fit's rule: a training loss NaN, inf or above {DIVERGENCE_FACTOR:g} times its starting scale"
+    if not len(diverged):
+        return f"None of the {len(trained)} trained networks diverged ({rule})."
+    runs = [label(row) for row in diverged.head(shown).itertuples()]
+    more = f" and {len(diverged) - shown} more" if len(diverged) > shown else ""
+    return (f"{len(diverged)} of {len(trained)} trained networks diverged ({rule}): "
+            f"{', '.join(runs)}{more}. They are frozen at their last fine parameters, drawn as red "
+            f"crosses, and left out of the medians, slopes and comparisons.")

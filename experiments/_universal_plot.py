@@ -1,6 +1,7 @@
 """Drawing for experiments/universal.py (kept apart so that the study reads on its own).
 
 ``draw`` takes the tidy DataFrame of ``universal.run`` and the fitted rates, nothing else.
+Diverged trained runs are drawn as red crosses at their (frozen) error and left out of the medians.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from approx.plotting import figure, save
+
+from ._shallow import DIVERGED_STYLE
 
 RAMP, INTERP = "relu ramp staircase", "relu interpolant"  # method names, as in universal.py
 
@@ -28,12 +31,15 @@ def _style(method: str, index: int) -> dict:
 
 def _error_panel(ax, part: pd.DataFrame, methods: list[str], sigmoid_rules: list[str],
                  fit_min_width: int) -> None:
+    diverged = part.status == "diverged" if "status" in part else pd.Series(False, part.index)
+    if diverged.any():
+        ax.scatter(part.width[diverged], part.err_sup[diverged], **DIVERGED_STYLE)
     for method in methods:
-        medians = part[part.method == method].groupby("width").err_sup.median()
+        medians = part[(part.method == method) & ~diverged].groupby("width").err_sup.median()
         if len(medians):
             index = sigmoid_rules.index(method) if method in sigmoid_rules else 0
             ax.plot(medians.index, medians.values, label=method, markersize=3, **_style(method, index))
-    anchor = part[part.width == fit_min_width].err_sup.median()
+    anchor = part[(part.width == fit_min_width) & ~diverged].err_sup.median()
     if part.kind.iloc[0] != "discontinuous" and anchor > 0:
         w = np.array([fit_min_width, part.width.max()], dtype=float)
         for slope, label in ((-1, "1/n"), (-2, "1/n^2")):
@@ -65,6 +71,8 @@ def draw(df: pd.DataFrame, table: pd.DataFrame, path: Path, fit_min_width: int) 
     errs = df[df.table == "error"]
     names = list(dict.fromkeys(errs.target))
     curves = df[df.table == "curve"]
+    if "status" in curves:
+        curves = curves[curves.status != "diverged"]
     curve_widths = sorted(w for w in curves.width.unique() if w > 0)[:2]
     n_cols = 4
     n_grid = math.ceil(len(names) / n_cols)
@@ -94,6 +102,9 @@ def draw(df: pd.DataFrame, table: pd.DataFrame, path: Path, fit_min_width: int) 
     handles.append(bottom[0].plot([], [], color="k", linewidth=3, alpha=0.25)[0] if curve_widths
                    else axes[0][0].plot([], [])[0])
     labels.append("target (bottom panels)")
+    if "status" in errs and (errs.status == "diverged").any():
+        handles.append(bottom[3].scatter([], [], **DIVERGED_STYLE))
+        labels.append(f"diverged ({int((errs.status == 'diverged').sum())} runs; not in the medians)")
     bottom[3].legend(handles, labels, loc="upper center", fontsize=8, frameon=False)
     trained = errs[errs.method.str.startswith("trained")]
     if len(trained) and "batch_size" in trained:

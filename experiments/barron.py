@@ -39,9 +39,10 @@ from approx.device import resolve_device, threads
 from approx.metrics import loglog_slope
 from approx.plotting import figure, save
 
-from ._shallow import DTYPES, evaluate, shallow_ensemble, train
+from ._shallow import DIVERGED_STYLE, DTYPES, diverged_text, evaluate, shallow_ensemble, train
 
-__all__ = ["Config", "PRESETS", "points", "run_point", "run", "rates", "plot", "describe"]
+__all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
+           "describe"]
 
 FAMILIES = ("ridge_nd", "gaussian_nd", "ball_nd")
 
@@ -169,10 +170,16 @@ def run(cfg: Config) -> pd.DataFrame:
     return pd.concat([run_point(cfg, p) for p in points(cfg)], ignore_index=True)
 
 
+def completed(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows without diverged trained runs (frozen early, they measure no training)."""
+    return df[df.status != "diverged"] if "status" in df else df
+
+
 def rates(df: pd.DataFrame) -> pd.DataFrame:
-    """Slope of log test MSE on log width per (method, family, d), every seed or draw a point."""
+    """Slope of log test MSE on log width per (method, family, d), every seed or draw a point;
+    diverged trained runs are left out."""
     out = []
-    for (method, family, d), part in df.groupby(["method", "family", "d"], sort=False):
+    for (method, family, d), part in completed(df).groupby(["method", "family", "d"], sort=False):
         if part.width.nunique() < 2:
             continue
         rate = loglog_slope(part.width, part.test_mse)
@@ -192,6 +199,12 @@ def _panels(df: pd.DataFrame) -> list[tuple[str, str]]:
 
 def _error_panel(ax, part: pd.DataFrame, colors: dict, method: str, family: str,
                  legend: bool) -> None:
+    widths = sorted(part.width.unique())
+    finite = np.isfinite(part.barron_constant.iloc[0])
+    diverged = part.status == "diverged" if "status" in part else pd.Series(False, part.index)
+    if diverged.any():  # frozen early: drawn apart, left out of the medians
+        ax.scatter(part.width[diverged], part.test_mse[diverged], **DIVERGED_STYLE)
+    part = part[~diverged]
     for d, by_d in part.groupby("d"):
         median = by_d.groupby("width").test_mse.median()
         ax.plot(median.index, median.values, "o-", color=colors[d], label=f"d = {d}", markersize=3)
@@ -199,18 +212,19 @@ def _error_panel(ax, part: pd.DataFrame, colors: dict, method: str, family: str,
         if method == "sampled":
             bound = by_d.groupby("width").sampled_bound.first()
             ax.plot(bound.index, bound.values, "--", color=colors[d], linewidth=0.8)
-    w = np.array([part.width.min(), part.width.max()], dtype=float)
-    anchor = part[part.width == w[0]].test_mse.median()
-    ax.plot(w, anchor * w[0] / w, color="grey", linewidth=1.2, linestyle=":", label="slope -1")
-    finite = np.isfinite(part.barron_constant.iloc[0])
+    if len(part):
+        w = np.array([part.width.min(), part.width.max()], dtype=float)
+        anchor = part[part.width == w[0]].test_mse.median()
+        ax.plot(w, anchor * w[0] / w, color="grey", linewidth=1.2, linestyle=":", label="slope -1")
     what = {"trained": "trained (Adam)", "sampled": "sampled as in Barron's proof"}[method]
     note = ("\n(dashed: E err^2 <= ~V^2/n, V <= 2C)" if method == "sampled"
             else "" if finite else "\n(Barron constant infinite)")
     ax.set(xscale="log", yscale="log", xlabel="hidden units n", ylabel="test MSE (squared L2 error)",
            title=f"{family}, {what}{note}")
-    ax.set_xticks(sorted(part.width.unique()), [f"{w:g}" for w in sorted(part.width.unique())])
+    ax.set_xticks(widths, [f"{w:g}" for w in widths])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    if legend:  # the colours mean the same d in every panel; say so once, where there is room
+    if legend and ax.get_legend_handles_labels()[0]:  # the colours mean the same d in every
+        # panel: say so once, where there is room (nothing to say if every run here diverged)
         ax.legend(fontsize=7, loc="upper right", ncol=2, framealpha=0.8)
 
 
@@ -237,6 +251,10 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     ax.set(xscale="log", xlabel="input dimension d", ylabel="fitted slope of test MSE vs n",
            title="rates with 95% CI")
     ax.xaxis.set_major_formatter("{x:g}")
+    n_diverged = int((df.status == "diverged").sum()) if "status" in df else 0
+    if n_diverged:
+        ax.scatter([], [], label=f"diverged ({n_diverged} runs; not in medians or slopes)",
+                   **DIVERGED_STYLE)
     ax.legend(fontsize=7)
     save(fig, path)
 
@@ -268,6 +286,9 @@ def describe(df: pd.DataFrame) -> str:
             + f"; their mean error is {'below' if below else 'NOT below'} the expected-error bound at "
             "every width. The constant grows with d because C measures sup |w.x| over the cube "
             "(|w|_1 / 2 for a unit direction w), not because the rate changes.")
+    if len(trained):
+        parts.append(diverged_text(trained, lambda r: f"{r.family} d = {r.d} n = {r.width} (seed {r.seed})"))
+    trained = completed(trained)
     finite = trained[np.isfinite(trained.barron_constant)]
     if len(finite):
         above = int((finite.test_mse > finite.barron_bound).sum())
@@ -292,7 +313,7 @@ def _trained_text(trained: pd.DataFrame) -> str:
         f"schedule from lr {first.lr:g}, mini-batches of {first.batch_size:.0f} from "
         f"{first.n_train:.0f} uniform points, {output}, {first.train_dtype}): median test MSE / "
         f"Var f at n = {' -> '.join(map(str, shown))}: "
-        + ", ".join(f"{fam} d={d} " + " -> ".join(f"{rel[fam, d, w]:.2g}" for w in shown)
+        + ", ".join(f"{fam} d={d} " + " -> ".join(f"{rel.get((fam, d, w), np.nan):.2g}" for w in shown)
                     for fam in dict.fromkeys(trained.family) for d in sorted(trained.d.unique()))
         + ". Where these stop falling, Adam's step budget, not the width, sets the error, so the "
         "trained slopes mix approximation with optimisation; the theorem is about the best network "

@@ -38,11 +38,11 @@ from approx.constructions import (
 from approx.device import resolve_device, threads
 from approx.metrics import errors, grid, loglog_slope
 
-from ._shallow import DTYPES, evaluate, shallow_ensemble, train
+from ._shallow import DTYPES, diverged_text, evaluate, shallow_ensemble, train
 from ._universal_plot import draw
 
-__all__ = ["Config", "PRESETS", "points", "run_point", "run", "rates", "plot", "describe",
-           "FIT_MIN_WIDTH"]
+__all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
+           "describe", "FIT_MIN_WIDTH"]
 
 FIT_MIN_WIDTH = 8  # rates are fitted on widths >= this (the asymptotic regime)
 RAMP, INTERP = "relu ramp staircase", "relu interpolant"
@@ -194,8 +194,9 @@ def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
                      **errors(lambda _: out[e], _targets.get(name), xe)})
         if draw_curves and name == cfg.curve_target and s == seeds[0]:
             xc = grid(cfg.n_curve, device=device)
-            rows += _curve_rows(name, f"trained {activation}", width, xc,
+            curve = _curve_rows(name, f"trained {activation}", width, xc,
                                 evaluate(net.member(e), xc).cpu())
+            rows += [{**r, "status": status[e]} for r in curve]  # the plot skips diverged curves
     return rows
 
 
@@ -222,9 +223,15 @@ def predicted_sup_slope(method: str, kind: str) -> float | None:
     return None  # fixed steepness saturates; trained networks are measured
 
 
+def completed(errs: pd.DataFrame) -> pd.DataFrame:
+    """The error rows without diverged trained runs (frozen early, they measure no training)."""
+    return errs[errs.status != "diverged"] if "status" in errs else errs
+
+
 def rates(df: pd.DataFrame, column: str = "err_sup") -> pd.DataFrame:
-    """Fitted slope of log(column) on log(width) per (target, method), widths >= FIT_MIN_WIDTH."""
-    errs = df[(df.table == "error") & (df.width >= FIT_MIN_WIDTH)]
+    """Fitted slope of log(column) on log(width) per (target, method), widths >= FIT_MIN_WIDTH;
+    diverged trained runs are left out."""
+    errs = completed(df[(df.table == "error") & (df.width >= FIT_MIN_WIDTH)])
     out = []
     for (target, method), part in errs.groupby(["target", "method"], sort=False):
         if part.width.nunique() < 2:
@@ -289,7 +296,11 @@ def describe(df: pd.DataFrame) -> str:
         text.append(f"A discontinuous target has no uniform approximant by continuous units: the "
                     f"constructions' sup error on the step stays >= {steps.err_sup.min():.2f}.")
     if trained:
-        text += _trained_text(errs, sup, trained)
+        runs = errs[errs.method.isin(trained)]
+        text.append(diverged_text(runs, lambda r: f"{r.method.removeprefix('trained ')} on "
+                                  f"{r.target} at n = {r.width} (seed {int(r.seed)})"))
+        if (runs.status != "diverged").any():
+            text += _trained_text(completed(errs), sup, trained)
     return " ".join(text)
 
 
@@ -312,16 +323,17 @@ def _trained_text(errs: pd.DataFrame, sup: pd.DataFrame, trained: list[str]) -> 
             .groupby(["target", "width"]).min())  # (target, width) -> best activation's median
     interp = errs[errs.method == INTERP].groupby(["target", "width"]).err_sup.first()
     names = [t for t in dict.fromkeys(rows.target) if _targets.get(t).kind != "discontinuous"]
-    if middle < widths[-1]:
-        fall = [best[t, middle] / best[t, widths[-1]] for t in names]
-        fall_interp = [interp[t, middle] / interp[t, widths[-1]] for t in names
+    both = [t for t in names if (t, middle) in best and (t, widths[-1]) in best]  # not all diverged
+    if middle < widths[-1] and both:
+        fall = [best[t, middle] / best[t, widths[-1]] for t in both]
+        fall_interp = [interp[t, middle] / interp[t, widths[-1]] for t in both
                        if (t, middle) in interp and (t, widths[-1]) in interp]
         text.append(
             f"Best trained sup error (best activation) at n = {middle} and n = {widths[-1]}, with the "
             f"interpolant's in brackets: " + ", ".join(
                 f"{t} {best[t, middle]:.2g} -> {best[t, widths[-1]]:.2g} "
                 f"({interp.get((t, middle), math.nan):.2g} -> {interp.get((t, widths[-1]), math.nan):.2g})"
-                for t in names)
+                for t in both)
             + f". Over these {widths[-1] // middle}x more units the trained error fell by a median "
             f"factor of {np.median(fall):.2g}, the interpolant's by {np.median(fall_interp):.3g}: the "
             "trained curves level off while constructions of the same widths keep their rates, so "

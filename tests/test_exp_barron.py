@@ -53,6 +53,25 @@ def test_engines_agree(smoke):
     assert np.allclose(a.test_mse, b.test_mse, rtol=1e-8)
 
 
+def test_a_huge_learning_rate_is_recorded_as_diverged(smoke, tmp_path):
+    # Adam at lr = 1e6 blows every trained network up (finite losses far above their start): fit
+    # records each as diverged, the status column says so, describe() counts them, the rates
+    # leave them out and the figure still draws (crosses, no medians).
+    cfg, df = smoke
+    blown = barron.run(dataclasses.replace(cfg, lr=1e6))
+    trained = blown[blown.method == "trained"]
+    assert len(trained) == len(df[df.method == "trained"]) and set(trained.status) == {"diverged"}
+    assert f"{len(trained)} of {len(trained)} trained networks diverged" in barron.describe(blown)
+    assert set(barron.rates(blown).method) == {"sampled"}
+    barron.plot(blown, tmp_path / "blown.png")
+    assert (tmp_path / "blown.png").stat().st_size > 0
+    # negative control: at the smoke preset's own rate nothing diverges, describe() says so, and
+    # the trained runs have rates
+    sane = df[df.method == "trained"]
+    assert set(sane.status) == {"completed"} and set(barron.rates(df).method) == {"trained", "sampled"}
+    assert f"None of the {len(sane)} trained networks diverged" in barron.describe(df)
+
+
 def test_config_checks():
     for bad in ({"dims": (0,)}, {"families": ("sin1",)}, {"widths": ()}, {"activation": "gelu"},
                 {"engine": "jax"}, {"batch_size": 10**6}, {"n_draws": 0}, {"dtype": "half"},

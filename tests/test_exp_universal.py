@@ -80,6 +80,34 @@ def test_plot_and_describe(smoke, tmp_path):
     assert f"mini-batches of {universal.PRESETS['smoke']['batch_size']} from" in text
 
 
+def test_a_huge_learning_rate_is_recorded_as_diverged(smoke, tmp_path):
+    # Adam at lr = 1e6 blows every trained network up (finite losses of 1e11 and more): fit
+    # records each as diverged, the status column says so, describe() counts them and the
+    # figure still draws (crosses, no medians).
+    cfg, df = smoke
+    blown = universal.run(dataclasses.replace(cfg, lr=1e6))
+    trained = blown[(blown.table == "error") & (blown.seed >= 0)]
+    assert len(trained) == len(df[(df.table == "error") & (df.seed >= 0)])
+    assert set(trained.status) == {"diverged"}
+    assert f"{len(trained)} of {len(trained)} trained networks diverged" in universal.describe(blown)
+    universal.plot(blown, tmp_path / "blown.png")
+    assert (tmp_path / "blown.png").stat().st_size > 0
+    # negative control: at the smoke preset's own rate nothing diverges, and describe() says so
+    sane = df[(df.table == "error") & (df.seed >= 0)]
+    assert set(sane.status) == {"completed"}
+    assert f"None of the {len(sane)} trained networks diverged" in universal.describe(df)
+
+
+def test_rates_leave_diverged_runs_out(smoke):
+    _, df = smoke
+    ramp = (df.table == "error") & (df.method == universal.RAMP) & (df.target == "abs")
+    marked = df.assign(status=df.status.where(~(ramp & (df.width == df.width.max())), "diverged"))
+
+    def ramp_points(frame):
+        return universal.rates(frame).set_index(["target", "method"]).loc[("abs", universal.RAMP), "n_points"]
+    assert ramp_points(marked) == ramp_points(df) - 1  # the widest ramp row, marked diverged, is out
+
+
 def test_steepness_rules_and_config_checks():
     assert universal.steepness_of("100", 7) == 100
     assert universal.steepness_of("8n", 4) == 32

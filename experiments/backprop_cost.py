@@ -36,14 +36,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from approx import autograd, backprop
-from approx.device import resolve_device, synchronize, threads
+from approx import activations, autograd, backprop, checks
+from approx.device import DEVICES, resolve_device, synchronize, threads
 from approx.metrics import loglog_slope
 from approx.network import Network
 from approx.plotting import figure, save
 
+from ._limits import MAX_COUNT, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_SECONDS, MAX_THREADS, MAX_WIDTH
+
 __all__ = ["Config", "PRESETS", "run", "plot", "describe", "summary", "slopes", "engine_table",
            "engine_target"]
+
+
+# A scalar graph holds Python objects per node and edge (~10^2 bytes each): 2**23 edges, 32x the
+# full preset's largest graph, take about a gigabyte.
+MAX_SCALAR_EDGES = 2**23
 
 
 @dataclass(frozen=True)
@@ -63,14 +70,25 @@ class Config:
 
     def __post_init__(self):
         for name in ("scalar_widths", "tensor_widths", "engine_widths"):
-            widths = getattr(self, name)
-            if len(widths) < 2 or min(widths) < 1:
-                raise ValueError(f"{name} needs >= 2 positive widths, got {widths}")
-        for name in ("input_dim", "scalar_batch", "tensor_batch", "repeats", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.min_time_s > 0:
-            raise ValueError(f"min_time_s must be > 0, got {self.min_time_s}")
+            # a rate is fitted over the sizes: at least two different ones
+            checks.integers(name, getattr(self, name), low=1, high=MAX_WIDTH, min_len=2)
+        checks.integer("input_dim", self.input_dim, low=1, high=MAX_DIM)
+        checks.choice("activation", self.activation, activations.names())
+        checks.integer("scalar_batch", self.scalar_batch, low=1, high=MAX_POINTS)
+        checks.integer("tensor_batch", self.tensor_batch, low=1, high=MAX_POINTS)
+        checks.integer("repeats", self.repeats, low=1, high=MAX_COUNT)
+        checks.number("min_time_s", self.min_time_s, low=0, high=MAX_SECONDS, low_open=True)
+        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        w = max(self.scalar_widths)
+        checks.product_at_most("the largest scalar graph's edges", {
+            "scalar_batch": self.scalar_batch, "(input_dim + w + 1) w at w = max(scalar_widths)":
+            (self.input_dim + w + 1) * w}, MAX_SCALAR_EDGES)
+        w = max(self.tensor_widths + self.engine_widths)
+        checks.product_at_most("the largest weight matrix", {"w^2 at the largest width": w * w}, MAX_NUMBERS)
+        checks.product_at_most("the largest activation", {"tensor_batch": self.tensor_batch,
+                                                          "largest width": w}, MAX_NUMBERS)
 
 
 PRESETS = {

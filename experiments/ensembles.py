@@ -23,10 +23,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from approx.device import resolve_device, synchronize, threads
+from approx import checks
+from approx.device import DEVICES, resolve_device, synchronize, threads
 from approx.network import Network
 from approx.plotting import figure, save
-from approx.train import fit
+from approx.train import ENGINES, fit
+
+from ._limits import MAX_COUNT, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "run", "plot", "describe", "output_name", "speedups"]
 
@@ -49,16 +52,21 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
 
     def __post_init__(self):
-        if not self.ensemble_sizes or min(self.ensemble_sizes) < 1:
-            raise ValueError(f"ensemble_sizes must be positive ints, got {self.ensemble_sizes}")
-        for name in ("width", "n_points", "steps", "loop_max", "repeats", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {self.dtype!r}; allowed: {', '.join(DTYPES)}")
-        bad = [e for e in self.engines if e not in ("backprop", "autograd")]
-        if bad or not self.engines:
-            raise ValueError(f"engines must be among backprop, autograd; got {self.engines}")
+        checks.integers("ensemble_sizes", self.ensemble_sizes, low=1, high=MAX_ENSEMBLE)
+        checks.choices("engines", self.engines, ENGINES)
+        checks.integer("width", self.width, low=1, high=MAX_WIDTH)
+        checks.integer("n_points", self.n_points, low=1, high=MAX_POINTS)
+        checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
+        checks.number("lr", self.lr, low=0, low_open=True)
+        checks.integer("loop_max", self.loop_max, low=1, high=MAX_ENSEMBLE)
+        checks.integer("repeats", self.repeats, low=1, high=MAX_COUNT)
+        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
+        checks.choice("dtype", self.dtype, DTYPES)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        checks.product_at_most("the largest ensemble's hidden activation", {
+            "max(ensemble_sizes)": max(self.ensemble_sizes), "n_points": self.n_points, "width": self.width},
+            MAX_NUMBERS)
 
 
 PRESETS = {

@@ -33,11 +33,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from approx import activations, autograd, backprop, losses
-from approx.device import resolve_device, threads
+from approx import activations, autograd, backprop, checks, losses
+from approx.device import DEVICES, resolve_device, threads
 from approx.network import Network, affine
 from approx.plotting import figure, save
 from approx.train import fit
+
+from ._limits import MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "run", "plot", "describe", "AUTOGRAD_TOLERANCE",
            "TRAJECTORY_TOLERANCE"]
@@ -73,18 +75,36 @@ class Config:
     device: str = "cpu"  # auto | cpu | cuda (float64 throughout)
 
     def __post_init__(self):
-        for name in ("n_architectures", "max_depth", "max_width", "max_input_dim",
-                     "max_output_dim", "batch", "fd_coordinates", "trajectory_steps",
-                     "trajectory_points"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        checks.integer("n_architectures", self.n_architectures, low=1, high=100_000)  # 50x full's
+        checks.integer("max_depth", self.max_depth, low=1, high=MAX_DEPTH)
+        checks.integer("max_width", self.max_width, low=1, high=MAX_WIDTH)
+        checks.integer("max_input_dim", self.max_input_dim, low=1, high=MAX_DIM)
+        checks.integer("max_output_dim", self.max_output_dim, low=1, high=MAX_DIM)
+        checks.integer("batch", self.batch, low=1, high=MAX_POINTS)
         for name in ("ensemble_fraction", "mixed_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+            checks.number(name, getattr(self, name), low=0, high=1)
+        checks.integer("fd_coordinates", self.fd_coordinates, low=1, high=10_000)  # 150x full's
         for name in ("fd_step", "fd_tolerance", "kink_margin", "trajectory_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        activations.get(self.trajectory_activation)
+            checks.number(name, getattr(self, name), low=0, low_open=True)
+        # sin(3x) on [-1, 1]: one input, one output; hidden sizes may repeat
+        sizes = checks.integers("trajectory_sizes", self.trajectory_sizes, low=1, high=MAX_WIDTH,
+                                min_len=2, distinct=False)
+        if sizes[0] != 1 or sizes[-1] != 1:
+            raise ValueError(f"trajectory_sizes must start and end with 1 (sin(3x): one input, one "
+                             f"output), got {sizes!r}")
+        checks.choice("trajectory_activation", self.trajectory_activation, activations.names())
+        checks.integer("trajectory_steps", self.trajectory_steps, low=1, high=MAX_STEPS)
+        checks.integer("trajectory_points", self.trajectory_points, low=1, high=MAX_POINTS)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        # the largest tensors: a weight matrix of a 4-member ensemble, its activations on the batch
+        checks.product_at_most("a weight matrix", {"ensemble members": 4,
+                                                   "max_width^2": self.max_width**2}, MAX_NUMBERS)
+        widest = max(self.max_width, self.max_input_dim, self.max_output_dim)
+        checks.product_at_most("an activation", {"ensemble members": 4, "batch": self.batch,
+                                                 "widest layer": widest}, MAX_NUMBERS)
+        checks.product_at_most("a trajectory weight matrix", {"max(trajectory_sizes)^2": max(sizes)**2},
+                               MAX_NUMBERS)
 
 
 PRESETS = {

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from .. import activations as _activations
 from .. import losses as _losses
+from ..engine_inputs import check_batch
 from ..network import Network, affine
 from .node import Node
 from .rules import READS_Y_ONLY
@@ -34,19 +35,14 @@ def loss_and_grad(
 ) -> tuple[float | Tensor, list[Tensor]]:
     """(L, [dL/dW1, dL/db1, ...]) for the loss of ``net`` on (x, y), by backpropagation.
 
-    x: (batch, d_0), or (E, batch, d_0) for an ensemble; y: broadcastable to the output.
+    x: (batch, d_0), or (E, batch, d_0) for an ensemble; y: broadcastable to the output; both
+    of the network's dtype and device, checked by ``approx.engine_inputs.check_batch``.
     Returns a float for a single network, a tensor of E losses for an ensemble; gradients are
     aligned with ``net.parameters()``. Same contract as ``approx.autograd.loss_and_grad``.
     """
     loss_fn = _losses.get(loss)
-    first = net.layers[0].weight  # (out, in) or (E, out, in)
-    ensemble = first.ndim == 3
-    if not (isinstance(x, Tensor) and x.ndim in ((2, 3) if ensemble else (2,))
-            and x.shape[-1] == first.shape[-1] and (x.ndim == 2 or x.shape[0] == first.shape[0])):
-        net.check_input(x)  # raises the ValueError that explains the expected shapes
-    if x.dtype != first.dtype or x.device != first.device:
-        raise ValueError(f"x must be {first.dtype} on {first.device} like the network; "
-                         f"got {x.dtype} on {x.device}")
+    y = check_batch(net, x, y)  # y: like the output, (batch, d_L) or (E, batch, d_L)
+    ensemble = net.layers[0].weight.ndim == 3
     h = Node(x)
     weights = []
     for i, layer in enumerate(net.layers):
@@ -62,23 +58,8 @@ def loss_and_grad(
             if layer.activation in READS_Y_ONLY:
                 affine_node.value = None  # z is read by no rule: free it now, as autograd does
     p = h.value
-    if not isinstance(y, Tensor) or y.dtype != p.dtype or y.device != p.device:
-        raise ValueError(f"y must be a tensor of dtype {p.dtype} on {p.device}; got {_describe(y)}")
-    if y.shape != p.shape:
-        try:
-            y = y.expand_as(p)
-        except RuntimeError:
-            raise ValueError(
-                f"y of shape {tuple(y.shape)} does not match the output {tuple(p.shape)}"
-            ) from None
     total = Node(loss_fn.value(p, y, ensemble), (h,), "loss", (loss_fn, y, ensemble))
     value = total.value
     # only the weights' gradients are wanted: free each layer's tensors once they are used
     total.backward(retain_graph=False)
     return (value.item() if not ensemble else value), [node.grad for node in weights]
-
-
-def _describe(y) -> str:
-    if isinstance(y, Tensor):
-        return f"{y.dtype} on {y.device}"
-    return type(y).__name__

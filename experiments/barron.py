@@ -33,12 +33,15 @@ import pandas as pd
 import torch
 from matplotlib.ticker import NullFormatter
 
+from approx import checks
 from approx import targets as _targets
 from approx.constructions.barron import barron_sampled, barron_sampled_bound
-from approx.device import resolve_device, threads
+from approx.device import DEVICES, resolve_device, threads
 from approx.metrics import loglog_slope
 from approx.plotting import figure, save
+from approx.train import ENGINES
 
+from ._limits import MAX_COUNT, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 from ._shallow import DIVERGED_STYLE, DTYPES, diverged_text, evaluate, shallow_ensemble, train
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
@@ -71,28 +74,39 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
 
     def __post_init__(self):
-        if not self.dims or min(self.dims) < 1:
-            raise ValueError(f"dims must be integers >= 1, got {self.dims}")
-        bad = [f for f in self.families if f not in FAMILIES]
-        if bad or not self.families:
-            raise ValueError(f"families must be among {', '.join(FAMILIES)}; got {self.families}")
-        if not self.widths or min(self.widths) < 1:
-            raise ValueError(f"widths must be integers >= 1, got {self.widths}")
-        if self.activation not in ("sigmoid", "tanh", "relu", "softplus"):
-            raise ValueError(f"activation must be sigmoid, tanh, relu or softplus; got {self.activation!r}")
-        if self.engine not in ("backprop", "autograd"):
-            raise ValueError(f"engine must be backprop or autograd, got {self.engine!r}")
-        if not 1 <= self.batch_size <= self.n_train:
-            raise ValueError(f"batch_size must lie in 1..n_train={self.n_train}, got {self.batch_size}")
-        if self.sampled_widths and min(self.sampled_widths) < 1:
-            raise ValueError(f"sampled_widths must be >= 1, got {self.sampled_widths}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
-        if not 0 <= self.beta2 < 1:
-            raise ValueError(f"beta2 must lie in [0, 1), got {self.beta2}")
-        for name in ("n_seeds", "steps", "n_test", "threads", "n_draws"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        checks.integers("dims", self.dims, low=1, high=MAX_DIM)
+        checks.choices("families", self.families, FAMILIES)
+        checks.integers("widths", self.widths, low=1, high=MAX_WIDTH)
+        checks.integers("sampled_widths", self.sampled_widths, low=1, high=MAX_WIDTH, min_len=0)
+        checks.integer("n_draws", self.n_draws, low=1, high=MAX_COUNT)
+        checks.choice("activation", self.activation, ("sigmoid", "tanh", "relu", "softplus"))
+        checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
+        checks.integer("n_train", self.n_train, low=1, high=MAX_POINTS)
+        checks.integer("batch_size (at most n_train)", self.batch_size, low=1, high=self.n_train)
+        checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
+        checks.number("lr", self.lr, low=0, low_open=True)
+        checks.number("beta2", self.beta2, low=0, high=1, high_open=True)
+        checks.number("init_steepness", self.init_steepness, low=0, low_open=True)
+        checks.flag("mean_field", self.mean_field)
+        checks.choice("dtype", self.dtype, DTYPES)
+        checks.integer("n_test", self.n_test, low=2, high=MAX_POINTS)  # 2: a variance
+        checks.choice("engine", self.engine, ENGINES)
+        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        # the largest tensors: the trained ensemble's (members, batch, width) activations and
+        # (members, n, 1) targets, the points (n, d), the sampled network's (n_test, width) layer
+        members = len(self.families) * self.n_seeds
+        checks.product_at_most("a trained hidden activation", {
+            "families x n_seeds": members, "batch_size": self.batch_size, "max(widths)": max(self.widths)},
+            MAX_NUMBERS)
+        n = max(self.n_train, self.n_test)
+        checks.product_at_most("the targets", {"families x n_seeds": members, "max(n_train, n_test)": n},
+                               MAX_NUMBERS)
+        checks.product_at_most("the points", {"max(n_train, n_test)": n, "max(dims)": max(self.dims)},
+                               MAX_NUMBERS)
+        checks.product_at_most("a sampled network's hidden layer", {
+            "n_test": self.n_test, "max(sampled_widths)": max(self.sampled_widths, default=0)}, MAX_NUMBERS)
 
 
 PRESETS = {

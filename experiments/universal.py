@@ -30,15 +30,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from approx import checks
 from approx import targets as _targets
 from approx.constructions import (
     interpolant_error_bound, ramp_staircase, ramp_staircase_error_bound, relu_interpolant,
     sigmoid_staircase, staircase_error_bound,
 )
-from approx.device import resolve_device, threads
+from approx.device import DEVICES, resolve_device, threads
 from approx.metrics import errors, grid, loglog_slope
+from approx.train import ENGINES
 
 from ._shallow import DTYPES, diverged_text, evaluate, shallow_ensemble, train
+from ._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 from ._universal_plot import draw
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
@@ -46,6 +49,8 @@ __all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rate
 
 FIT_MIN_WIDTH = 8  # rates are fitted on widths >= this (the asymptotic regime)
 RAMP, INTERP = "relu ramp staircase", "relu interpolant"
+MAX_CURVE_POINTS = 65_536  # points per drawn curve: far more than a figure can show
+ONE_D_TARGETS = "sin1, sin2, ..., gaussian, square, abs, triangle, step, weierstrass"
 
 
 @dataclass(frozen=True)
@@ -77,29 +82,43 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
 
     def __post_init__(self):
-        for name in self.targets + (self.curve_target,):
-            if _targets.get(name).dim != 1:
-                raise ValueError(f"universal takes 1-D targets; {name!r} is not")
-        if not self.widths or min(self.widths) < 2:
-            raise ValueError(f"widths must be integers >= 2, got {self.widths}")
-        if self.trained_widths and min(self.trained_widths) < 1:
-            raise ValueError(f"trained_widths must be >= 1, got {self.trained_widths}")
-        for rule in self.steepness:
+        names = checks.sequence("targets", self.targets, what=f"1-D target names ({ONE_D_TARGETS})")
+        for name in names:
+            _check_one_d_target("targets", name)
+        _check_one_d_target("curve_target", self.curve_target)
+        widths = checks.integers("widths", self.widths, low=2, high=MAX_WIDTH)
+        if sum(w >= FIT_MIN_WIDTH for w in widths) < 2:  # else no rate to fit, draw or describe
+            raise ValueError(f"widths needs at least two widths >= {FIT_MIN_WIDTH} (FIT_MIN_WIDTH: rates "
+                             f"are fitted there), got {widths!r}")
+        for rule in checks.sequence("steepness", self.steepness, min_len=0, what="rules like 100, 8n, n^2"):
+            if not isinstance(rule, str):
+                raise ValueError(f"steepness rules must be text like 100, 8n or n^2, got {rule!r}")
             steepness_of(rule, 1)
-        bad = [a for a in self.activations if a not in ("sigmoid", "tanh", "relu", "softplus")]
-        if bad:
-            raise ValueError(f"activations must be among sigmoid, tanh, relu, softplus; got {bad}")
-        if self.engine not in ("backprop", "autograd"):
-            raise ValueError(f"engine must be backprop or autograd, got {self.engine!r}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
-        if not 0 <= self.beta2 < 1:
-            raise ValueError(f"beta2 must lie in [0, 1), got {self.beta2}")
-        minimum = {"n_seeds": 1, "threads": 1, "n_train": 2, "n_eval": 2, "n_curve": 2,
-                   "batch_size": 1, "steps": 1}
-        for name, least in minimum.items():
-            if getattr(self, name) < least:
-                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        checks.integers("trained_widths", self.trained_widths, low=1, high=MAX_WIDTH, min_len=0)
+        checks.choices("activations", self.activations, ("sigmoid", "tanh", "relu", "softplus"), min_len=0)
+        checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
+        checks.integer("n_train", self.n_train, low=2, high=MAX_POINTS)
+        checks.integer("batch_size", self.batch_size, low=1, high=MAX_POINTS)
+        checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
+        checks.number("lr", self.lr, low=0, low_open=True)
+        checks.number("beta2", self.beta2, low=0, high=1, high_open=True)
+        checks.number("init_steepness", self.init_steepness, low=0, low_open=True)
+        checks.flag("mean_field", self.mean_field)
+        checks.choice("dtype", self.dtype, DTYPES)
+        checks.choice("engine", self.engine, ENGINES)
+        checks.integer("n_eval", self.n_eval, low=2, high=MAX_POINTS)
+        checks.integers("curve_widths", self.curve_widths, low=2, high=MAX_WIDTH, min_len=0)
+        checks.integer("n_curve", self.n_curve, low=2, high=MAX_CURVE_POINTS)
+        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        # the trained ensemble of one width: (members, batch, width) activations, (members, n, 1) data
+        members = len(names) * self.n_seeds
+        checks.product_at_most("a trained hidden activation", {
+            "targets x n_seeds": members, "min(batch_size, n_train)": min(self.batch_size, self.n_train),
+            "max(trained_widths)": max(self.trained_widths, default=0)}, MAX_NUMBERS)
+        checks.product_at_most("the trained networks' outputs", {
+            "targets x n_seeds": members, "max(n_train, n_eval)": max(self.n_train, self.n_eval)}, MAX_NUMBERS)
 
 
 PRESETS = {
@@ -118,9 +137,19 @@ def steepness_of(rule: str, n: int) -> float:
         raise ValueError(f"steepness rule {rule!r} must look like 100, 8n or n^2")
     c = float(match.group(1) or 1.0)
     power = {None: 0, "n": 1, "n^2": 2}[match.group(2)]
-    if not c > 0:
-        raise ValueError(f"steepness rule {rule!r} needs a positive constant")
+    if not 0 < c < math.inf:
+        raise ValueError(f"steepness rule {rule!r} needs a positive finite constant")
     return c * n**power
+
+
+def _check_one_d_target(field: str, name) -> None:
+    """A ValueError naming ``field`` unless ``name`` is a 1-D target of approx.targets."""
+    try:
+        dim = _targets.get(name).dim
+    except ValueError as err:
+        raise ValueError(f"{field}: {err}") from None
+    if dim != 1:
+        raise ValueError(f"{field} must name 1-D targets ({ONE_D_TARGETS}); {name!r} is {dim}-D")
 
 
 def points(cfg: Config) -> list[dict]:

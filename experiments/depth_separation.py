@@ -35,17 +35,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from approx.device import threads
+from approx import checks
+from approx.device import DEVICES, threads
 from approx.network import INITS
 from approx.train import ENGINES
 
 from . import _depth_separation_parts as parts
 from . import _depth_separation_report as report
 from . import _depth_separation_text as text
+from ._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["PARTS", "PRESETS", "Config", "describe", "plot", "points", "run", "run_point"]
 
 PARTS = ("a", "b", "c", "d")
+# k of t^k: 2^k pieces, as many units as MAX_WIDTH in the one-hidden-layer network at k = 16
+# (the default constructs k <= 12 and trains k <= 8)
+MAX_K = 16
 
 
 @dataclass(frozen=True)
@@ -79,28 +84,56 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
 
     def __post_init__(self):
-        for name in ("constructed_ks", "ks", "deep_widths", "depth_factors", "shallow_factors",
-                     "classify_ks", "radial_dims", "radial_widths"):
-            values = getattr(self, name)
-            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-                raise ValueError(f"{name} must hold integers >= 1, got {values!r}")
-        for name in ("max_width", "points_per_piece", "classify_deep_width", "n_radial_train",
-                     "n_radial_test", "steps", "radial_steps", "n_seeds", "radial_n_seeds", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("constructed_ks", "ks", "classify_ks"):
+            checks.integers(name, getattr(self, name), low=1, high=MAX_K)
+        checks.integers("deep_widths", self.deep_widths, low=1, high=MAX_WIDTH)
+        checks.integers("depth_factors", self.depth_factors, low=1, high=MAX_DEPTH)
+        checks.integers("shallow_factors", self.shallow_factors, low=1, high=MAX_WIDTH)
+        checks.integer("max_width", self.max_width, low=1, high=MAX_WIDTH)
+        checks.integer("points_per_piece", self.points_per_piece, low=1, high=MAX_POINTS)
+        checks.integer("classify_deep_width", self.classify_deep_width, low=1, high=MAX_WIDTH)
+        checks.integers("radial_dims", self.radial_dims, low=1, high=MAX_DIM)
+        checks.integers("radial_widths", self.radial_widths, low=1, high=MAX_WIDTH)
+        checks.number("radial_band", self.radial_band, low=0, high=2, low_open=True, high_open=True)
+        for name in ("n_radial_train", "n_radial_test"):  # 2: Var(y) scales the errors
+            checks.integer(name, getattr(self, name), low=2, high=MAX_POINTS)
+        for name in ("steps", "radial_steps"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_STEPS)
         for name in ("lrs", "radial_lrs"):
-            if not getattr(self, name) or min(getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be positive learning rates, got {getattr(self, name)!r}")
-        if not 0 < self.radial_band < 2:
-            raise ValueError(f"radial_band must lie in (0, 2), got {self.radial_band!r}")
-        if self.init not in ("kinks", *INITS):
-            raise ValueError(f"unknown init {self.init!r}; allowed: kinks, {', '.join(INITS)}")
-        if self.radial_init not in INITS:
-            raise ValueError(f"unknown radial_init {self.radial_init!r}; allowed: {', '.join(INITS)}")
-        if self.engine not in ENGINES:
-            raise ValueError(f"unknown engine {self.engine!r}; allowed: {', '.join(ENGINES)}")
-        if self.dtype not in parts.DTYPES:
-            raise ValueError(f"unknown dtype {self.dtype!r}; allowed: {', '.join(parts.DTYPES)}")
+            checks.numbers(name, getattr(self, name), low=0, low_open=True)
+        for name in ("n_seeds", "radial_n_seeds"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_COUNT)
+        checks.choice("init", self.init, ("kinks", *INITS))
+        checks.choice("radial_init", self.radial_init, INITS)
+        checks.choice("engine", self.engine, ENGINES)
+        checks.choice("dtype", self.dtype, parts.DTYPES)
+        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        # the largest tensors of (b), (c) and (d): an ensemble of seeds x lrs members, its
+        # activations on all the training points (full batch) and its weights
+        members = {"n_seeds x len(lrs)": self.n_seeds * len(self.lrs)}
+        k = max(self.ks)
+        checks.product_at_most("hidden layers of (b)", {"max(depth_factors) x max(ks)": max(self.depth_factors) * k},
+                               MAX_DEPTH)
+        grid = {"points_per_piece": self.points_per_piece, "2^max(ks)": 2**k}
+        checks.product_at_most("the training grid of (b)", grid, MAX_POINTS)
+        checks.product_at_most("a hidden activation of (b)", {
+            **members, **grid, "widest layer": max(self.max_width, *self.deep_widths)}, MAX_NUMBERS)
+        checks.product_at_most("the deep weights of (b)", {
+            **members, "max(depth_factors) x max(ks)": max(self.depth_factors) * k,
+            "max(deep_widths)^2": max(self.deep_widths) ** 2}, MAX_NUMBERS)
+        k = max(self.classify_ks)
+        checks.product_at_most("a hidden activation of (c)", {
+            **members, "2^max(classify_ks) points": 2**k, "widest layer": max(2**k, self.classify_deep_width)},
+            MAX_NUMBERS)
+        checks.product_at_most("the deep weights of (c)", {
+            **members, "max(classify_ks)": k, "classify_deep_width^2": self.classify_deep_width**2}, MAX_NUMBERS)
+        radial = {"radial_n_seeds x len(radial_lrs)": self.radial_n_seeds * len(self.radial_lrs)}
+        w = max(self.radial_widths)
+        checks.product_at_most("a hidden activation of (d)", {
+            **radial, "max(n_radial_train, n_radial_test)": max(self.n_radial_train, self.n_radial_test),
+            "max(radial_widths)^2 (the matched one-hidden-layer width, at d = 1)": w * w}, MAX_NUMBERS)
 
 
 PRESETS = {

@@ -20,15 +20,23 @@ Griewank & Walther 2008, ch. 4). ``experiments/backprop_cost.py`` measures both 
 A node's value is a Python float (scalar graphs: one node per neuron and per weight, as in the
 notes, computed with ``math``) or a torch tensor on any device (one node per array operation).
 The local derivatives live in ``rules.RULES``; no torch automatic differentiation is used.
+
+Floating-point exceptions follow IEEE 754, as torch does, for float and tensor values alike:
+nothing raises, an overflow gives inf and an undefined result nan. So 1/0 = inf, 0/0 = nan,
+exp(1000) = inf, 1e200 ** 2 = inf, log(0) = -inf, log(-1) = nan, 0 ** -1 = inf and
+(-8) ** (1/3) = nan, and the reverse pass sends what the same formulas give: d log(x)/dx at 0 is
+1/0 = inf, d(1/x)/dx at 0 is -inf, an inf times 0 is nan. Python floats raise on several of
+these, so scalar graphs compute them through ``scalar.divide``, ``power``, ``exp`` and ``log``
+(tests/test_backprop_floating_point.py checks both kinds of node against PyTorch's own
+derivatives).
 """
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
 
 from .. import activations as _activations
+from . import scalar as _scalar
 from .rules import RULES
 from .scalar import ACTIVATIONS as _SCALAR
 
@@ -86,7 +94,7 @@ class Node:
 
     def __truediv__(self, other):
         other = other if isinstance(other, Node) else Node(other)
-        return Node(self.value / other.value, (self, other), "div")
+        return Node(_scalar.divide(self.value, other.value), (self, other), "div")
 
     def __rtruediv__(self, other):
         return Node(other) / self
@@ -96,15 +104,16 @@ class Node:
 
     def __pow__(self, other):
         if isinstance(other, Node):
-            return Node(self.value ** other.value, (self, other), "pow")
+            return Node(_scalar.power(self.value, other.value), (self, other), "pow")
         if isinstance(other, bool) or not isinstance(other, (int, float)):
             raise ValueError(f"exponent must be a number or a Node, got {type(other).__name__}")
-        return Node(self.value ** other, (self,), "pow_const", float(other))
+        return Node(_scalar.power(self.value, other), (self,), "pow_const", float(other))
 
     def __rpow__(self, base):  # base ** node for a number base > 0
         if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 0:
             raise ValueError(f"base ** Node needs a number base > 0, got {base!r}")
-        value = base ** self.value if type(self.value) is float else torch.pow(base, self.value)
+        x = self.value
+        value = _scalar.power(float(base), x) if type(x) is float else torch.pow(base, x)
         return Node(value, (self,), "rpow_const", float(base))
 
     def __matmul__(self, other):
@@ -133,15 +142,11 @@ class Node:
     # ------------------------------------------------------------------ functions
     def exp(self):
         x = self.value
-        return Node(math.exp(x) if type(x) is float else torch.exp(x), (self,), "exp")
+        return Node(_scalar.exp(x) if type(x) is float else torch.exp(x), (self,), "exp")
 
     def log(self):
         x = self.value
-        if type(x) is float:
-            value = math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
-        else:
-            value = torch.log(x)
-        return Node(value, (self,), "log")
+        return Node(_scalar.log(x) if type(x) is float else torch.log(x), (self,), "log")
 
     def activation(self, name: str):
         """phi(self) for any name in approx.activations (identity, relu, sigmoid, ...)."""

@@ -11,6 +11,12 @@ back to the child's shape (the derivative of broadcasting is summation).
 
 The fused ops at the end ("affine", "loss") are composite nodes for ``loss_and_grad``: a whole
 layer z = s h W^T + b, or a whole loss, with a hand-derived rule instead of a graph of small ops.
+
+Exceptional values (node.py): a rule evaluates its formula in IEEE 754 arithmetic and sends
+whatever inf or nan it gives, never raises; on floats, division and powers go through
+``scalar.divide`` and ``scalar.power`` for that. One limit is taken as torch takes it: the
+exponent's message of u = a^b, B u log a, is 0 where a = 0 and b >= 0 (a^b is flat in b there,
+while the formula reads 0 * -inf = nan).
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from torch import Tensor
 
 from .. import activations as _activations
 from .scalar import ACTIVATIONS as _SCALAR
+from .scalar import divide, log, power
 
 __all__ = ["RULES", "READS_Y_ONLY", "sum_to"]
 
@@ -75,7 +82,7 @@ def _div(node, B):  # u = a / b:  du/da = 1/b,  du/db = -a/b^2 = -u/b
     a, b = node.children
     b = b.value
     if type(B) is float:
-        B_over_b = B / b
+        B_over_b = divide(B, b)
         return B_over_b, -B_over_b * node.value
     return sum_to(B / b, a.value), sum_to(-B * node.value / b, b)
 
@@ -84,15 +91,20 @@ def _neg(node, B):
     return (-B,)
 
 
-def _pow(node, B):  # u = a^b:  du/da = b a^(b-1),  du/db = u log a
+def _pow(node, B):  # u = a^b:  du/da = b a^(b-1),  du/db = u log a (0 at a = 0, b >= 0)
     a, b = _values(node)
-    log_a = (math.log(a) if a > 0.0 else math.nan) if type(a) is float else torch.log(a)
-    return sum_to(B * b * a ** (b - 1), a), sum_to(B * node.value * log_a, b)
+    if type(a) is float and type(b) is float:
+        to_b = 0.0 if a == 0.0 and b >= 0.0 else B * node.value * log(a)
+        return B * b * power(a, b - 1), to_b
+    # a tensor on at least one side (a float on the other gives Python bools and logs)
+    flat = (a == 0) & (b >= 0)
+    to_b = torch.where(flat, 0.0, B * node.value * (log(a) if type(a) is float else torch.log(a)))
+    return sum_to(B * b * a ** (b - 1), a), sum_to(to_b, b)
 
 
 def _pow_const(node, B):  # u = a^c for a constant c:  du/da = c a^(c-1)
     c = node.arg
-    return (B * c * node.children[0].value ** (c - 1),)
+    return (B * c * power(node.children[0].value, c - 1),)
 
 
 def _rpow_const(node, B):  # u = c^a for a constant c > 0:  du/da = u log c
@@ -104,7 +116,7 @@ def _exp(node, B):
 
 
 def _log(node, B):
-    return (B / node.children[0].value,)
+    return (divide(B, node.children[0].value),)
 
 
 # ---------------------------------------------------------------- tensor ops

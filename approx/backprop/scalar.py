@@ -9,13 +9,60 @@ conventions as the tensor table (and PyTorch) at kinks and extremes:
     softplus(x) = x for x > 20 (torch's threshold), log1p(e^x) below; softplus' = 1 above the
     threshold and sigmoid below,
     sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below (no overflow at +-1e4).
+
+Arithmetic. Python's float operations raise where IEEE 754 arithmetic, and so a tensor node,
+gives inf or nan: 1.0 / 0.0 (ZeroDivisionError), math.exp(1000.0) and 1e200 ** 2
+(OverflowError), math.log(0.0) (ValueError); and (-8.0) ** (1/3) is a complex number. ``divide``,
+``power``, ``exp`` and ``log`` give the IEEE result instead, the rule of node.py: they take the
+plain float operation and only where Python would raise or go complex compute the same
+operation on a 0-dim float64 tensor, so a scalar node's value is then exactly torch's.
 """
 from __future__ import annotations
 
 import math
 from typing import Callable
 
-__all__ = ["ACTIVATIONS"]
+import torch
+from torch import Tensor
+
+__all__ = ["ACTIVATIONS", "divide", "power", "exp", "log"]
+
+
+def _as_torch(op: Callable, a: float, b: float) -> float:
+    """op on 0-dim float64 tensors: the IEEE 754 result where Python's floats raise."""
+    return op(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)).item()
+
+
+def divide(a, b):
+    """a / b; for floats x / 0 = +-inf (the sign of x times that of the zero) and 0 / 0 = nan."""
+    try:
+        return a / b
+    except ZeroDivisionError:  # only two Python numbers raise; tensors already give inf or nan
+        return _as_torch(torch.div, a, b)
+
+
+def power(a, b):
+    """a ** b; for floats 0 ** -1 = inf, an overflow = +-inf and a negative base with a
+    non-integer exponent = nan (never a complex number)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a ** b
+    try:
+        return math.pow(a, b)  # raises (never goes complex) where the IEEE result is inf or nan
+    except (ValueError, OverflowError):
+        return _as_torch(torch.pow, float(a), float(b))
+
+
+def exp(x: float) -> float:
+    """e^x, inf where it overflows (x > 709.78)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def log(x: float) -> float:
+    """log x: -inf at 0 (either sign), nan below 0 or at nan."""
+    return math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
 
 
 def _sigmoid(x: float) -> float:

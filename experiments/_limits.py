@@ -8,13 +8,16 @@ tensor, so a Config also bounds its largest tensor by MAX_NUMBERS (approx.checks
 """
 from __future__ import annotations
 
-__all__ = ["MAX_WIDTH", "MAX_DEPTH", "MAX_DIM", "MAX_POINTS", "MAX_STEPS", "MAX_COUNT", "MAX_ENSEMBLE",
+__all__ = ["MAX_WIDTH", "MAX_DEPTH", "MAX_DIM", "MAX_POINTS", "MAX_GRAM", "MAX_STEPS", "MAX_COUNT", "MAX_ENSEMBLE",
            "MAX_THREADS", "MAX_NUMBERS", "MAX_SECONDS"]
 
 MAX_WIDTH = 65_536  # units in one hidden layer: 4x the widest preset (overparam full, m = 16384)
 MAX_DEPTH = 1_024  # hidden layers: 64x the deepest preset (depth_separation, 2k = 16)
 MAX_DIM = 4_096  # input dimension d: 128x the largest preset (barron full, d = 32)
 MAX_POINTS = 2**22  # points in one data set, grid or batch (4.2M): 64x the largest (65536)
+# points behind an n x n kernel or an n x N feature matrix (2**28 numbers; eigvalsh and SVD
+# cost O(n^3)): 160x the largest preset (double_descent full, n = 100)
+MAX_GRAM = 16_384
 MAX_STEPS = 10_000_000  # optimizer steps: 100x the longest preset (overparam full, 100000)
 MAX_COUNT = 1_000  # seeds, draws, repeats per configuration: 20x the most (double_descent, 50)
 MAX_ENSEMBLE = 65_536  # networks in one ensemble: 64x the largest preset (ensembles full, 1024)

@@ -31,12 +31,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from approx import linear, ntk, targets
+from approx import checks, linear, ntk, targets
 from approx.constructions import memorizer
 from approx.constructions.memorize import memorizer_weight_count
-from approx.device import resolve_device, threads
+from approx.device import DEVICES, resolve_device, threads
 from approx.network import Network
 from approx.train import fit
+
+from ._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "peak"]
 
@@ -66,16 +68,33 @@ class Config:
     threads: int = 1  # CPU intra-op threads (small problems: more threads only contend)
 
     def __post_init__(self):
-        for name in ("n", "d", "n_test", "rf_seeds", "seeds", "steps", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("features", "widths", "random_widths"):
-            if not getattr(self, name) or min(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {getattr(self, name)}")
-        if any(not r >= 0 for r in self.ridges) or not self.ridges:
-            raise ValueError(f"ridges must be >= 0, got {self.ridges}")
-        if not (self.noise >= 0 and 0 < self.small_scale):
-            raise ValueError(f"need noise >= 0 and small_scale > 0; got {self.noise}, {self.small_scale}")
+        checks.integer("n", self.n, low=1, high=MAX_GRAM)
+        checks.integer("d", self.d, low=1, high=MAX_DIM)
+        checks.number("noise", self.noise, low=0)
+        checks.integer("n_test", self.n_test, low=1, high=MAX_POINTS)
+        features = checks.integers("features", self.features, low=1, high=MAX_WIDTH)
+        if not (min(features) < self.n < max(features)):  # the text compares the two sides of N = n
+            raise ValueError(f"features must hold some N below n = {self.n} and some above it "
+                             f"(the two sides of the peak at N = n), got {features!r}")
+        checks.numbers("ridges", self.ridges, low=0)
+        checks.integer("rf_seeds", self.rf_seeds, low=1, high=MAX_COUNT)
+        checks.integers("widths", self.widths, low=1, high=MAX_WIDTH)
+        checks.integer("seeds", self.seeds, low=1, high=MAX_COUNT)
+        checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
+        checks.number("small_scale", self.small_scale, low=0, low_open=True)
+        checks.integers("random_widths", self.random_widths, low=1, high=MAX_WIDTH)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
+        # the largest tensors: random features on the test points, (n_test, N); the trained
+        # ensemble's NTK Jacobian (seeds, n, parameters) and its test activations
+        checks.product_at_most("the test features", {"n_test": self.n_test, "max(features)": max(features)},
+                               MAX_NUMBERS)
+        w = max(self.widths + self.random_widths)
+        checks.product_at_most("the NTK Jacobian", {"seeds": self.seeds, "n": self.n,
+                                                    "parameters (d + 2) x max width": (self.d + 2) * w}, MAX_NUMBERS)
+        checks.product_at_most("a test activation", {"seeds": self.seeds, "n_test": self.n_test,
+                                                     "max width": w}, MAX_NUMBERS)
 
 
 PRESETS = {

@@ -32,10 +32,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from approx import lazy, linear, ntk, targets
-from approx.device import resolve_device, threads
+from approx import checks, lazy, linear, ntk, targets
+from approx.device import DEVICES, resolve_device, threads
 from approx.network import Network
-from approx.train import fit
+from approx.train import ENGINES, fit
+
+from ._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe"]
 
@@ -71,20 +73,35 @@ class Config:
     threads: int = 1  # CPU intra-op threads (the steps are overhead-bound; more threads only contend)
 
     def __post_init__(self):
-        for name in ("n_linear", "d_linear", "steps_lstsq", "steps_logistic", "n_interp", "d_interp",
-                     "seeds", "steps_interp", "n_ntk", "d_ntk", "ntk_seeds", "steps_ntk", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("widths", "deep_widths", "ntk_widths"):
-            if any(w < 1 for w in getattr(self, name)):
-                raise ValueError(f"{name} must be positive ints, got {getattr(self, name)}")
-        if len(self.ntk_widths) < 3:
-            raise ValueError(f"ntk_widths needs >= 3 widths for a slope, got {self.ntk_widths}")
-        bad = [e for e in self.engines if e not in ("backprop", "autograd")]
-        if bad or not self.engines:
-            raise ValueError(f"engines must be among backprop, autograd; got {self.engines}")
-        if not (self.noise >= 0 and self.target_loss > 0):
-            raise ValueError(f"need noise >= 0 and target_loss > 0; got {self.noise}, {self.target_loss}")
+        checks.integer("n_linear", self.n_linear, low=1, high=MAX_POINTS)
+        for name in ("n_interp", "n_ntk"):  # n x n kernels and their eigenvalues
+            checks.integer(name, getattr(self, name), low=1, high=MAX_GRAM)
+        for name in ("d_linear", "d_interp", "d_ntk"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_DIM)
+        for name in ("steps_lstsq", "steps_logistic", "steps_interp", "steps_ntk"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_STEPS)
+        checks.choices("engines", self.engines, ENGINES)
+        checks.number("noise", self.noise, low=0)
+        checks.integers("widths", self.widths, low=1, high=MAX_WIDTH)
+        checks.integers("deep_widths", self.deep_widths, low=1, high=MAX_WIDTH, min_len=0)
+        checks.integers("ntk_widths", self.ntk_widths, low=1, high=MAX_WIDTH, min_len=3)  # a slope
+        for name in ("seeds", "ntk_seeds"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_COUNT)
+        checks.number("target_loss", self.target_loss, low=0, low_open=True)
+        checks.seed(self.seed)
+        checks.choice("device", self.device, DEVICES)
+        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
+        # the largest tensors: the empirical NTK's Jacobians, (members, n, parameters)
+        w, deep = max(self.widths), max(self.deep_widths, default=0)
+        checks.product_at_most("the interpolation Jacobian", {
+            "2 x seeds": 2 * self.seeds, "n_interp": self.n_interp,
+            "parameters of the largest network": max((self.d_interp + 2) * w, (self.d_interp + 2 + deep) * deep)},
+            MAX_NUMBERS)
+        checks.product_at_most("the lazy-training Jacobian", {
+            "ntk_seeds": self.ntk_seeds, "n_ntk": self.n_ntk,
+            "(d_ntk + 1) max(ntk_widths)": (self.d_ntk + 1) * max(self.ntk_widths)}, MAX_NUMBERS)
+        checks.product_at_most("the logistic data", {"n_linear": self.n_linear, "d_linear": self.d_linear},
+                               MAX_NUMBERS)
 
 
 PRESETS = {

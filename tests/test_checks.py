@@ -104,7 +104,8 @@ def test_seed_range_is_what_torch_and_numpy_accept_with_room_for_derived_seeds()
     np.random.default_rng(top * 100_003 + 10**6)
     np.random.seed(top)
     for bad in (-1, checks.SEED_LIMIT, 2**70, True, 1.0, "1"):
-        with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, 2\*\*32 - 1\] = \[0, 4294967295\], got "):
+        with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, 2\*\*32 - 1\] = "
+                                             r"\[0, 4294967295\], got "):
             checks.seed(bad)
 
 

@@ -46,11 +46,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from approx import checks
 from approx.bench import figures, report
 from approx.bench.measure import COLUMNS, Bench, Cell, Job
 from approx.bench.precision import PRECISIONS
 from approx.bench.steps import COMPILE_MODES, ENGINES
-from approx.device import resolve_device
+from approx.device import DEVICES, resolve_device
+
+from ._limits import MAX_DEPTH, MAX_DIM, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_SECONDS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "run", "plot", "describe", "output_name", "jobs"]
 
@@ -99,26 +102,59 @@ class Config:
     time_budget_s: float = 0.0  # rows starting after this many seconds are skipped and listed (0: none)
 
     def __post_init__(self) -> None:
-        for engine in (*self.engines, self.heatmap_engine):
-            if engine not in ENGINES:
-                raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
-        for name in self.precisions:
-            if name not in PRECISIONS:
-                raise ValueError(f"unknown precision {name!r}; allowed: {', '.join(PRECISIONS)}")
-        for count in self.thread_counts:
-            if count != "all" and not (count.isdigit() and int(count) >= 1):
-                raise ValueError(f"thread count {count!r} must be a positive integer or 'all'")
-        sizes = (self.widths + self.batches + self.corner_widths + self.heatmap_widths + self.graph_widths
-                 + self.compile_widths + self.corner_batches + self.heatmap_batches + self.corner_d_ins
-                 + self.ensemble_sizes + self.corner_depths
-                 + (self.width_depth, self.width_batch, self.batch_width, self.heatmap_depth, self.ensemble_width,
-                    self.ensemble_batch))
-        if any(s < 1 for s in sizes):
-            raise ValueError(f"every width, batch, depth, d_in and ensemble size must be >= 1; got {min(sizes)}")
-        limits = (self.min_run_time_s, self.cpu_max_flops, self.cpu_max_activations)
-        if min(limits) <= 0 or self.time_budget_s < 0:
-            raise ValueError("min_run_time_s, cpu_max_flops and cpu_max_activations must be > 0 and "
-                             f"time_budget_s >= 0; got {limits} and {self.time_budget_s}")
+        checks.choice("device", self.device, DEVICES)
+        checks.seed(self.seed)
+        checks.choices("engines", self.engines, ENGINES)
+        checks.choices("precisions", self.precisions, PRECISIONS)
+        for count in checks.sequence("thread_counts", self.thread_counts, what="thread counts: 1, 2, ... or all"):
+            if count != "all" and not (isinstance(count, str) and count.isdigit() and 1 <= int(count) <= MAX_THREADS):
+                raise ValueError(f"every entry of thread_counts must be 'all' or a whole number in "
+                                 f"[1, {MAX_THREADS}] (as text), got {count!r}")
+        checks.number("lr", self.lr, low=0, low_open=True)
+        for name in ("width_depth", "heatmap_depth"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_DEPTH)
+        for name in ("width_batch", "ensemble_batch"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_POINTS)
+        for name in ("batch_width", "ensemble_width"):
+            checks.integer(name, getattr(self, name), low=1, high=MAX_WIDTH)
+        # sweeps a preset may leave empty (full: no batch sweep; no CUDA graphs or compile rows)
+        for name in ("widths", "graph_widths", "compile_widths"):
+            checks.integers(name, getattr(self, name), low=1, high=MAX_WIDTH, min_len=0)
+        checks.integers("batches", self.batches, low=1, high=MAX_POINTS, min_len=0)
+        checks.integers("corner_depths", self.corner_depths, low=1, high=MAX_DEPTH)
+        checks.integers("corner_widths", self.corner_widths, low=1, high=MAX_WIDTH)
+        checks.integers("corner_batches", self.corner_batches, low=1, high=MAX_POINTS)
+        checks.integers("corner_d_ins", self.corner_d_ins, low=1, high=MAX_DIM)
+        checks.choice("heatmap_engine", self.heatmap_engine, ENGINES)
+        checks.integers("heatmap_widths", self.heatmap_widths, low=1, high=MAX_WIDTH)
+        checks.integers("heatmap_batches", self.heatmap_batches, low=1, high=MAX_POINTS)
+        checks.integers("ensemble_sizes", self.ensemble_sizes, low=1, high=MAX_ENSEMBLE)
+        checks.flag("compile_on_cpu", self.compile_on_cpu)
+        checks.number("cpu_max_flops", self.cpu_max_flops, low=0, low_open=True)
+        checks.integer("cpu_max_activations", self.cpu_max_activations, low=1, high=MAX_NUMBERS)
+        checks.number("min_run_time_s", self.min_run_time_s, low=0, high=MAX_SECONDS, low_open=True)
+        for name in ("peak_n_cpu", "peak_n_cuda"):  # n x n matrices: n^2 <= MAX_NUMBERS
+            checks.integer(name, getattr(self, name), low=1, high=32_768)
+        checks.number("time_budget_s", self.time_budget_s, low=0, high=7 * 86_400.0)  # 0: none; a week
+        # the largest tensors of each sweep: a weight matrix (width^2) and an activation
+        # (ensemble x batch x width); the CPU skips cells over its caps, a GPU runs them all
+        widest = max(self.widths + self.graph_widths + self.compile_widths + self.corner_widths
+                     + self.heatmap_widths + (self.batch_width, self.ensemble_width))
+        checks.product_at_most("the widest weight matrix", {"width^2": widest**2}, MAX_NUMBERS)
+        for what, batch, width in (
+                ("a width-sweep activation", ("width_batch", self.width_batch),
+                 ("max(widths, graph_widths, compile_widths)", max(self.widths + self.graph_widths
+                                                                   + self.compile_widths, default=0))),
+                ("a batch-sweep activation", ("max(batches)", max(self.batches, default=0)),
+                 ("batch_width", self.batch_width)),
+                ("a corner activation", ("max(corner_batches)", max(self.corner_batches)),
+                 ("max(corner_widths)", max(self.corner_widths))),
+                ("a heatmap activation", ("max(heatmap_batches)", max(self.heatmap_batches)),
+                 ("max(heatmap_widths)", max(self.heatmap_widths)))):
+            checks.product_at_most(what, dict([batch, width]), MAX_NUMBERS)
+        checks.product_at_most("an ensemble activation", {
+            "max(ensemble_sizes)": max(self.ensemble_sizes), "ensemble_batch": self.ensemble_batch,
+            "ensemble_width": self.ensemble_width}, MAX_NUMBERS)
 
 
 PRESETS = {

@@ -106,8 +106,10 @@ def test_output_name_follows_the_device_and_cuda_without_cuda_is_an_error():
 
 
 @pytest.mark.parametrize("override, match", [
-    (dict(engines=("jax",)), "unknown engine"), (dict(precisions=("fp8",)), "unknown precision"),
-    (dict(thread_counts=("0",)), "thread count"), (dict(widths=(0,)), ">= 1"),
+    (dict(engines=("jax",)), "unknown entry 'jax' in engines"),
+    (dict(precisions=("fp8",)), "unknown entry 'fp8' in precisions"),
+    (dict(thread_counts=("0",)), "thread_counts must be 'all' or a whole number"),
+    (dict(widths=(0,)), r"widths must be an integer in \[1, 65536\], got 0"),
     (dict(min_run_time_s=0.0), "min_run_time_s"),
 ])
 def test_bad_config_is_a_value_error(override, match):

@@ -1,0 +1,139 @@
+"""Every field of every experiment's Config is checked in ``__post_init__`` (approx.checks), so a
+bad value costs no work: the CLI prints one line, exits with 2 and writes nothing.
+
+The walk below feeds each field values that no field may take (by the field's type: a negative or
+absurdly large integer, a bool for a number, nan and inf, an unknown name, a tuple holding such a
+value), so a field added without a check fails here. Its negative control: every preset builds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+
+import pytest
+
+from approx import catalog, configs
+from approx.cli import main
+
+NAMES = catalog.experiment_names("experiments")
+ABSURD = 10**15  # above every size limit (experiments/_limits.py) and every seed
+
+
+def _module(name: str):
+    return catalog.load_experiment(name, "experiments")
+
+
+def _bad_values(tp) -> list:
+    """Values of the field's type that no field of that type accepts."""
+    if tp is bool:
+        return [1, "yes", None]
+    if tp is int:
+        return [-1, ABSURD, True, 2.5, "3", None]
+    if tp is float:
+        return [math.nan, math.inf, -math.inf, True, "0.1", None]
+    if tp is str:
+        return ["no-such-value", 3, None]
+    if typing.get_origin(tp) is tuple:
+        (inner, _) = typing.get_args(tp)
+        return ["2,4"] + [(v,) for v in _bad_values(inner)]
+    raise AssertionError(f"no bad values for a field of type {configs.type_name(tp)}: add them here")
+
+
+CASES = [(name, field, tp) for name in NAMES
+         for field, tp in configs.field_types(_module(name).Config).items()]
+
+
+def test_every_experiment_is_walked():
+    assert len(NAMES) >= 9 and {"universal", "barron", "ensembles", "benchmark"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_preset_passes_its_checks(name):  # the negative control of the walk below
+    module = _module(name)
+    for preset in configs.PRESET_NAMES:
+        if preset in module.PRESETS:
+            module.Config(**module.PRESETS[preset])
+
+
+@pytest.mark.parametrize("name,field,tp", CASES, ids=[f"{n}.{f}" for n, f, _ in CASES])
+def test_every_field_refuses_bad_values(name, field, tp):
+    module = _module(name)
+    base = module.Config(**module.PRESETS["smoke"])
+    for bad in _bad_values(tp):
+        with pytest.raises(ValueError, match=rf"\b{field}\b") as caught:
+            dataclasses.replace(base, **{field: bad})
+        assert "\n" not in str(caught.value)
+
+
+# ---------------------------------------------------------------------- through the command line
+def _refused(capsys, tmp_path, name: str, *options: str) -> str:
+    """Run ``approx run NAME OPTIONS --out tmp_path/out``; assert exit 2, one line on stderr and
+    nothing written; return the line."""
+    out = tmp_path / "out"
+    rc = main(["run", name, "--preset", "smoke", "--device", "cpu", "--quiet", "--out", str(out), *options])
+    captured = capsys.readouterr()
+    assert rc == 2, captured
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"approx: invalid configuration for {name}: "), captured.err
+    assert not out.exists() or not any(out.iterdir())
+    return lines[0]
+
+
+BAD_INPUTS = [
+    *[(name, ["--set", f"lr={lr}"], f"lr must be a finite number > 0, got {lr}")
+      for name in ("universal", "barron", "ensembles") for lr in ("0.0", "-0.1", "nan", "inf")],
+    ("universal", ["--set", "targets="], "targets needs at least one of 1-D target names (sin1, sin2, ..., "
+                                         "gaussian, square, abs, triangle, step, weierstrass), got ()"),
+    ("barron", ["--set", "families="], "families needs at least one of ridge_nd, gaussian_nd, ball_nd, got ()"),
+    ("gradcheck", ["--seed", str(2**70)], f"seed must be an integer in [0, 2**32 - 1] = [0, 4294967295], "
+                                          f"got {2**70}"),
+    ("universal", ["--seed", "-1"], "seed must be an integer in [0, 2**32 - 1]"),
+    ("universal", ["--set", "widths=1000000000"], "every entry of widths must be an integer in [2, 65536], "
+                                                   "got 1000000000"),
+    ("barron", ["--set", "n_train=1e12"], "n_train must be an integer in [1, 4194304], got 1000000000000"),
+    ("ensembles", ["--set", "n_points=4194304", "--set", "width=65536"],
+     "the largest ensemble's hidden activation would be max(ensemble_sizes) 16 x n_points 4194304 x width 65536"),
+    ("depth_separation", ["--set", "steps=1e9"], "steps must be an integer in [1, 10000000], got 1000000000"),
+    ("overparam", ["--set", "seeds=100000"], "seeds must be an integer in [1, 1000], got 100000"),
+    ("universal", ["--set", "widths=2,4", "--set", "trained_widths=4"],
+     "widths needs at least two widths >= 8 (FIT_MIN_WIDTH: rates are fitted there), got (2, 4)"),
+    ("double_descent", ["--set", "features=4"], "features must hold some N below n = 16 and some above it"),
+    ("backprop_cost", ["--set", "tensor_widths=8,8"], "tensor_widths must not repeat a value, got 8 twice"),
+    ("gradcheck", ["--set", "trajectory_sizes=2,8,1"], "trajectory_sizes must start and end with 1"),
+    ("benchmark", ["--set", "thread_counts="], "thread_counts needs at least one of thread counts"),
+]
+
+
+@pytest.mark.parametrize("name,options,expected", BAD_INPUTS,
+                         ids=[f"{n} {' '.join(o)}" for n, o, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, monkeypatch, name, options, expected):
+    monkeypatch.setenv("APPROX_EXPERIMENTS", "experiments")
+    assert expected in _refused(capsys, tmp_path, name, *options)
+
+
+GOOD_NEIGHBOURS = [  # negative controls: the nearest good values build a Config (nothing runs)
+    ("universal", {"lr": 1e-6, "widths": (2, 8, 16), "seed": 2**32 - 1}),
+    ("barron", {"lr": 10.0, "families": ("ball_nd",)}),
+    ("ensembles", {"lr": 1e-3, "n_points": 4096, "width": 4096}),
+    ("double_descent", {"features": (4, 400)}),
+    ("backprop_cost", {"tensor_widths": (8, 16)}),
+    ("gradcheck", {"trajectory_sizes": (1, 8, 1), "seed": 0}),
+    ("benchmark", {"thread_counts": ("all",)}),
+]
+
+
+@pytest.mark.parametrize("name,fields", GOOD_NEIGHBOURS, ids=[n for n, _ in GOOD_NEIGHBOURS])
+def test_the_nearest_good_values_pass(name, fields):
+    module = _module(name)
+    dataclasses.replace(module.Config(**module.PRESETS["smoke"]), **fields)
+
+
+def test_a_good_command_line_runs_and_writes(capsys, tmp_path, monkeypatch):
+    # the command-line negative control: the same path as the refusals, with good values
+    monkeypatch.setenv("APPROX_EXPERIMENTS", "experiments")
+    out = tmp_path / "out"
+    assert main(["run", "universal", "--preset", "smoke", "--device", "cpu", "--quiet", "--out", str(out),
+                 "--seed", str(2**32 - 1), "--set", "lr=0.05", "--set", "widths=2,8,16", "--set", "trained_widths=4",
+                 "--set", "activations=relu", "--set", "targets=sin1"]) == 0
+    assert {"universal.csv", "universal.json", "universal.png"} <= {p.name for p in out.iterdir()}

@@ -1,4 +1,8 @@
-"""Figure and gallery paragraph of the double_descent experiment, drawn from its DataFrame alone."""
+"""Figure and gallery paragraph of the double_descent experiment, drawn from its DataFrame alone.
+
+Trained runs that fit recorded as diverged (frozen at their last fine parameters, so their errors
+describe no training) are drawn as red crosses, left out of the medians, and counted in the text.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +21,25 @@ def _peak(rf: pd.DataFrame) -> tuple[float, float]:
     return float(med.idxmax()), float(med.max())
 
 
+def _completed(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows.status != "diverged"] if "status" in rows else rows
+
+
+def _mark_diverged(ax, rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Red crosses at the diverged runs' values of ``column``; the other rows, for the medians."""
+    diverged = rows[rows.status == "diverged"] if "status" in rows else rows.iloc[0:0]
+    if len(diverged):
+        ax.scatter(diverged.p_over_n, diverged[column], marker="x", color="red", s=18, zorder=5,
+                   label=f"diverged ({len(diverged)} runs; not in the medians)")
+    return _completed(rows)
+
+
 def draw(df: pd.DataFrame, path: Path) -> None:
     fig, axes = figure(1, 3, width=4.2, height=3.4)
     _random_features(axes[0, 0], df[df.part == "random_features"])
-    _trained(axes[0, 1], df[df.part == "trained"])
-    _random_labels(axes[0, 2], df[df.part == "random_labels"], df[df.part == "memorizer"])
+    _trained(axes[0, 1], _mark_diverged(axes[0, 1], df[df.part == "trained"], "test_error"))
+    _random_labels(axes[0, 2], _mark_diverged(axes[0, 2], df[df.part == "random_labels"], "test_misclassified"),
+                   df[df.part == "memorizer"])
     save(fig, path)
 
 
@@ -83,9 +101,24 @@ def _random_labels(ax, r: pd.DataFrame, mem: pd.DataFrame) -> None:
 def paragraph(df: pd.DataFrame) -> str:
     rf = df[df.part == "random_features"]
     n = int(rf.n.iloc[0]) if len(rf) else int(df.n.dropna().iloc[0])
-    texts = [_rf_text(rf, n), _trained_text(df[df.part == "trained"]),
-             _random_text(df[df.part == "random_labels"], df[df.part == "memorizer"])]
+    texts = [_rf_text(rf, n), _trained_text(_completed(df[df.part == "trained"])),
+             _random_text(_completed(df[df.part == "random_labels"]), df[df.part == "memorizer"]),
+             _diverged_text(df[df.part.isin(["trained", "random_labels"])])]
     return "\n\n".join(t for t in texts if t)
+
+
+def _diverged_text(runs: pd.DataFrame) -> str:
+    if runs.empty or "status" not in runs:
+        return ""
+    diverged = runs[runs.status == "diverged"]
+    rule = "fit's divergence rule: the training loss stopped being finite, or grew far above its start"
+    if diverged.empty:
+        return f"None of the {len(runs)} trained networks of (b) and (c) diverged ({rule})."
+    where = ", ".join(f"{part} at p/n = {p:.3g}" for part, p in
+                      diverged[["part", "p_over_n"]].drop_duplicates().head(6).itertuples(index=False))
+    return (f"{len(diverged)} of the {len(runs)} trained networks of (b) and (c) diverged ({rule}; {where}): "
+            "frozen at their last fine parameters, they are drawn as red crosses and left out of the "
+            "medians and comparisons above.")
 
 
 def _rf_text(rf: pd.DataFrame, n: int) -> str:

@@ -70,6 +70,24 @@ def test_plot_and_describe(smoke, tmp_path):
     assert "nan" not in text.lower()
 
 
+def test_diverged_runs_are_counted_and_left_out_of_the_medians(smoke, tmp_path):
+    # GD at eta = 1/lambda_max does not diverge here, so mark the widest trained runs of one init
+    # as fit would (status "diverged", a huge test error): the text counts them, the medians and
+    # the figure leave them out (drawn as crosses)
+    t = smoke.part == "trained"
+    widest = t & (smoke.p_over_n == smoke[t].p_over_n.max()) & (smoke.init == "standard")
+    marked = smoke.copy()
+    marked.loc[widest, "status"] = "diverged"
+    marked.loc[widest, "test_error"] = 1e12
+    text = double_descent.describe(marked)
+    assert f"{int(widest.sum())} of the {int((t | (smoke.part == 'random_labels')).sum())} trained" in text
+    assert "e+12" not in text and "1e12" not in text  # no median saw the blown-up errors
+    double_descent.plot(marked, tmp_path / "marked.png")
+    assert (tmp_path / "marked.png").stat().st_size > 0
+    # negative control: unmarked, the text says that none diverged
+    assert "None of the" in double_descent.describe(smoke)
+
+
 @pytest.mark.parametrize("bad", [{"ridges": (-1.0,)}, {"features": ()}, {"seeds": 0}, {"small_scale": 0.0}])
 def test_bad_config_raises(bad):
     with pytest.raises(ValueError):

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import checks
 from .device import resolve_device
 
 __all__ = ["Target", "get", "names", "sample", "NAMES"]
@@ -141,8 +142,7 @@ def _weierstrass(a: float = 0.5, b: int = 5, n_terms: int = 5) -> Target:
         raise ValueError(f"weierstrass needs 0 < a < 1, got a={a!r}")
     if isinstance(b, bool) or not isinstance(b, int) or b < 1 or b % 4 != 1:
         raise ValueError(f"weierstrass needs an integer b = 1 mod 4 (5, 9, 13, ...), got b={b!r}")
-    if isinstance(n_terms, bool) or not isinstance(n_terms, int) or n_terms < 1:
-        raise ValueError(f"weierstrass needs n_terms >= 1, got {n_terms!r}")
+    n_terms = checks.integer("n_terms of weierstrass", n_terms, low=1)
     amp = [a**j for j in range(n_terms)]
     freq = [math.pi * b**j for j in range(n_terms)]
 
@@ -159,18 +159,12 @@ def _weierstrass(a: float = 0.5, b: int = 5, n_terms: int = 5) -> Target:
 
 
 # ---------------------------------------------------------------------- d-dimensional targets
-def _check_dim(d: int) -> int:
-    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-        raise ValueError(f"dimension d must be a positive integer, got {d!r}")
-    return d
-
-
 def _gaussian_nd(d: int = 2, width: float | None = None) -> Target:
     """exp(-|x - c|^2 / (2 s^2)), c the cube's centre, s = width (default 0.25 sqrt(d)).
 
     Its Fourier measure is the N(0, I/s^2) density, so C_{f,B} = E|w|_1 / 2 = d / (s sqrt(2 pi)).
     """
-    d = _check_dim(d)
+    d = checks.integer("dimension d", d, low=1)
     s = 0.25 * math.sqrt(d) if width is None else float(width)
     if not s > 0:
         raise ValueError(f"gaussian_nd needs width > 0, got {width!r}")
@@ -195,9 +189,8 @@ def _ridge_nd(d: int = 2, n_ridges: int = 3, frequency: float = 1.0, seed: int =
     F puts mass 1/(2K) at +-2 pi nu w_k, so C_{f,B} = (pi nu / K) sum_k |w_k|_1 (finite), and the
     Euclidean constant int |w| |F(dw)| = 2 pi nu is the same in every dimension.
     """
-    d = _check_dim(d)
-    if isinstance(n_ridges, bool) or not isinstance(n_ridges, int) or n_ridges < 1:
-        raise ValueError(f"ridge_nd needs n_ridges >= 1, got {n_ridges!r}")
+    d = checks.integer("dimension d", d, low=1)
+    n_ridges = checks.integer("n_ridges of ridge_nd", n_ridges, low=1)
     if not frequency > 0:
         raise ValueError(f"ridge_nd needs frequency > 0, got {frequency!r}")
     w = ridge_directions(d, n_ridges, seed)  # (K, d)
@@ -223,7 +216,7 @@ def _ball_nd(d: int = 2, radius: float | None = None) -> Target:
     An indicator of a ball is discontinuous: its Fourier transform decays like |w|^{-(d+1)/2},
     so Barron's constant int |w| |F(w)| dw is infinite (Barron 1993, Section IX).
     """
-    d = _check_dim(d)
+    d = checks.integer("dimension d", d, low=1)
     r = math.sqrt(d / 12) if radius is None else float(radius)
     if not r > 0:
         raise ValueError(f"ball_nd needs radius > 0, got {radius!r}")

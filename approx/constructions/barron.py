@@ -27,6 +27,7 @@ import math
 import numpy as np
 import torch
 
+from .. import checks
 from ..device import resolve_device
 from ..network import Layer, Network
 
@@ -63,11 +64,8 @@ def barron_sampled(target, n: int, *, seed: int = 0, steepness: float | None = N
 
     steepness S defaults to 1000 n, which makes the sigmoid term ~3e-4 of the V^2/n term.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    s_ = 1000.0 * n if steepness is None else float(steepness)
-    if not 0 < s_ < math.inf:
-        raise ValueError(f"steepness must be a finite number > 0, got {steepness!r}")
+    n = checks.integer("n", n, low=1)
+    s_ = 1000.0 * n if steepness is None else checks.number("steepness", steepness, low=0, low_open=True)
     w, frequency = _ridge(target)
     r, v_k, a = _variations(w, frequency)
     rng = np.random.default_rng(seed)

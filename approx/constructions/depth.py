@@ -31,6 +31,7 @@ import math
 
 import torch
 
+from .. import checks
 from ..network import Layer, Network
 
 __all__ = [
@@ -48,19 +49,13 @@ __all__ = [
 ]
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
 def _tensor(rows, dtype, device) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float64).to(device=device, dtype=dtype)
 
 
 def tooth_power(x: torch.Tensor, k: int) -> torch.Tensor:
     """t^k(x), the k-fold composition of the triangle map, evaluated directly (a reference)."""
-    _positive_int(k, "k")
+    checks.integer("k", k, low=1)
     for _ in range(k):
         x = 2 * torch.relu(x) - 4 * torch.relu(x - 0.5)
     return x
@@ -72,7 +67,7 @@ def sawtooth(k: int, *, dtype: torch.dtype = torch.float64, device="cpu") -> Net
     Hidden layer 1: (relu(x), relu(x - 1/2)); each later hidden layer reads t = 2 h_1 - 4 h_2
     of the one before and emits (relu(t), relu(t - 1/2)); the output is 2 h_1 - 4 h_2.
     """
-    k = _positive_int(k, "k")
+    k = checks.integer("k", k, low=1)
     first = Layer(_tensor([[1.0], [1.0]], dtype, device), _tensor([0.0, -0.5], dtype, device), "relu")
     middle = Layer(_tensor([[2.0, -4.0], [2.0, -4.0]], dtype, device),
                    _tensor([0.0, -0.5], dtype, device), "relu")
@@ -109,7 +104,7 @@ def sawtooth_shallow_width(k: int) -> int:
     the first piece is then minus the sum of d_j over the left-facing units, a multiple of
     2^(k+1), but t^k starts with slope 2^k. So one more unit (the initial slope) is needed.
     """
-    return 2 ** _positive_int(k, "k")
+    return 2 ** checks.integer("k", k, low=1)
 
 
 def sawtooth_shallow(k: int, *, dtype: torch.dtype = torch.float64, device="cpu") -> Network:
@@ -119,7 +114,7 @@ def sawtooth_shallow(k: int, *, dtype: torch.dtype = torch.float64, device="cpu"
     slope 2^k and one per interior kink j / 2^k with slope change -+2^(k+1).
     See ``sawtooth_shallow_width`` for why 2^k units are the minimum.
     """
-    n = 2 ** _positive_int(k, "k")
+    n = 2 ** checks.integer("k", k, low=1)
     knots = torch.arange(n + 1, dtype=torch.float64) / n
     return relu_interpolant_1d(knots, torch.arange(n + 1) % 2, dtype=dtype, device=device)
 
@@ -133,7 +128,7 @@ def yarotsky_square(m: int, *, dtype: torch.dtype = torch.float64, device="cpu")
     (the interpolant of a convex function lies above it), so the carry costs nothing; the
     next layer reads t^s = 2 h_1 - 4 h_2 and S - t^s / 4^s. Valid for x in [0, 1].
     """
-    m = _positive_int(m, "m")
+    m = checks.integer("m", m, low=1)
     layers = [Layer(_tensor([[1.0], [1.0], [1.0]], dtype, device),
                     _tensor([0.0, -0.5, 0.0], dtype, device), "relu")]
     for s in range(1, m):
@@ -148,7 +143,7 @@ def yarotsky_square(m: int, *, dtype: torch.dtype = torch.float64, device="cpu")
 
 def yarotsky_square_error(m: int) -> float:
     """sup_[0,1] |f_m(x) - x^2| = 2^(-2m-2): the interpolant's error h^2/4 with h = 2^-m."""
-    return 2.0 ** (-2 * _positive_int(m, "m") - 2)
+    return 2.0 ** (-2 * checks.integer("m", m, low=1) - 2)
 
 
 def square_interpolant_shallow(n_params: int, *, minimax: bool = False,
@@ -160,9 +155,7 @@ def square_interpolant_shallow(n_params: int, *, minimax: bool = False,
     (constant curvature). ``minimax=True`` lowers it by half its error, which equioscillates
     and gives the best uniform error with n pieces, 1 / (8 n^2).
     """
-    if isinstance(n_params, bool) or not isinstance(n_params, int) or n_params < 4:
-        raise ValueError(f"n_params must be an integer >= 4 (one unit), got {n_params!r}")
-    n = (n_params - 1) // 3
+    n = (checks.integer("n_params (4 or more: one unit)", n_params, low=4) - 1) // 3
     knots = torch.arange(n + 1, dtype=torch.float64) / n
     values = knots.square() - (1.0 / (8 * n * n) if minimax else 0.0)
     return relu_interpolant_1d(knots, values, dtype=dtype, device=device)
@@ -174,7 +167,7 @@ def alternating_points(k: int, *, dtype: torch.dtype = torch.float64, device="cp
     ``sawtooth(k)`` classifies them with zero error by thresholding at 1/2, since
     t^k(i / 2^k) = i mod 2 exactly.
     """
-    n = 2 ** _positive_int(k, "k")
+    n = 2 ** checks.integer("k", k, low=1)
     i = torch.arange(n, dtype=torch.float64)
     return (i / n).unsqueeze(1).to(device, dtype), (i % 2).unsqueeze(1).to(device, dtype)
 
@@ -185,7 +178,7 @@ def alternating_error_floor_width(k: int, n_layers: int) -> int:
     Telgarsky (2015), Theorem 1.1, for relu networks with l = ``n_layers`` layers of m units on
     the 2^k alternating points. Returns 0 when no width qualifies.
     """
-    k, l = _positive_int(k, "k"), _positive_int(n_layers, "n_layers")
+    k, l = checks.integer("k", k, low=1), checks.integer("n_layers", n_layers, low=1)
     return math.floor(2.0 ** ((k - 3) / l - 1) + 1e-12)
 
 
@@ -198,7 +191,7 @@ def alternating_error_floor(n_pieces: int, k: int) -> float:
     gets at most ceil(p/2) <= (p + 1)/2 right, so at least (n - r)/2 points are wrong. With
     t <= (2m)^l <= n/8 this is >= 7/16 - 1/(2n) >= 1/6, Telgarsky's bound.
     """
-    n = 2 ** _positive_int(k, "k")
+    n = 2 ** checks.integer("k", k, low=1)
     if isinstance(n_pieces, bool) or int(n_pieces) != n_pieces or n_pieces < 1:
         raise ValueError(f"n_pieces must be an integer >= 1, got {n_pieces!r}")
     return max(0.0, (n - int(n_pieces) - 1) / (2 * n))

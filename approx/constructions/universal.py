@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import checks
 from ..device import resolve_device
 from ..network import Layer, Network
 
@@ -42,18 +43,6 @@ def _network(weights: Sequence[tuple[Sequence, Sequence, str]], dtype, device) -
     return Network([Layer(torch.as_tensor(np.asarray(w, dtype=float), dtype=F64).to(device, dtype),
                           torch.as_tensor(np.asarray(b, dtype=float), dtype=F64).to(device, dtype), a)
                     for w, b, a in weights])
-
-
-def _count(n, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
-    return int(n)
-
-
-def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _increasing(points: Sequence[float], names: str) -> list[float]:
@@ -102,8 +91,8 @@ def sigmoid_staircase(f: Callable[[Tensor], Tensor], n: int, steepness: float, l
     error on [lo, hi] is at most ``staircase_error_bound`` (derived there).
     Network: [1, n, 1], sigmoid hidden layer, W1 = s, b1 = -s t_i, W2 = the jumps, b2 = f(x_0).
     """
-    n = _count(n)
-    s = _positive(steepness, "steepness")
+    n = checks.integer("n", n, low=1)
+    s = checks.number("steepness", steepness, low=0, low_open=True)
     x = _knots(n, lo, hi)
     y = _values(f, x)
     t = (x[:-1] + x[1:]) / 2  # (n,) thresholds midway between knots
@@ -131,8 +120,8 @@ def staircase_error_bound(target, n: int, steepness: float, lo: float = 0.0, hi:
     As s -> inf the bound tends to omega(h/2); for s h -> 0 it grows like omega(h) / (s h).
     The max over u is bounded rigorously on a grid u_j: sigma(-s u) omega(u) <= sigma(-s u_j) omega(u_{j+1}).
     """
-    n = _count(n)
-    s = _positive(steepness, "steepness")
+    n = checks.integer("n", n, low=1)
+    s = checks.number("steepness", steepness, low=0, low_open=True)
     _knots(n, lo, hi)
     omega = _omega(target)
     h = (hi - lo) / n
@@ -227,8 +216,8 @@ def ramp_staircase(f: Callable[[Tensor], Tensor], n: int, lo: float = 0.0, hi: f
 
     width_fraction = 1 gives exactly the piecewise-linear interpolant. Network: [1, 2n, 1], relu.
     """
-    n = _count(n)
-    theta = _positive(width_fraction, "width_fraction")
+    n = checks.integer("n", n, low=1)
+    theta = checks.number("width_fraction", width_fraction, low=0, low_open=True)
     if theta > 1:
         raise ValueError(f"width_fraction must lie in (0, 1], got {width_fraction!r}")
     x = _knots(n, lo, hi)
@@ -248,8 +237,8 @@ def ramp_staircase(f: Callable[[Tensor], Tensor], n: int, lo: float = 0.0, hi: f
 def ramp_staircase_error_bound(target, n: int, lo: float = 0.0, hi: float = 1.0, *,
                                width_fraction: float = 0.5) -> float:
     """omega((1 + width_fraction) h / 2), the bound derived in ``ramp_staircase``."""
-    n = _count(n)
-    theta = _positive(width_fraction, "width_fraction")
+    n = checks.integer("n", n, low=1)
+    theta = checks.number("width_fraction", width_fraction, low=0, low_open=True)
     _knots(n, lo, hi)
     return float(_omega(target)((1 + theta) * (hi - lo) / n / 2))
 
@@ -262,7 +251,7 @@ def sigmoid_bump(a: float, b: float, steepness: float, *, dtype=F64, device="cpu
     sigma(-s (x - a)) + sigma(s (x - b)); outside, 0 < bump < sigma(-s dist). Network: [1, 2, 1], sigmoid.
     """
     a, b = _increasing((a, b), "a < b")
-    s = _positive(steepness, "steepness")
+    s = checks.number("steepness", steepness, low=0, low_open=True)
     return _network([([[s], [s]], [-s * a, -s * b], "sigmoid"), ([[1.0, -1.0]], [0.0], "identity")],
                     dtype, device)
 
@@ -289,7 +278,7 @@ def relu_bump_nd(center: Sequence[float], width: float | Sequence[float], margin
         np.asarray(width, dtype=float).reshape(-1)
     if w.size != d or not np.all((w > 0) & np.isfinite(w)):
         raise ValueError(f"width must be > 0, one number or one per coordinate ({d}); got {width!r}")
-    m = float(w.min()) / 4 if margin is None else _positive(margin, "margin")
+    m = float(w.min()) / 4 if margin is None else checks.number("margin", margin, low=0, low_open=True)
     edges = np.stack([c - w / 2 - m, c - w / 2, c + w / 2, c + w / 2 + m], axis=1)  # (d, 4)
     w1 = np.zeros((4 * d, d))
     w1[np.arange(4 * d), np.repeat(np.arange(d), 4)] = 1.0  # unit j looks at coordinate j // 4

@@ -57,6 +57,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from . import checks
 from . import losses as _losses
 from . import optim as _optim
 from . import schedules as _schedules
@@ -133,7 +134,7 @@ def fit(
     """
     loss_and_grad = engine_function(engine)
     _losses.get(loss)  # an unknown loss name fails here, before any work
-    _check_int("steps", steps, minimum=0)
+    checks.integer("steps", steps, low=0)
     ensemble = net.ensemble
     n_members = ensemble or 1
     x, y = _check_data(net, data)
@@ -146,7 +147,7 @@ def fit(
     is_log_step = _log_rule(steps, log_every, log_steps)
     if check_every is None:
         check_every = 16 if ensemble and net.device.type == "cuda" else 1
-    _check_int("check_every", check_every, minimum=1)
+    checks.integer("check_every", check_every, low=1)
     _check_optional_number("target_loss", target_loss)
     _check_optional_number("max_loss", max_loss, positive=True)
     _check_optional_number("divergence_factor", divergence_factor, minimum=1)
@@ -159,7 +160,7 @@ def fit(
             )
     batches = None
     if batch_size is not None:
-        _check_int("batch_size", batch_size, minimum=1)
+        checks.integer("batch_size", batch_size, low=1)
         if batch_size > n_points:
             raise ValueError(f"batch_size={batch_size} exceeds the {n_points} training points")
         batches = _Batches(n_points, batch_size, _member_seeds(seed, ensemble), net.device,
@@ -348,11 +349,6 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
 def _check_optional_number(name: str, value, positive: bool = False, minimum: float | None = None) -> None:
     if value is None:
         return
@@ -382,7 +378,7 @@ def _log_rule(steps: int, log_every: int | None, log_steps: Iterable[int] | None
     if log_every is None and log_steps is None:
         log_every = max(1, steps // 100)
     if log_every is not None:
-        _check_int("log_every", log_every, minimum=1)
+        checks.integer("log_every", log_every, low=1)
     chosen: set[int] = set()
     if log_steps is not None:
         chosen = set(log_steps)

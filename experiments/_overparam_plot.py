@@ -53,7 +53,11 @@ def _logistic(ax, sep: pd.DataFrame, non: pd.DataFrame) -> None:
 
 
 def _interp_loss(ax, d: pd.DataFrame) -> None:
-    for (depth, labels), g in d.groupby(["depth", "labels"]):
+    diverged = d[d.status == "diverged"]  # frozen early by fit; their loss is the blown-up one
+    if len(diverged):
+        ax.scatter(diverged.p_over_n, diverged.final_loss, marker="x", color="red", s=18, zorder=5,
+                   label=f"diverged ({len(diverged)} runs; not in the medians)")
+    for (depth, labels), g in d[d.status != "diverged"].groupby(["depth", "labels"]):
         m = g.groupby("p_over_n").final_loss
         style = "-o" if depth == 1 else "--s"
         ax.loglog(m.median().index, m.median(), style, color=LABEL_COLOR[labels], ms=3,
@@ -189,6 +193,8 @@ def _interp_text(d: pd.DataFrame) -> str:
             best = g.groupby("p_over_n").final_loss.median()
             parts.append(f"{int(depth)} hidden layer(s), {labels} labels: none (best median final loss "
                          f"{best.min():.2g} at p/n = {best.idxmin():.3g})")
+    diverged = d[d.status == "diverged"]
+    d = d[d.status != "diverged"]  # the medians and extremes below are over the other runs
     under = d[d.p_over_n < 1]
     shallow = d[d.depth == 1].groupby("p_over_n").final_loss.median()
     widest = ""
@@ -206,6 +212,10 @@ def _interp_text(d: pd.DataFrame) -> str:
         f"eta = 1/lambda_max of the linearised Hessian per run, at most {int(d.steps_budget.max())} steps; "
         f"target loss {target:g} (numerically zero for O(1) labels). " + under_text +
         "Runs reaching the target: " + "; ".join(parts) + "." + widest +
+        (f" {len(diverged)} runs diverged (fit's rule: the training loss stopped being finite or grew "
+         f"far above its start, at p/n = {', '.join(f'{v:.3g}' for v in sorted(set(diverged.p_over_n)))}); "
+         "they are drawn as red crosses and left out of the medians." if len(diverged) else
+         " No run diverged (fit's rule: the training loss stopped being finite or grew far above its start).") +
         " The theorems (Du et al. 2019; Allen-Zhu, Li & Song 2019) ask for widths polynomial in n; "
         f"here the smallest network that GD drove to the target had p/n = {_smallest_converged(d)}."
     )

@@ -75,6 +75,23 @@ def test_plot_and_describe(smoke, tmp_path):
     assert "nan" not in text.lower()
 
 
+def test_diverged_interpolation_runs_are_counted_and_left_out_of_the_medians(smoke, tmp_path):
+    # GD at 1/lambda_max does not diverge here, so mark the widest runs as fit would (status
+    # "diverged", a blown-up final loss): the text counts them, no median sees their loss, and
+    # the figure draws them apart
+    interp = smoke.part == "interpolation"
+    widest = interp & (smoke.p_over_n == smoke[interp].p_over_n.max())
+    marked = smoke.copy()
+    marked.loc[widest, "status"] = "diverged"
+    marked.loc[widest, "final_loss"] = 1e12
+    text = overparam.describe(marked)
+    assert f" {int(widest.sum())} runs diverged" in text and "1e+12" not in text
+    overparam.plot(marked, tmp_path / "marked.png")
+    assert (tmp_path / "marked.png").stat().st_size > 0
+    # negative control: unmarked, the text says that no run diverged
+    assert "No run diverged" in overparam.describe(smoke)
+
+
 def test_a_point_is_repeatable():
     cfg = replace(SMOKE, ntk_widths=(16, 32, 64), widths=(2,), deep_widths=(), steps_interp=20)
     point = {"part": "ntk", "m": 32}

@@ -11,7 +11,7 @@ from matplotlib.ticker import NullFormatter
 
 from approx.plotting import figure, save
 
-__all__ = ["CONSTANT_FIT", "best", "plot"]
+__all__ = ["CONSTANT_FIT", "best", "diverged_runs", "plot"]
 
 CONSTANT_FIT = 1 / math.sqrt(12)  # L2 distance from t^k to its mean 1/2: "learned nothing"
 
@@ -23,6 +23,24 @@ def best(df: pd.DataFrame, part: str, keys: list[str], value: str) -> pd.DataFra
         rows = rows[rows["final"].astype(bool)]
     return (rows.groupby(keys)[value].agg(["median", "min", "max"])
             .join(rows.groupby(keys)["n_params"].first()).reset_index())
+
+
+def diverged_runs(df: pd.DataFrame) -> tuple[int, int, int]:
+    """(diverged, trained, shown): trained runs of parts b-d that fit recorded as diverged, all of
+    them, and the diverged ones among the best-rate runs the figure and text use.
+
+    A diverged run is never the best rate of its configuration and seed while another rate
+    completed: the rates share the initial network and data, hence fit's divergence threshold,
+    which a completed run's final loss stays below and a diverged run's last loss exceeds (or is
+    NaN, which idxmin skips). So it is shown only where every rate diverged.
+    """
+    runs = df[df["part"].isin(["b", "c", "d"])]
+    if "final" in runs:  # part d logs every row of a run; its last one says how the run ended
+        runs = runs[(runs["part"] != "d") | runs["final"].astype("boolean").fillna(False)]
+    if "status" not in runs or runs.empty:
+        return 0, len(runs), 0
+    diverged = runs["status"] == "diverged"
+    return int(diverged.sum()), len(runs), int((diverged & runs["best_lr"].astype(bool)).sum())
 
 
 def _errorbar(ax, rows: pd.DataFrame, **style) -> None:
@@ -40,6 +58,10 @@ def plot(df: pd.DataFrame, path: Path) -> None:
         _plot_classification(axes[1, 0], df)
     if (df["part"] == "d").any():
         _plot_radial(axes[1, 1], axes[1, 2], df)
+    n_diverged, n_runs, n_shown = diverged_runs(df)
+    if n_diverged:  # under the panels (constrained layout makes room); the text gives the rule
+        fig.supxlabel(f"{n_diverged} of {n_runs} trained runs diverged; {n_shown} of them shown "
+                      "(where every rate of a configuration diverged)", fontsize=8, color="red")
     save(fig, path)
 
 

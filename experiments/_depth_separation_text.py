@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._depth_separation_report import CONSTANT_FIT, best
+from ._depth_separation_report import CONSTANT_FIT, best, diverged_runs
 
 __all__ = ["describe"]
 
@@ -19,7 +19,20 @@ def describe(df: pd.DataFrame) -> str:
         parts.append(_describe_classification(df))
     if (df["part"] == "d").any():
         parts.append(_describe_radial(df))
+    parts.append(_describe_divergence(df))
     return "\n\n".join(p for p in parts if p)
+
+
+def _describe_divergence(df: pd.DataFrame) -> str:
+    n_diverged, n_runs, n_shown = diverged_runs(df)
+    if not n_runs:
+        return ""
+    rule = "fit's rule: the training loss stopped being finite or grew far above its start"
+    if not n_diverged:
+        return f"None of the {n_runs} trained runs diverged ({rule})."
+    return (f"{n_diverged} of the {n_runs} trained runs diverged ({rule}). The best-rate choice "
+            f"passes over a diverged run whenever another rate of its configuration and seed "
+            f"completed; {n_shown} diverged runs are among those shown, where every rate diverged.")
 
 
 def _describe_constructed(a: pd.DataFrame) -> str:

@@ -1,6 +1,8 @@
 """The depth_separation experiment: smoke preset end to end, its exact error helper, the CLI."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,6 +99,27 @@ def test_plot_and_describe(smoke, tmp_path):
     row = (f"| {int(kb)} | {2 ** int(kb)} | {layers} x {width} ({n_params}) "
            f"| {b['err_l2'].median():.3g} [{b['err_l2'].min():.2g}, {b['err_l2'].max():.2g}] |")
     assert row in text
+
+
+def test_diverged_runs_are_passed_over_counted_and_shown(smoke, tmp_path):
+    # Adam at 1e3 (next to a sane 1e-2) blows parts b and c up, and 1e6 as part d's only rate:
+    # the best-rate choice passes over a diverged run wherever the sane rate completed, the text
+    # counts the diverged runs and the shown ones (part d's, where every rate diverged), and the
+    # figure says so under its panels
+    cfg, df = smoke
+    blown = exp.run(dataclasses.replace(cfg, lrs=(1e-2, 1e3), radial_lrs=(1e6,)))
+    runs = blown[blown["part"].isin(["b", "c"])]
+    assert (runs[runs["lr"] == 1e3]["status"] == "diverged").all()
+    assert not (runs["best_lr"].astype(bool) & (runs["status"] == "diverged")).any()
+    n_d = int(((blown["part"] == "d") & blown["final"].astype("boolean").fillna(False)).sum())
+    n_diverged = len(runs[runs["lr"] == 1e3]) + n_d
+    text = exp.describe(blown)
+    assert f"{n_diverged} of the {len(runs) + n_d} trained runs diverged" in text
+    assert f"{n_d} diverged runs are among those shown" in text
+    exp.plot(blown, tmp_path / "blown.png")
+    assert (tmp_path / "blown.png").stat().st_size > 0
+    # negative control: the smoke preset's own rates diverge nowhere, and the text says so
+    assert "None of the" in exp.describe(df) and "diverged" not in set(df["status"].dropna())
 
 
 def test_exact_pl_errors_match_dense_sampling():

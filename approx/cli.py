@@ -7,6 +7,7 @@
     approx reproduce [--preset default] [--out DIR] [--device ...] [--executor ...] [--resume]
     approx gallery [--out DIR]                    rebuild OUT/README.md from the results in OUT
     approx bench [run options]                    the same as `approx run benchmark ...`
+    python -m experiments.NAME [run options]      the same as `approx run NAME ...`
 
 Bad input (an unknown experiment, preset, key or executor, a value of the wrong type, a value
 the Config rejects, --device cuda without CUDA, a corrupt stored point or CSV) prints one line
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from .reproduce import reproduce
 from .runner import Request, RunInterrupted, UsageError, execute, plan_run
 from .gallery import write_gallery
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "main_for_module", "build_parser"]
 
 COMMANDS = ("list", "run", "reproduce", "gallery", "bench")
 
@@ -130,3 +132,28 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help and --version exit through argparse
         return exit_.code if isinstance(exit_.code, int) else 0
     return 0
+
+
+def main_for_module(module_name: str, argv: list[str] | None = None) -> int:
+    """``python -m PACKAGE.NAME [options]``: exactly ``approx run NAME [options]``, with the
+    experiments taken from PACKAGE; returns the exit status. Every experiment module ends with
+
+        if __name__ == "__main__":
+            from approx.cli import main_for_module
+            raise SystemExit(main_for_module(__spec__.name))
+
+    Under ``-m`` the module runs as ``__main__``, and the runner imports it once more by its real
+    name. That second import is harmless (experiment modules do nothing at import) and needed:
+    the Config then belongs to ``PACKAGE.NAME``, which worker processes can import to unpickle it.
+    """
+    package, _, name = module_name.rpartition(".")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    previous = os.environ.get(catalog.EXPERIMENTS_ENV)
+    os.environ[catalog.EXPERIMENTS_ENV] = package  # the runner, its workers and the gallery see PACKAGE
+    try:
+        return main(["run", name, *argv])
+    finally:
+        if previous is None:
+            del os.environ[catalog.EXPERIMENTS_ENV]
+        else:
+            os.environ[catalog.EXPERIMENTS_ENV] = previous

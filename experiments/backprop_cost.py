@@ -344,3 +344,8 @@ def describe(df: pd.DataFrame) -> str:
         f"gradients) of the fused hand-written engine vs autograd, batch {first.batch}, "
         f"{first.device}: {rows}; {met}/{len(engines)} sizes meet their target."
     )
+
+
+if __name__ == "__main__":  # python -m experiments.backprop_cost [options] is approx run backprop_cost [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

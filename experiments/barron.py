@@ -332,3 +332,8 @@ def _trained_text(trained: pd.DataFrame) -> str:
         + ". Where these stop falling, Adam's step budget, not the width, sets the error, so the "
         "trained slopes mix approximation with optimisation; the theorem is about the best network "
         "of each width, which the sampled networks track.")
+
+
+if __name__ == "__main__":  # python -m experiments.barron [options] is approx run barron [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

@@ -266,3 +266,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
 
 def describe(df: pd.DataFrame) -> str:
     return report.describe(df)
+
+
+if __name__ == "__main__":  # python -m experiments.benchmark [options] is approx run benchmark [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

@@ -189,3 +189,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
 def describe(df: pd.DataFrame) -> str:
     """The gallery paragraph: theorem, prediction, measurement, every number read from df."""
     return text.describe(df)
+
+
+if __name__ == "__main__":  # python -m experiments.depth_separation [options] is approx run depth_separation [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

@@ -243,3 +243,8 @@ def describe(df: pd.DataFrame) -> str:
     from ._double_descent_plot import paragraph
 
     return paragraph(df)
+
+
+if __name__ == "__main__":  # python -m experiments.double_descent [options] is approx run double_descent [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

@@ -181,3 +181,8 @@ def describe(df: pd.DataFrame) -> str:
         "repeats; the dotted line marks the 10x target). Every ensemble member's result equals "
         "its single run to 1e-12 in float64 (tests/test_ensembles.py)."
     )
+
+
+if __name__ == "__main__":  # python -m experiments.ensembles [options] is approx run ensembles [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

@@ -363,3 +363,8 @@ def _difference(value: float, what: str) -> str:
     if value == 0:
         return f"{what} are identical bit for bit"
     return f"{what} differ by at most {value:.2g} (relative)"
+
+
+if __name__ == "__main__":  # python -m experiments.gradcheck [options] is approx run gradcheck [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

@@ -279,3 +279,8 @@ def describe(df: pd.DataFrame) -> str:
     from ._overparam_plot import paragraph
 
     return paragraph(df, slopes(df))
+
+
+if __name__ == "__main__":  # python -m experiments.overparam [options] is approx run overparam [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

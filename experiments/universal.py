@@ -382,3 +382,8 @@ def _trained_text(errs: pd.DataFrame, sup: pd.DataFrame, trained: list[str]) -> 
                    "triangle; the interpolant's knots are evenly spaced)."
                    if set(wins) & {"abs", "triangle"} else "."))
     return text
+
+
+if __name__ == "__main__":  # python -m experiments.universal [options] is approx run universal [options]
+    from approx.cli import main_for_module
+    raise SystemExit(main_for_module(__spec__.name))

@@ -5,7 +5,9 @@ the experiment's one-line summary, the figure NAME.png, the paragraph ``describe
 from NAME.csv, and the command that made it. It is rebuilt after every ``approx run``,
 ``--plot-only`` and ``approx reproduce``, and on its own by ``approx gallery``; nothing is
 rerun. A result that cannot be described (its CSV is corrupt, or its module is gone or raises)
-gets an entry saying so, rather than vanishing or hiding the others.
+gets an entry saying so, rather than vanishing or hiding the others. ``gallery_text`` can also
+read a run's staged result files as if they were already in OUT, so the runner can write the
+page into its staging folder and move it into place together with the results.
 """
 from __future__ import annotations
 
@@ -15,27 +17,31 @@ from . import catalog
 from .files import write_atomic
 from .results import read_record, read_result
 
-__all__ = ["write_gallery", "GALLERY_NAME"]
+__all__ = ["write_gallery", "gallery_text", "GALLERY_NAME"]
 
 GALLERY_NAME = "README.md"
 
 
-def _records(out_dir: Path) -> list[dict]:
+def _records(out_dir: Path, staged: Path | None) -> list[tuple[dict, Path]]:
+    """(record, the folder holding its files): a staged record replaces its namesake in OUT."""
+    found = {path.name: path for path in sorted(out_dir.glob("*.json"))}
+    if staged is not None:
+        found.update({path.name: path for path in sorted(staged.glob("*.json"))})
     records = []
-    for path in sorted(out_dir.glob("*.json")):
+    for path in found.values():
         try:
             record = read_record(path)
         except ValueError:
             continue  # not ours (or corrupt): ``approx run --plot-only`` reports the latter
         if record.get("output") == path.stem:
-            records.append(record)
-    return sorted(records, key=lambda r: (catalog.order_key(r.get("experiment", "")), r["output"]))
+            records.append((record, path.parent))
+    return sorted(records, key=lambda r: (catalog.order_key(r[0].get("experiment", "")), r[0]["output"]))
 
 
-def _describe(out_dir: Path, record: dict, package: str | None) -> str:
+def _describe(folder: Path, record: dict, package: str | None) -> str:
     try:
         module = catalog.load_experiment(record["experiment"], package or record.get("package"))
-        frame, _ = read_result(out_dir, record["output"])
+        frame, _ = read_result(folder, record["output"])
         # keep the paragraph breaks and tables describe() wrote; drop indentation, which
         # markdown would read as a code block
         lines = [line.strip() for line in module.describe(frame).strip().splitlines()]
@@ -58,8 +64,15 @@ def _footnote(record: dict) -> str:
 
 def write_gallery(out_dir: str | Path, package: str | None = None) -> Path:
     """Write OUT/README.md from the results in OUT; returns its path."""
+    path = Path(out_dir) / GALLERY_NAME
+    write_atomic(path, gallery_text(out_dir, package))
+    return path
+
+
+def gallery_text(out_dir: str | Path, package: str | None = None, staged: Path | None = None) -> str:
+    """The text of OUT/README.md; result files in ``staged`` count as if already in OUT."""
     out_dir = Path(out_dir)
-    records = _records(out_dir)
+    records = _records(out_dir, staged)
     lines = ["# Results", "",
              "Every figure below was made by the command under it; `approx reproduce` remakes all of "
              "them and this page (`approx gallery` rebuilds the page alone). Each NAME.csv holds the "
@@ -67,14 +80,12 @@ def write_gallery(out_dir: str | Path, package: str | None = None) -> Path:
              "and the git commit.", ""]
     if not records:
         lines += ["No results yet: run `approx reproduce`.", ""]
-    for record in records:
+    for record, folder in records:
         output = record["output"]
         lines += [f"## {output}", ""]
         if record.get("summary"):
             lines += [f"*{record['summary']}*", ""]
-        lines += [f"![{output}]({output}.png)", "", _describe(out_dir, record, package), "",
+        lines += [f"![{output}]({output}.png)", "", _describe(folder, record, package), "",
                   "```bash", record.get("command", f"approx run {record.get('experiment')}"), "```", "",
                   _footnote(record), ""]
-    path = out_dir / GALLERY_NAME
-    write_atomic(path, "\n".join(lines))
-    return path
+    return "\n".join(lines)

@@ -5,13 +5,17 @@
               writes nothing)          each as it arrives; then CSV, figure, record, gallery)
 
 ``plan_run`` loads the module, builds the Config (preset, --seed/--device, --set; see
-approx.configs), checks the device, the executor spec, and with --resume every stored point
-(with --plot-only the CSV), and raises UsageError naming the bad value before any file exists.
+approx.configs), checks the device, the executor spec, that --out is a folder it can write in,
+and with --resume every stored point (with --plot-only the CSV, and that its record holds the
+requested Config), and raises UsageError naming the bad value before any file exists.
 ``execute`` connects the executor (an unreachable scheduler is still a UsageError, raised before
 any write), clears the point store unless resuming, and hands each missing point to the
 executor as ``compute_point(cfg, point)``. A non-sweep experiment is one point, ``run(cfg)``, so
 it resumes and runs on any executor the same way. Rows come out in ``points()`` order whatever
-order the points finished in. Killing a run loses at most the points in flight.
+order the points finished in. Killing a run loses at most the points in flight. The result
+files are made in a staging folder and moved into OUT together: if plot() raises, a write fails
+or Ctrl-C comes, none of them appears (RunInterrupted says so; --resume then recomputes nothing),
+and the next run of the experiment removes what a killed one left.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import contextlib
 import dataclasses
 import importlib.metadata
 import io
+import json
 import shlex
 import sys
 import time
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 import torch
@@ -37,15 +42,17 @@ from . import catalog
 from .configs import build_config
 from .device import environment, resolve_device
 from .executors import ExecutorSpec, compute_point, is_worker_failure, open_executor, parse_executor
-from .files import sha256_of
-from .gallery import write_gallery
-from .results import RESULT_FORMAT, csv_bytes, paths, read_result, write_csv, write_record
-from .store import PointStore, point_key
+from .files import (check_writable, is_temporary, move_together, remove_leftovers, sha256_of, staging_folder,
+                    write_atomic)
+from .gallery import GALLERY_NAME, gallery_text
+from .results import RESULT_FORMAT, paths, read_result, write_csv, write_record
+from .store import PointStore, canonical_json, point_key
 
 __all__ = ["UsageError", "RunInterrupted", "Request", "Plan", "Outcome", "plan_run", "execute",
            "run_experiment", "POINTS_DIR"]
 
 POINTS_DIR = ".points"
+GALLERY_LEFTOVER_S = 600.0  # a gallery temporary this old is a killed run's (writing one takes ms)
 
 
 class UsageError(ValueError):
@@ -53,7 +60,8 @@ class UsageError(ValueError):
 
 
 class RunInterrupted(RuntimeError):
-    """A run stopped before its last point (Ctrl-C or a lost worker); finished points are stored."""
+    """A run stopped before its last point (Ctrl-C or a lost worker), or before its result files
+    (plot() raised, a write failed); finished points are stored. ``by_user``: Ctrl-C."""
 
     def __init__(self, message: str, by_user: bool):
         super().__init__(message)
@@ -152,8 +160,10 @@ def _plan(request: Request) -> Plan:
     output = module.output_name(cfg) if hasattr(module, "output_name") else request.name
     if not output or Path(output).name != output or output.startswith("."):
         raise ValueError(f"output name {output!r} of {request.name} is not a plain file name")
+    _check_out(Path(request.out), output)
     if request.plot_only:
-        frame, _ = read_result(Path(request.out), output)
+        frame, record = read_result(Path(request.out), output)
+        _check_same_config(request, cfg, output, record)
         return Plan(request, module, cfg, output, spec, units=[], stored={}, frame=frame)
     config = dataclasses.asdict(cfg)
     points = list(module.points(cfg)) if catalog.is_sweep(module) else [None]
@@ -167,6 +177,41 @@ def _plan(request: Request) -> Plan:
             if found is not None:
                 plan.stored[key], plan.stored_info[key] = found
     return plan
+
+
+def _check_out(out_dir: Path, output: str) -> None:
+    """--out must be a folder where files can be created, and nothing in the way of the files a
+    run writes there may be of the wrong kind (checked now: otherwise it shows after the work)."""
+    try:
+        check_writable(out_dir)
+    except ValueError as err:
+        raise ValueError(f"unusable --out: {err}") from None
+    for name in [*_result_names(output)[:4], GALLERY_NAME]:
+        if (out_dir / name).is_dir():
+            raise ValueError(f"{out_dir / name} is a folder, where {output}'s result file goes; "
+                             "allowed: move it away, or choose another --out")
+    for folder in (out_dir / POINTS_DIR, out_dir / POINTS_DIR / output):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, where the stored points of {output} go; "
+                             "allowed: move it away, or choose another --out")
+
+
+def _check_same_config(request: Request, cfg: Any, output: str, record: dict) -> None:
+    """--plot-only redraws only the CSV that this very command would have computed."""
+    wanted = json.loads(canonical_json(dataclasses.asdict(cfg)))  # tuples as JSON lists, like the record
+    found = record.get("config")
+    if record.get("experiment") == request.name and found == wanted:
+        return
+    if record.get("experiment") != request.name:
+        differences = f"experiment {record.get('experiment')!r}, not {request.name!r}"
+    else:
+        found = found if isinstance(found, dict) else {}
+        keys = [k for k in wanted if found.get(k, "(absent)") != wanted[k]] + [k for k in found if k not in wanted]
+        differences = "; ".join(f"{k}={found.get(k, '(absent)')!r} there, {wanted.get(k, '(absent)')!r} asked"
+                                for k in keys[:3]) + ("; ..." if len(keys) > 3 else "")
+    raise ValueError(f"--plot-only: {request.out}/{output}.csv comes from another configuration "
+                     f"({differences}); allowed: its own command with --plot-only "
+                     f"({record.get('command')}), or run without --plot-only")
 
 
 def _compute(plan: Plan, executor: cf.Executor, window: int, frames: dict, infos: list) -> None:
@@ -266,15 +311,52 @@ def _record(plan: Plan, frame: pd.DataFrame, csv_path: Path, started_utc: str, w
     }
 
 
+@contextlib.contextmanager
+def _all_or_none(plan: Plan, gallery: bool) -> Iterator[Path]:
+    """A staging folder for the result files; on leaving the block, the gallery page is written
+    beside them and all move into OUT together. If the block (or the page) fails, or Ctrl-C
+    comes, nothing reaches OUT, and RunInterrupted says so in one line; the stored points stay."""
+    out_dir, output = plan.out_dir, plan.output
+    if plan.request.plot_only:
+        kept = "nothing was written; the result files are as they were"
+    else:
+        kept = (f"no result file was written; all {len(plan.units)} points are stored in "
+                f"{plan.store.directory}: rerun the same command with --resume to write them "
+                "without recomputing")
+    try:
+        with staging_folder(out_dir, output) as staging:
+            yield staging
+            if gallery:
+                write_atomic(staging / GALLERY_NAME, gallery_text(out_dir, plan.request.package, staged=staging))
+            staged = sorted(p.name for p in staging.iterdir() if not is_temporary(p))
+            # the record vouches for the CSV (its checksum), so it goes after it; the page last
+            order = sorted(staged, key=lambda name: (name == GALLERY_NAME, name.endswith(".json")))
+            move_together(staging, out_dir, order)
+    except KeyboardInterrupt:
+        raise RunInterrupted(f"{output}: interrupted while writing the result files; {kept}",
+                             by_user=True) from None
+    except Exception as err:  # noqa: BLE001 - plot() or a write failed: say so, keep the points
+        raise RunInterrupted(f"{output}: writing the result files failed ({type(err).__name__}: "
+                             f"{one_line(err)}); {kept}", by_user=False) from err
+
+
+def _result_names(output: str) -> list[str]:
+    """What a run writes in OUT, whose leftover temporaries the next run removes."""
+    return [*(path.name for path in paths(Path(), output).values()), f"{output}.staging"]
+
+
 def execute(plan: Plan, *, gallery: bool = True) -> Outcome:
-    """Compute (or, with --plot-only, redraw) and write the result files of a planned run."""
+    """Compute (or, with --plot-only, redraw) and write the result files of a planned run:
+    all of them (CSV, PNG, PDF, JSON, and OUT/README.md) or, if anything fails, none."""
     request, out_dir = plan.request, plan.out_dir
     files = paths(out_dir, plan.output)
     start = time.perf_counter()
+    remove_leftovers(out_dir, _result_names(plan.output))
+    # the gallery page is shared by every run in OUT: another process may be writing it now
+    remove_leftovers(out_dir, [GALLERY_NAME], older_than_s=GALLERY_LEFTOVER_S)
     if request.plot_only:
-        plan.module.plot(plan.frame, files["png"])
-        if gallery:
-            write_gallery(out_dir, request.package)
+        with _all_or_none(plan, gallery) as staging:
+            plan.module.plot(plan.frame, staging / files["png"].name)
         return Outcome(plan.output, files, len(plan.frame), 0, 0, time.perf_counter() - start)
     started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
     frames: dict[str, pd.DataFrame] = dict(plan.stored)
@@ -289,15 +371,13 @@ def execute(plan: Plan, *, gallery: bool = True) -> Outcome:
         plan.store.remove_temporaries()
         _compute(plan, executor, window, frames, infos)
     frame = pd.concat([frames[key] for key, _ in plan.units], ignore_index=True)
-    data = csv_bytes(frame)
-    csv_path = write_csv(out_dir, plan.output, frame)
-    # plot and describe read what the CSV holds, exactly as --plot-only and the gallery will
-    plan.module.plot(pd.read_csv(io.BytesIO(data)), files["png"])
-    wall_time_s = time.perf_counter() - start
-    write_record(out_dir, plan.output,
-                 _record(plan, frame, csv_path, started_utc, wall_time_s, len(plan.stored), infos))
-    if gallery:
-        write_gallery(out_dir, request.package)
+    with _all_or_none(plan, gallery) as staging:
+        csv_path = write_csv(staging, plan.output, frame)
+        # plot and describe read what the CSV holds, exactly as --plot-only and the gallery will
+        plan.module.plot(pd.read_csv(io.BytesIO(csv_path.read_bytes())), staging / files["png"].name)
+        wall_time_s = time.perf_counter() - start
+        write_record(staging, plan.output,
+                     _record(plan, frame, csv_path, started_utc, wall_time_s, len(plan.stored), infos))
     return Outcome(plan.output, files, len(frame), len(plan.units), len(plan.stored), wall_time_s)
 
 

@@ -48,6 +48,8 @@ def read_record(path: Path) -> dict:
         if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
             raise ValueError(f"not an {RESULT_FORMAT} record")
         return record
+    except RecursionError:  # not a ValueError: JSON nested deeper than Python's parser goes
+        raise ValueError(f"corrupt result record {path}: JSON nested too deep to read") from None
     except (OSError, ValueError) as err:
         raise ValueError(f"corrupt result record {path}: {err}") from None
 

@@ -16,6 +16,14 @@ does not change results. The store knows nothing about code changes: a run witho
 Each file holds the point, its key and the DataFrame column by column with its dtypes (JSON
 floats round-trip float64 exactly; float32 columns are restored as float32), so a resumed run
 writes a CSV byte-identical to an uninterrupted one. Files are written atomically.
+
+Each file also holds ``frame_sha256``, the SHA-256 of the canonical JSON of its key and frame,
+checked on loading: a frame edited after it was stored (a column added or dropped, a value
+changed) is refused, naming the file, instead of being merged into the CSV. A point's columns
+cannot be checked against the experiment's otherwise: sweeps such as depth_separation give each
+part its own columns, so neither "the columns of the other points" nor "of a fresh point" is a
+rule. The checksum guards against accidents, not against someone who recomputes it. JSON nested
+too deep for Python's parser (a RecursionError) is refused like any other corrupt file.
 """
 from __future__ import annotations
 
@@ -28,9 +36,10 @@ import pandas as pd
 
 from .files import is_temporary, write_atomic
 
-__all__ = ["FORMAT", "StoreError", "point_key", "PointStore", "frame_to_record", "frame_from_record"]
+__all__ = ["FORMAT", "StoreError", "canonical_json", "point_key", "PointStore", "frame_checksum",
+           "frame_to_record", "frame_from_record"]
 
-FORMAT = "approx-point/1"
+FORMAT = "approx-point/2"  # /2: frame_sha256 (a /1 store is refused: rerun without --resume)
 
 
 class StoreError(ValueError):
@@ -51,6 +60,11 @@ def point_key(experiment: str, config: dict, point: dict) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
 
+def frame_checksum(key: str, frame_record: dict) -> str:
+    """SHA-256 of the canonical JSON of (key, frame record): the seal of one stored point."""
+    return hashlib.sha256(canonical_json({"key": key, "frame": frame_record}).encode("utf-8")).hexdigest()
+
+
 def frame_to_record(frame: pd.DataFrame) -> dict:
     """Columns, dtype names and values as plain Python lists (JSON-ready, exact for floats)."""
     return {
@@ -66,6 +80,8 @@ def frame_from_record(record: dict) -> pd.DataFrame:
     columns, dtypes, values = record["columns"], record["dtypes"], record["values"]
     if not (len(columns) == len(dtypes) == len(values)) or len({len(v) for v in values}) > 1:
         raise ValueError("columns, dtypes and values disagree in length")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"repeated column names in {columns}")
     return pd.DataFrame({c: pd.Series(v, dtype=t) for c, t, v in zip(columns, dtypes, values)},
                         columns=columns)
 
@@ -93,15 +109,21 @@ class PointStore:
             record = json.loads(path.read_text(encoding="utf-8"))
             if record.get("format") != FORMAT or record.get("key") != key:
                 raise ValueError(f"expected format {FORMAT} and key {key}")
+            if record.get("frame_sha256") != frame_checksum(key, record["frame"]):
+                raise ValueError("its frame does not match the checksum stored with it (edited?)")
             return frame_from_record(record["frame"]), dict(record.get("info") or {})
+        except RecursionError:
+            raise StoreError(f"corrupt stored point {path}: JSON nested too deep to read; allowed: "
+                             "delete it, or run without --resume to start afresh") from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise StoreError(f"corrupt stored point {path}: {err}; allowed: delete it, or run "
                              "without --resume to start afresh") from None
 
     def save(self, key: str, point: dict, frame: pd.DataFrame, info: dict | None = None) -> None:
         """Store one finished point (atomically); ``info`` records where and how it ran."""
-        record = {"format": FORMAT, "key": key, "point": point, "info": info or {},
-                  "frame": frame_to_record(frame)}
+        frame_record = frame_to_record(frame)
+        record = {"format": FORMAT, "key": key, "point": point, "info": info or {}, "frame": frame_record,
+                  "frame_sha256": frame_checksum(key, frame_record)}
         write_atomic(self.path(key), json.dumps(record) + "\n")
 
     def keys(self) -> list[str]:

@@ -6,11 +6,13 @@
     >>> loss, grads = approx.backprop.loss_and_grad(net, x, x.square())
 
 Modules: ``network`` (the shared MLP data structure), ``activations``, ``losses``,
-``backprop`` (the hand-written engine), ``autograd`` (the PyTorch engine), ``device``.
+``backprop`` (the hand-written engine), ``autograd`` (the PyTorch engine), ``device``;
+``approx.jacobian(net, x)`` gives per-example Jacobians on either engine.
 Importing approx has no side effects.
 """
 from . import activations, autograd, backprop, losses
+from .jacobian import jacobian  # the function; ``from approx.jacobian import ...`` still reads its module
 from .network import Layer, Network
 
-__all__ = ["Network", "Layer", "activations", "autograd", "backprop", "losses"]
+__all__ = ["Network", "Layer", "activations", "autograd", "backprop", "losses", "jacobian"]
 __version__ = "0.1.0"

@@ -19,7 +19,8 @@ Its smallest eigenvalue lambda_0 > 0 when no two inputs are parallel, and sets t
 gradient descent: ||y - u(k)||^2 <= (1 - eta lambda_0 / 2)^k ||y - u(0)||^2 (their Theorem 4.1).
 
 ``empirical_ntk`` computes Theta_ij = <df(x_i)/dtheta, df(x_j)/dtheta> for any single-output
-Network, over a chosen subset of its parameters, either with the hand-written engine
+Network, over a chosen subset of its parameters, from the per-example Jacobian J of
+``approx.jacobian`` (Theta = J J^T on the chosen columns), either with the hand-written engine
 (approx.backprop: per-example gradients by one reverse pass over a graph in which the batch is
 an ensemble axis, so example i has its own copy of the parameters and the gradient of
 sum_i f_i(x_i) with respect to copy i is df(x_i)/dtheta) or with torch.func (jacrev + vmap),
@@ -34,12 +35,14 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .jacobian import jacobian, parameter_slices
 from .network import Layer, Network
 
 __all__ = ["h_infinity", "empirical_ntk", "parameter_names", "two_layer_relu", "unit_sphere",
            "DU_TRAINABLE", "NTK_ENGINES"]
 
 NTK_ENGINES = ("backprop", "torch.func")
+_JACOBIAN_ENGINE = {"backprop": "backprop", "torch.func": "autograd"}  # approx.jacobian's names
 DU_TRAINABLE = ("W1",)  # Du et al. train the first layer only; a (W2) and the zero biases stay fixed
 
 
@@ -118,62 +121,11 @@ def empirical_ntk(net: Network, x: Tensor, *, engine: str = "backprop",
         raise ValueError(f"trainable must name some of {', '.join(names)}; got {list(trainable)}")
     selected = [names.index(p) for p in chosen]
     net.check_input(x)
-    jacobian = _jacobian_backprop if engine == "backprop" else _jacobian_torch_func
+    columns = parameter_slices(net)
     members = [net] if net.ensemble is None else net.unstack()
     kernels = []
-    for member in members:
-        jac = jacobian(member, x, selected)  # list of (n, numel(theta_k))
-        kernels.append(sum(j @ j.T for j in jac))
+    for member in members:  # one member's Jacobian in memory at a time
+        jac = jacobian(member, x, engine=_JACOBIAN_ENGINE[engine])[:, 0, :]  # (n, P)
+        jac = torch.cat([jac[:, columns[k]] for k in selected], dim=1)  # (n, trainable columns)
+        kernels.append(jac @ jac.T)
     return kernels[0] if net.ensemble is None else torch.stack(kernels)
-
-
-def _jacobian_backprop(net: Network, x: Tensor, selected: list[int]) -> list[Tensor]:
-    """Per-example gradients df(x_i)/dtheta by one hand-written reverse pass (approx.backprop).
-
-    The batch becomes an ensemble axis: example i runs through its own copy of each selected
-    parameter (an expanded view, shape (n, ...)), so d(sum_i f(x_i))/d(copy i) = df(x_i)/dtheta.
-    Each layer is z = s (h @ W^T) + b on Node values h (n, 1, in), W^T (n, in, out), b (n, 1, out).
-    """
-    from .backprop import Node  # the engine is imported lazily, like approx.train does
-
-    n = x.shape[0]
-    h = Node(x.unsqueeze(1))  # (n, 1, d_0)
-    leaves: dict[int, Node] = {}
-    for l, layer in enumerate(net.layers):
-        w_t = layer.weight.T  # (in, out)
-        b = layer.bias.unsqueeze(0)  # (1, out)
-        if 2 * l in selected:
-            w_t = leaves.setdefault(2 * l, Node(w_t.expand(n, *w_t.shape)))  # (n, in, out)
-        if 2 * l + 1 in selected:
-            b = leaves.setdefault(2 * l + 1, Node(b.expand(n, *b.shape)))  # (n, 1, out)
-        z = h @ w_t
-        if layer.scale != 1.0:
-            z = z * layer.scale
-        h = z + b
-        if layer.activation != "identity":
-            h = h.activation(layer.activation)
-    f = h.sum()  # sum_i f(x_i): one output per example
-    f.backward()
-    jac = []
-    for k in selected:
-        g = leaves[k].grad  # (n, in, out) or (n, 1, out)
-        if k % 2 == 0:
-            g = g.transpose(1, 2)  # (n, out, in), laid out as W
-        jac.append(g.reshape(n, -1))
-    return jac
-
-
-def _jacobian_torch_func(net: Network, x: Tensor, selected: list[int]) -> list[Tensor]:
-    """Per-example gradients by torch.func: vmap over the examples of jacrev of f(theta, x_i)."""
-    from torch.func import jacrev, vmap
-
-    params = net.parameters()
-
-    def f(chosen: tuple[Tensor, ...], xi: Tensor) -> Tensor:
-        full = list(params)
-        for k, p in zip(selected, chosen):
-            full[k] = p
-        return net.with_parameters(full)(xi.unsqueeze(0))[0, 0]
-
-    jac = vmap(jacrev(f), in_dims=(None, 0))(tuple(params[k] for k in selected), x)
-    return [j.reshape(x.shape[0], -1) for j in jac]

@@ -8,7 +8,9 @@ same CSV (rows always in ``points()`` order; float64 CPU results are identical).
     --executor processes[:N]      N worker processes (default: one per CPU core), started with
                                   "spawn" (CUDA is never initialised in the parent before they
                                   start), one torch thread each; on a machine with G > 1 GPUs
-                                  worker i sees only GPU i mod G (CUDA_VISIBLE_DEVICES)
+                                  worker i sees only GPU i mod G (CUDA_VISIBLE_DEVICES). Workers
+                                  exit when the runner dies, even by SIGKILL (see
+                                  ``_exit_with_parent``), and the resource tracker with them
     --executor dask://HOST:PORT   a running dask.distributed scheduler (``pip install -e
     --executor dask               ".[cluster]"``); plain "dask" reads APPROX_DASK_ADDRESS.
                                   APPROX_DASK_TIMEOUT (seconds, default 10) bounds the connect.
@@ -31,10 +33,14 @@ import asyncio
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import contextlib
+import ctypes
 import importlib
 import multiprocessing
 import os
+import signal
 import socket
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -117,8 +123,40 @@ def parse_executor(text: str) -> ExecutorSpec:
     raise ValueError(f"unknown executor {text!r}; allowed: {ALLOWED}")
 
 
-def _init_process_worker(counter, visible_gpus: list[str]) -> None:
-    """Initializer of each pool process: one torch thread; pinned to one GPU if there are several."""
+PR_SET_PDEATHSIG = 1   # from <linux/prctl.h>
+PARENT_POLL_S = 0.5    # how often a worker checks that the runner is still alive
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Make this pool worker die with the runner process ``parent_pid`` that started it.
+
+    A runner killed by SIGKILL runs no cleanup: its workers would wait for work on their call
+    queue forever (holding about 650 MB each), and so would multiprocessing's resource tracker,
+    which exits only when every process holding its pipe (the workers too) has gone. On Linux the
+    kernel sends SIGKILL to this process when the thread that started it exits (prctl
+    PR_SET_PDEATHSIG; the pool starts workers from the thread that submits, which outlives the
+    pool). Everywhere, a daemon thread polls the parent pid, which also covers a runner that died
+    before this ran, when the signal was no longer to come.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="approx-watch-parent", daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:  # an orphan is re-parented (to init or a subreaper)
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)  # no cleanup to run: the points this worker held are lost either way
+
+
+def _init_process_worker(counter, visible_gpus: list[str], parent_pid: int | None = None) -> None:
+    """Initializer of each pool process: exits with ``parent_pid`` (the runner; None: the tests
+    calling it in-process), one torch thread, pinned to one GPU if there are several."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -186,7 +224,8 @@ def open_executor(spec: ExecutorSpec) -> Iterator[tuple[cf.Executor, int]]:
         context = multiprocessing.get_context("spawn")
         counter = context.Value("i", 0)
         pool = cf.ProcessPoolExecutor(spec.n_workers, mp_context=context,
-                                      initializer=_init_process_worker, initargs=(counter, _visible_gpus()))
+                                      initializer=_init_process_worker,
+                                      initargs=(counter, _visible_gpus(), os.getpid()))
         try:
             yield pool, 2 * spec.n_workers
         finally:

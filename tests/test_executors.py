@@ -1,12 +1,17 @@
 """Executors: spec parsing, the in-process executor, and a real spawn process pool (a worker
 SIGKILLed mid-sweep loses only the points in flight; --resume finishes; the CSV is byte-identical
-to the in-process one)."""
+to the in-process one; a SIGKILLed runner leaves no worker and no resource tracker behind)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import os
+import signal
+import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,7 +20,8 @@ import torch
 from approx import executors
 from approx.cli import main
 from approx.executors import ExecutorSpec, InProcessExecutor, parse_executor
-from runner_support import kill_a_worker_mid_point, log_events, run_main_in_thread, use_fixture_experiments
+from runner_support import (REPO, cli_command, cli_env, kill_a_worker_mid_point, log_events, run_main_in_thread,
+                            running_points, use_fixture_experiments, wait_for)
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +105,97 @@ def test_process_pool_survives_a_killed_worker_and_gives_the_in_process_csv(tmp_
     assert (out / "counting.csv").read_bytes() == (reference / "counting.csv").read_bytes()
     sizes = pd.read_csv(out / "counting.csv")["size"]
     assert sorted(Counter(sizes).items()) == [(s, 40) for s in range(1, 9)]  # each point exactly once
+
+
+class _Exited(Exception):
+    pass
+
+
+def test_the_watchdog_exits_when_the_runner_is_gone_and_only_then(monkeypatch):
+    # the kernel's parent-death signal does the work on Linux (the SIGKILL test below); this
+    # polling thread is the fallback elsewhere and for a runner that died before the signal was set
+    ppids = iter([100, 100, 1])  # the runner (pid 100) dies; init adopts the worker
+
+    def exit_(status):
+        raise _Exited(status)
+
+    monkeypatch.setattr(executors.os, "getppid", lambda: next(ppids))
+    monkeypatch.setattr(executors.os, "_exit", exit_)
+    monkeypatch.setattr(executors.time, "sleep", lambda s: None)
+    with pytest.raises(_Exited):
+        executors._watch_parent(100)
+    assert next(ppids, "used up") == "used up"  # it exited at the first changed parent, not before
+    polls = []
+
+    def sleep_(seconds):  # control: while the runner lives, the watchdog only keeps polling
+        polls.append(seconds)
+        if len(polls) == 50:
+            raise TimeoutError
+
+    monkeypatch.setattr(executors.os, "getppid", lambda: 100)
+    monkeypatch.setattr(executors.time, "sleep", sleep_)
+    with pytest.raises(TimeoutError):
+        executors._watch_parent(100)
+    assert polls == [executors.PARENT_POLL_S] * 50
+
+
+def _stat(pid: int) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of a live process from /proc/PID/stat; None when gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "PID (COMMAND) "; COMMAND may hold spaces
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _descendants(root: int) -> dict[int, tuple[str, str]]:
+    """pid -> (start time, command line) of every live process below ``root``."""
+    parents = {int(p.name): stat[1] for p in Path("/proc").iterdir() if p.name.isdigit()
+               if (stat := _stat(int(p.name))) is not None}
+    found, frontier = {}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid in [pid for pid, ppid in parents.items() if ppid == parent]:
+            stat = _stat(pid)
+            if stat is not None:
+                with contextlib.suppress(OSError):
+                    found[pid] = (stat[2], Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+                frontier.append(pid)
+    return found
+
+
+def _still_running(processes: dict[int, tuple[str, str]]) -> list[int]:
+    """Those of ``processes`` alive now: the same pid and start time (not reused), not a zombie."""
+    return [pid for pid, (start, _) in processes.items()
+            if (stat := _stat(pid)) is not None and stat[2] == start and stat[0] != "Z"]
+
+
+@pytest.mark.cluster
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc (Linux)")
+def test_a_sigkilled_runner_leaves_no_worker_and_no_resource_tracker(tmp_path):
+    out, log = tmp_path / "out", tmp_path / "log.txt"
+    args = ["run", "counting", "--quiet", "--out", str(out), "--set", "sizes=1,2,3,4", "--set", "sleep_s=600",
+            "--set", f"log_path={log}", "--executor", "processes:2"]
+    runner = subprocess.Popen(cli_command(*args), cwd=REPO, env=cli_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    below: dict[int, tuple[str, str]] = {}
+    try:
+        wait_for(lambda: len(running_points(log)) == 2 or runner.poll() is not None,
+                 what="a point running in each of the two workers")
+        below = _descendants(runner.pid)
+        workers = {pid for _, pid in running_points(log)}
+        # control: while the runner lives, the check sees both workers and the resource tracker
+        assert len(workers) == 2 and workers <= set(_still_running(below)), below
+        assert [pid for pid, (_, command) in below.items() if "resource_tracker" in command], below
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=60)
+        wait_for(lambda: not _still_running(below), timeout_s=20,
+                 what=f"the runner's workers and resource tracker to exit: {below}")
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=60)
+        for pid in _still_running(below):  # only when the test failed: leave no orphans behind
+            os.kill(pid, signal.SIGKILL)
+    assert runner.returncode == -signal.SIGKILL and not (out / "counting.csv").exists()

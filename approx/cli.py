@@ -10,9 +10,11 @@
     python -m experiments.NAME [run options]      the same as `approx run NAME ...`
 
 Bad input (an unknown experiment, preset, key or executor, a value of the wrong type, a value
-the Config rejects, --device cuda without CUDA, a corrupt stored point or CSV) prints one line
+the Config rejects, --device cuda without CUDA, an --out where files cannot be written, a
+corrupt or edited stored point or CSV, --plot-only over another Config's CSV) prints one line
 ``approx: ...`` naming the bad value and what is allowed, writes nothing, and exits with 2.
-A run stopped by Ctrl-C (130) or a lost worker (1) says how to resume it.
+A run stopped by Ctrl-C (130), a lost worker (1) or a plot() that raised (1; no result file is
+written) says how to resume it.
 """
 from __future__ import annotations
 

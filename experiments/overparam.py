@@ -74,8 +74,10 @@ class Config:
 
     def __post_init__(self):
         checks.integer("n_linear", self.n_linear, low=1, high=MAX_POINTS)
-        for name in ("n_interp", "n_ntk"):  # n x n kernels and their eigenvalues
-            checks.integer(name, getattr(self, name), low=1, high=MAX_GRAM)
+        # n x n kernels and their eigenvalues; one point is fitted exactly at every width (a zero
+        # loss, which the log-scaled figure cannot show)
+        checks.integer("n_interp", self.n_interp, low=2, high=MAX_GRAM)
+        checks.integer("n_ntk", self.n_ntk, low=1, high=MAX_GRAM)
         for name in ("d_linear", "d_interp", "d_ntk"):
             checks.integer(name, getattr(self, name), low=1, high=MAX_DIM)
         for name in ("steps_lstsq", "steps_logistic", "steps_interp", "steps_ntk"):

@@ -94,7 +94,10 @@ class Config:
             if not isinstance(rule, str):
                 raise ValueError(f"steepness rules must be text like 100, 8n or n^2, got {rule!r}")
             steepness_of(rule, 1)
-        checks.integers("trained_widths", self.trained_widths, low=1, high=MAX_WIDTH, min_len=0)
+        trained = checks.integers("trained_widths", self.trained_widths, low=1, high=MAX_WIDTH, min_len=0)
+        if not set(trained) <= set(widths):  # describe() compares them at equal widths
+            raise ValueError(f"trained_widths must be among widths {widths!r} (trained networks are compared "
+                             f"with the constructions of the same width), got {trained!r}")
         checks.choices("activations", self.activations, ("sigmoid", "tanh", "relu", "softplus"), min_len=0)
         checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
         checks.integer("n_train", self.n_train, low=2, high=MAX_POINTS)
@@ -263,14 +266,15 @@ def rates(df: pd.DataFrame, column: str = "err_sup") -> pd.DataFrame:
     errs = completed(df[(df.table == "error") & (df.width >= FIT_MIN_WIDTH)])
     out = []
     for (target, method), part in errs.groupby(["target", "method"], sort=False):
-        if part.width.nunique() < 2:
+        # exact fits (error 0: a piecewise-linear target whose kinks are knots) carry no rate
+        if part.width[(part[column] > 0) & np.isfinite(part[column])].nunique() < 2:
             continue
         rate = loglog_slope(part.width, part[column])
         kind = _targets.get(target).kind
         out.append({"target": target, "kind": kind, "method": method, "slope": rate.slope,
                     "lo": rate.lo, "hi": rate.hi, "n_points": rate.n_points,
                     "predicted": predicted_sup_slope(method, kind) if column == "err_sup" else None})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=["target", "kind", "method", "slope", "lo", "hi", "n_points", "predicted"])
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:

@@ -98,6 +98,9 @@ BAD_INPUTS = [
     ("overparam", ["--set", "seeds=100000"], "seeds must be an integer in [1, 1000], got 100000"),
     ("universal", ["--set", "widths=2,4", "--set", "trained_widths=4"],
      "widths needs at least two widths >= 8 (FIT_MIN_WIDTH: rates are fitted there), got (2, 4)"),
+    ("universal", ["--set", "widths=2,8,16"],
+     "trained_widths must be among widths (2, 8, 16) (trained networks are compared with the constructions"),
+    ("overparam", ["--set", "n_interp=1"], "n_interp must be an integer in [2, 16384], got 1"),
     ("double_descent", ["--set", "features=4"], "features must hold some N below n = 16 and some above it"),
     ("backprop_cost", ["--set", "tensor_widths=8,8"], "tensor_widths must not repeat a value, got 8 twice"),
     ("gradcheck", ["--set", "trajectory_sizes=2,8,1"], "trajectory_sizes must start and end with 1"),
@@ -113,7 +116,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, monke
 
 
 GOOD_NEIGHBOURS = [  # negative controls: the nearest good values build a Config (nothing runs)
-    ("universal", {"lr": 1e-6, "widths": (2, 8, 16), "seed": 2**32 - 1}),
+    ("universal", {"lr": 1e-6, "widths": (2, 4, 8, 16), "seed": 2**32 - 1}),
     ("barron", {"lr": 10.0, "families": ("ball_nd",)}),
     ("ensembles", {"lr": 1e-3, "n_points": 4096, "width": 4096}),
     ("double_descent", {"features": (4, 400)}),
@@ -134,6 +137,6 @@ def test_a_good_command_line_runs_and_writes(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("APPROX_EXPERIMENTS", "experiments")
     out = tmp_path / "out"
     assert main(["run", "universal", "--preset", "smoke", "--device", "cpu", "--quiet", "--out", str(out),
-                 "--seed", str(2**32 - 1), "--set", "lr=0.05", "--set", "widths=2,8,16", "--set", "trained_widths=4",
+                 "--seed", str(2**32 - 1), "--set", "lr=0.05", "--set", "widths=4,8,16", "--set", "trained_widths=4",
                  "--set", "activations=relu", "--set", "targets=sin1"]) == 0
     assert {"universal.csv", "universal.json", "universal.png"} <= {p.name for p in out.iterdir()}

@@ -126,3 +126,20 @@ def test_steepness_rules_and_config_checks():
 def test_cli_smoke_writes_results(tmp_path):
     df = run_smoke("universal", tmp_path)
     assert set(df.table) == {"error", "curve"}
+
+
+def test_rates_skip_exact_fits_and_keep_their_columns_when_empty(tmp_path):
+    # abs with odd widths: 0.5 is a knot, so the interpolant is exact (error 0) and has no rate;
+    # this valid configuration used to crash plot() and describe() after the run
+    cfg = universal.Config(**{**universal.PRESETS["smoke"], "targets": ("abs",), "widths": (9, 17),
+                              "trained_widths": (), "steepness": ()}, device="cpu")
+    df = universal.run(cfg)
+    errs = df[df.table == "error"]
+    assert (errs[errs.method == universal.INTERP].err_sup == 0).all()
+    table = universal.rates(df)
+    assert universal.INTERP not in set(table.method)
+    assert set(table.method) == {universal.RAMP}  # negative control: positive errors keep their rate
+    universal.plot(df, tmp_path / "universal.png")
+    assert "abs" in universal.describe(df)
+    empty = universal.rates(df[df.method != universal.RAMP])
+    assert empty.empty and list(empty.columns) == list(table.columns)

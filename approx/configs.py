@@ -18,7 +18,7 @@ from the command line is parsed by the field's type:
     Optional[T], T|None  "none" gives None, anything else is parsed as T
 
 Every failure is a ValueError naming the key, the bad value and what is allowed; a Config's own
-``__post_init__`` checks (ValueError) are reported the same way.
+``__post_init__`` checks (ValueError; the experiments use approx.checks) are reported the same way.
 """
 from __future__ import annotations
 

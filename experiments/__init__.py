@@ -12,11 +12,17 @@ The contract every module follows (see ../DESIGN.md and README.md):
         seed: int = 0               # fields named seed / device / dtype / tf32 are filled
         device: str = "auto"        # from the command line when the Config has them
         ...
+        def __post_init__(self):    # every field checked with approx.checks, sizes capped by
+            ...                     # experiments/_limits.py: bad input costs no work
     PRESETS = {"smoke": {...}, "default": {}, "full": {...}}   # field overrides by name
 
     def run(cfg: Config) -> pd.DataFrame     # pure: seeded, no files, no plotting
     def plot(df: pd.DataFrame, path: Path)   # from df alone; approx.plotting.save(fig, path)
     def describe(df: pd.DataFrame) -> str    # the gallery paragraph, numbers read from df
+
+    if __name__ == "__main__":               # python -m experiments.NAME [options]
+        from approx.cli import main_for_module   # is approx run NAME [options]
+        raise SystemExit(main_for_module(__spec__.name))
 
 Sweeps also define
 

@@ -1,0 +1,353 @@
+"""Levenberg-Marquardt for the mse loss of a Network or an ensemble: damped Gauss-Newton.
+
+    net, history = lm_fit(net, x, y, steps=300, engine="backprop")
+
+For the residuals r(theta) = vec(net(x) - y), m = batch x out of them per network, the mse loss
+is L = ||r||^2 / m. Each iteration linearises r(theta + h) ~ r + J h, with J = dr/dtheta the
+per-example Jacobian (``approx.jacobian``, m x P, on either engine), and takes the step h that
+minimises
+
+    ||r + J h||^2 + lambda ||D h||^2                                                    (1)
+
+(Levenberg 1944; Marquardt 1963): lambda -> 0 gives the Gauss-Newton step, a large lambda a
+short step along the scaled gradient -D^-2 J^T r.
+
+Scaling (Marquardt 1963; Moré 1978, as MINPACK's lmder does with mode = 1): D = diag(d_j),
+d_j the largest norm that column j of J has had so far (the first Jacobian's column norms, a
+zero column counted as 1, then the running maximum). The step is then invariant under a
+rescaling of any one parameter, and d_j never shrinks, so a unit that goes quiet (a column
+tending to 0) is not suddenly free to make huge moves.
+
+Damping: the gain ratio of actual to predicted decrease,
+
+    rho = (||r||^2 - ||r(theta + h)||^2) / (||J h||^2 + 2 lambda ||D h||^2),
+
+where the denominator is ||r||^2 - ||r + J h||^2 for the h solving (1), written as Moré (1978)
+and MINPACK's lmder write it: a sum of non-negative terms, free of the cancellation of the
+difference. rho > 0 accepts the step and sets lambda <- lambda max(1/3, 1 - (2 rho - 1)^3),
+nu <- 2; otherwise the step is rejected and lambda <- nu lambda, nu <- 2 nu (Nielsen 1999;
+Madsen, Nielsen & Tingleff 2004, Algorithm 3.16). A rejected step changes neither theta nor J:
+the next trial solves (1) again with the larger lambda from the same factorisation of J, so it
+costs one forward pass and no Jacobian.
+
+Solving (1): it is the linear least-squares problem
+
+    min_h || [J; sqrt(lambda) D] h + [r; 0] ||,
+
+which is solved by QR, as MINPACK does, and not through the normal equations
+(J^T J + lambda D^2) h = -J^T r. Forming J^T J squares the condition number,
+cond(J^T J) = cond(J)^2, so with a small lambda a Jacobian with cond(J) = 1e8 (common near a
+fit, where redundant units give nearly dependent columns) leaves the normal equations of float64
+no correct digits (error ~ cond^2 u ~ 1), while a QR solve keeps about cond(J) u ~ 1e-8
+(Golub & Van Loan 2013, sec. 5.3; tests/test_levenberg_marquardt.py shows both). So that a
+rejected step stays cheap, J is factored once per Jacobian: the R factor of [J r] holds R (the R
+of J = QR) and Q^T r, and (1) becomes
+
+    min_h || [R; sqrt(lambda) D] h + [Q^T r; 0] ||,                                     (2)
+
+(the part of r outside J's range is a constant); each trial solves (2), a (min(m, P) + P) x P
+problem, by torch.linalg.lstsq (QR, LAPACK gels; [R; sqrt(lambda) D] has full column rank for
+lambda > 0 since D > 0), batched over members: O(P^3) per trial after O(m P^2) per Jacobian.
+MINPACK's lmpar does the same elimination with Givens rotations.
+
+Ensembles: every member has its own lambda, nu, D, J and R; trials run as one batched solve
+and one batched forward pass over the running members, and Jacobians are computed only for the
+members whose step was accepted. Member e follows the path a single run from its parameters
+follows (tests: to 1e-8). A member stops, and its parameters freeze, when
+
+    converged  its loss reached ``target_loss``
+    diverged   its loss or its Jacobian is not finite (NaN or inf data, an overflowing start);
+               the loss cannot grow, since only steps that lower it are accepted
+    stalled    lambda exceeded ``max_damping``: no step lowered the loss any more (a minimum
+               to working precision, or a flat region)
+    completed  the step budget ran out
+
+Memory: J holds E x batch x out x P numbers, and computing and factoring it needs about as much
+again twice (the hand-written engine's per-example weight copies, the QR's working copy).
+``lm_fit`` refuses a problem whose J exceeds ``max_jacobian_bytes`` (default: a quarter of the
+memory available on the network's device) with one ValueError line that says what would fit.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from . import checks
+from .engine_inputs import check_batch
+from .jacobian import JACOBIAN_ENGINES, jacobian, jacobian_bytes, parameter_slices
+from .network import Network
+
+__all__ = ["lm_fit", "nielsen_update", "solve_damped", "available_memory", "STATUSES",
+           "HISTORY_COLUMNS", "MEMORY_FRACTION"]
+
+STATUSES = ("running", "completed", "converged", "diverged", "stalled")
+HISTORY_COLUMNS = ("step", "member", "loss", "damping", "accepted", "jacobians", "status", "time_s")
+MEMORY_FRACTION = 0.25  # default max_jacobian_bytes: this share of the device's available memory
+
+
+def lm_fit(
+    net: Network,
+    x: Tensor,
+    y: Tensor,
+    *,
+    steps: int = 100,
+    engine: str = "backprop",
+    damping: float = 1e-3,
+    max_damping: float = 1e16,
+    target_loss: float | None = None,
+    max_jacobian_bytes: int | None = None,
+) -> tuple[Network, pd.DataFrame]:
+    """Minimise the mse of ``net`` on (x, y) by Levenberg-Marquardt; return (net, history).
+
+    x: (batch, d_0), shared by an ensemble's members, or (E, batch, d_0); y: broadcastable to
+    the output, (batch, d_L) or (E, batch, d_L). Both are moved to the network's dtype and
+    device (float64 is what the method is for). steps: LM iterations, each one trial step (a
+    solve and a forward pass), accepted or rejected. engine: the Jacobian's engine, "backprop"
+    or "autograd". damping: the initial lambda (relative to D^2 = diag(J^T J) at the start,
+    Nielsen's tau). max_damping: a member whose lambda exceeds it has stalled.
+    target_loss: a member whose mse falls to it has converged. max_jacobian_bytes: refuse a
+    larger Jacobian (None: ``MEMORY_FRACTION`` of ``available_memory``).
+
+    History: one row per iteration and running member, with the columns HISTORY_COLUMNS: the
+    loss after the iteration, the damping lambda for the next one, whether the step was
+    accepted, how many Jacobians the member has cost so far, and its status (STATUSES; the
+    module docstring). Step 0 is the start.
+    """
+    engine = checks.choice("engine", engine, JACOBIAN_ENGINES)
+    steps = checks.integer("steps", steps, low=0)
+    damping = checks.number("damping", damping, low=0, low_open=True)
+    max_damping = checks.number("max_damping", max_damping, low=damping, low_open=True)
+    if target_loss is not None:
+        target_loss = checks.number("target_loss", target_loss)
+    problem = _Problem(net, x, y, engine)
+    check_memory(net, problem.n, max_jacobian_bytes)
+    return _iterate(problem, steps, damping, max_damping, target_loss)
+
+
+def nielsen_update(damping: Tensor, nu: Tensor, rho: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(accepted, damping', nu') from the gain ratio rho, per member (Nielsen 1999).
+
+    rho > 0: accepted, damping * max(1/3, 1 - (2 rho - 1)^3), nu = 2. Otherwise (including a
+    NaN rho: a non-finite trial loss, or nothing predicted) rejected, damping * nu, nu * 2.
+    """
+    accepted = rho > 0
+    shrink = torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3)
+    new_damping = torch.where(accepted, damping * shrink, damping * nu)
+    new_nu = torch.where(accepted, torch.full_like(nu, 2.0), nu * 2)
+    return accepted, new_damping, new_nu
+
+
+def solve_damped(r_factor: Tensor, qtr: Tensor, scale: Tensor, damping: Tensor) -> tuple[Tensor, Tensor]:
+    """(h, predicted decrease) for problem (2) of the module docstring, batched over members.
+
+    r_factor: (E, k, P), the R of J = QR; qtr: (E, k), Q^T r; scale: (E, P), D's diagonal;
+    damping: (E,). h minimises ||R h + Q^T r||^2 + lambda ||D h||^2, by QR of the stacked
+    (E, k + P, P) matrix; the predicted decrease ||r||^2 - ||r + J h||^2 is returned as
+    ||R h||^2 + 2 lambda ||D h||^2 (E,).
+    """
+    lam = damping.unsqueeze(-1)  # (E, 1)
+    stacked = torch.cat([r_factor, torch.diag_embed(lam.sqrt() * scale)], dim=1)  # (E, k + P, P)
+    rhs = torch.cat([-qtr, qtr.new_zeros(scale.shape)], dim=1).unsqueeze(-1)  # (E, k + P, 1)
+    h = torch.linalg.lstsq(stacked, rhs, driver="gels").solution.squeeze(-1)  # (E, P)
+    rh = (r_factor @ h.unsqueeze(-1)).squeeze(-1)  # (E, k): R h, as long as J h
+    predicted = rh.square().sum(-1) + 2 * damping * (scale * h).square().sum(-1)
+    return h, predicted
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free on a CUDA device, or available RAM (/proc/meminfo's MemAvailable) on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # free pages: less than MemAvailable (the page cache counts as used), so safe
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30  # no way to ask: assume a small machine
+
+
+def check_memory(net: Network, batch: int, max_jacobian_bytes: int | None = None) -> int:
+    """The Jacobian's size in bytes if it is at most the limit; else a ValueError saying what fits."""
+    if max_jacobian_bytes is None:
+        limit = int(MEMORY_FRACTION * available_memory(net.device))
+        source = f"default: {MEMORY_FRACTION:g} of the memory available on {net.device}"
+    else:
+        limit = checks.integer("max_jacobian_bytes", max_jacobian_bytes, low=1)
+        source = "max_jacobian_bytes"
+    need = jacobian_bytes(net, batch)
+    if need <= limit:
+        return need
+    members, out, n_params = net.ensemble or 1, net.sizes[-1], net.n_params
+    per_example = need // batch
+    fits = limit // per_example
+    advice = (f"at most batch {fits} fits with these members and parameters" if fits >= 1 else
+              f"not even batch 1 fits ({_size(per_example)})")
+    if net.ensemble is not None and limit >= need // members:
+        advice += f"; batch {batch} fits at most {limit // (need // members)} members"
+    raise ValueError(
+        f"the Jacobian would be E {members} x batch {batch} x out {out} x P {n_params} x "
+        f"{need // (members * batch * out * n_params)} bytes = {_size(need)}, more than the "
+        f"{_size(limit)} allowed ({source}); {advice}, or use fewer parameters")
+
+
+def _size(n_bytes: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.1f} {unit}"
+    return f"{n_bytes} bytes"
+
+
+class _Problem:
+    """The data and the network's shape; evaluates residuals and Jacobians for some members.
+
+    Parameters travel as flat rows theta (k, P), one per member (columns as in approx.jacobian);
+    a single network is one row and is evaluated as a single Network, so that an ensemble's
+    member and a single run take the same path.
+    """
+
+    def __init__(self, net: Network, x: Tensor, y: Tensor, engine: str):
+        if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+            raise ValueError(f"x and y must be tensors; got {type(x).__name__} and {type(y).__name__}")
+        x = x.to(device=net.device, dtype=net.dtype)
+        y = check_batch(net, x, y.to(device=net.device, dtype=net.dtype))  # like the output
+        self.net, self.x, self.y, self.engine = net, x, y, engine
+        self.single = net.ensemble is None
+        self.n = x.shape[-2]
+        self.m = self.n * net.sizes[-1]  # residuals per member
+        self.slices = parameter_slices(net)
+        self.shapes = [p.shape if self.single else p.shape[1:] for p in net.parameters()]  # one member's
+
+    def flatten(self) -> Tensor:
+        """The network's parameters as rows (E, P) (E = 1 for a single network)."""
+        lead = 1 if self.single else self.net.ensemble
+        return torch.cat([p.reshape(lead, -1) for p in self.net.parameters()], dim=1)
+
+    def network(self, theta: Tensor) -> Network:
+        """The Network with parameters theta (k, P): single, or an ensemble of k members."""
+        if self.single:
+            params = [theta[0, s].reshape(shape) for s, shape in zip(self.slices, self.shapes)]
+        else:
+            params = [theta[:, s].reshape(theta.shape[0], *shape) for s, shape in zip(self.slices, self.shapes)]
+        return self.net.with_parameters(params)
+
+    def _data(self, members: Tensor) -> tuple[Tensor, Tensor]:
+        if self.single:
+            return self.x, self.y
+        x = self.x if self.x.ndim == 2 else self.x[members]
+        return x, self.y[members]
+
+    def residual(self, theta: Tensor, members: Tensor) -> tuple[Tensor, Tensor]:
+        """(r, loss): residuals (k, m), row-major over (example, output), and mse (k,)."""
+        x, y = self._data(members)
+        r = (self.network(theta)(x) - y).reshape(theta.shape[0], self.m)
+        return r, r.square().mean(dim=1)
+
+    def jacobian(self, theta: Tensor, members: Tensor) -> Tensor:
+        """dr/dtheta: (k, m, P)."""
+        x, _ = self._data(members)
+        return jacobian(self.network(theta), x, engine=self.engine).reshape(theta.shape[0], self.m, -1)
+
+
+def _factor(jac: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
+    """(R, Q^T r) for J = QR from the R factor of [J r]: (k, min(m, P), P) and (k, min(m, P))."""
+    n_params = jac.shape[-1]
+    rows = min(jac.shape[-2], n_params)
+    aug = torch.linalg.qr(torch.cat([jac, r.unsqueeze(-1)], dim=-1), mode="r")[1]  # (k, *, P + 1)
+    return aug[:, :rows, :n_params], aug[:, :rows, n_params]
+
+
+def _iterate(problem: _Problem, steps: int, damping: float, max_damping: float,
+             target_loss: float | None) -> tuple[Network, pd.DataFrame]:
+    start = time.perf_counter()
+    theta = problem.flatten()  # (E, P)
+    n_members, n_params = theta.shape
+    everyone = torch.arange(n_members, device=theta.device)
+    r, loss = problem.residual(theta, everyone)  # (E, m), (E,)
+    lam = torch.full((n_members,), damping, dtype=theta.dtype, device=theta.device)
+    nu = torch.full_like(lam, 2.0)
+    rows_k = min(problem.m, n_params)
+    r_factor = theta.new_zeros(n_members, rows_k, n_params)
+    qtr = theta.new_zeros(n_members, rows_k)
+    scale = theta.new_ones(n_members, n_params)  # D's diagonal
+    n_jacobians = [0] * n_members
+    status = ["running"] * n_members
+    target = -math.inf if target_loss is None else target_loss
+
+    def refresh(members: list[int]) -> list[int]:
+        """J, R, Q^T r and D at the members' current parameters; the members whose J is not finite."""
+        if not members:
+            return []
+        idx = torch.tensor(members, device=theta.device)
+        jac = problem.jacobian(theta[idx], idx)  # (k, m, P)
+        finite = torch.isfinite(jac).flatten(1).all(dim=1)
+        norms = jac.norm(dim=1)  # (k, P) column norms
+        first = [n_jacobians[e] == 0 for e in members]
+        first = torch.tensor(first, device=theta.device).unsqueeze(1)
+        initial = torch.where(norms > 0, norms, torch.ones_like(norms))  # MINPACK: zero column -> 1
+        scale[idx] = torch.where(first, initial, torch.maximum(scale[idx], norms))
+        r_factor[idx], qtr[idx] = _factor(jac, r[idx])
+        for e in members:
+            n_jacobians[e] += 1
+        return [e for e, ok in zip(members, finite.tolist()) if not ok]
+
+    rows: list[list] = []
+
+    def log(t: int, members: list[int], accepted: list[bool]) -> None:
+        losses, lams = loss.tolist(), lam.tolist()
+        elapsed = time.perf_counter() - start
+        for e, acc in zip(members, accepted):
+            rows.append([t, e, losses[e], lams[e], acc, n_jacobians[e], status[e], elapsed])
+
+    # step 0: the start
+    finite_loss = torch.isfinite(loss).tolist()
+    bad = set(refresh([e for e in range(n_members) if finite_loss[e]]))
+    bad |= {e for e in range(n_members) if not finite_loss[e]}
+    _judge(status, loss, lam, bad, target, max_damping, range(n_members), final=steps == 0)
+    log(0, list(range(n_members)), [False] * n_members)
+
+    for t in range(1, steps + 1):
+        active = [e for e in range(n_members) if status[e] == "running"]
+        if not active:
+            break
+        idx = torch.tensor(active, device=theta.device)
+        h, predicted = solve_damped(r_factor[idx], qtr[idx], scale[idx], lam[idx])
+        trial = theta[idx] + h
+        r_trial, loss_trial = problem.residual(trial, idx)
+        actual = r[idx].square().sum(1) - r_trial.square().sum(1)
+        accepted, lam[idx], nu[idx] = nielsen_update(lam[idx], nu[idx], actual / predicted)
+        keep = accepted.unsqueeze(1)
+        theta[idx] = torch.where(keep, trial, theta[idx])
+        r[idx] = torch.where(keep, r_trial, r[idx])
+        loss[idx] = torch.where(accepted, loss_trial, loss[idx])
+        accepted_list = accepted.tolist()
+        bad = set(refresh([e for e, a in zip(active, accepted_list) if a]))
+        _judge(status, loss, lam, bad, target, max_damping, active, final=t == steps)
+        log(t, active, accepted_list)
+
+    history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    return problem.network(theta), history
+
+
+def _judge(status: list[str], loss: Tensor, lam: Tensor, bad: set, target: float,
+           max_damping: float, members, final: bool) -> None:
+    """Set each listed running member's status after an iteration (the module docstring)."""
+    losses, lams = loss.tolist(), lam.tolist()
+    for e in members:
+        if e in bad or not math.isfinite(losses[e]):
+            status[e] = "diverged"
+        elif losses[e] <= target:
+            status[e] = "converged"
+        elif lams[e] > max_damping:
+            status[e] = "stalled"
+        elif final:
+            status[e] = "completed"

@@ -1,0 +1,193 @@
+"""approx.lbfgs: against torch.optim.LBFGS(line_search_fn="strong_wolfe") and torch.linalg.lstsq,
+the line search against the strong Wolfe conditions, ensembles against single runs."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from approx import Network
+from approx.lbfgs import HISTORY_COLUMNS, lbfgs_fit, strong_wolfe
+from approx.members import flatten
+
+F64 = torch.float64
+
+
+def _least_squares(n=50, d=4, out=2, seed=0):
+    """Random (x, y) and the least-squares affine fit y ~ x W^T + b, by torch.linalg.lstsq (QR)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=gen, dtype=F64)
+    y = torch.randn(n, out, generator=gen, dtype=F64)
+    solution = torch.linalg.lstsq(torch.cat([x, torch.ones(n, 1, dtype=F64)], dim=1), y).solution
+    return x, y, torch.cat([solution[:d].T.flatten(), solution[d]])  # columns as flatten(): W, b
+
+
+def _torch_lbfgs(net: Network, x, y, iterations: int, history_size: int = 10) -> list[torch.Tensor]:
+    """torch.optim.LBFGS one iteration per step() (max_iter=1), no early stop: the iterates."""
+    module = net.to_module()
+    opt = torch.optim.LBFGS(module.parameters(), lr=1, max_iter=1, history_size=history_size,
+                            tolerance_grad=0, tolerance_change=0, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (module(x) - y).square().mean()
+        loss.backward()
+        return loss
+
+    iterates = []
+    for _ in range(iterations):
+        opt.step(closure)
+        iterates.append(torch.cat([p.detach().flatten() for p in module.parameters()]))
+    return iterates
+
+
+def test_converges_to_the_lstsq_solution_like_torch_lbfgs():
+    """A network with no hidden layer is linear least squares: L-BFGS (ours on both engines, and
+    torch's) ends within 1e-8 of the QR solution; the problem is well conditioned (cond ~ 2), so
+    the solution itself is accurate to ~1e-15 and the gap measures the optimizer alone."""
+    x, y, solution = _least_squares()
+    net = Network.random([4, 2], "tanh", seed=0)  # one layer: the output layer is linear
+    for engine in ("backprop", "autograd"):
+        fitted, history = lbfgs_fit(net, x, y, steps=50, engine=engine)
+        assert (flatten(fitted)[0] - solution).abs().max().item() < 1e-8, engine
+    theirs = _torch_lbfgs(net, x, y, 50)[-1]
+    assert (theirs - solution).abs().max().item() < 1e-8
+    # negative control: three iterations are not there yet
+    early, _ = lbfgs_fit(net, x, y, steps=3)
+    assert (flatten(early)[0] - solution).abs().max().item() > 1e-8
+
+
+def test_iterates_equal_torch_lbfgs():
+    """Same two-loop recursion, H_0 scaling, first step min(1, 1/|g|_1) and strong-Wolfe points:
+    on a tanh network every one of 8 iterates equals torch.optim.LBFGS's to rounding (measured
+    ~1e-15; 1e-11 allows for the growth of rounding differences over the iterations)."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 4, generator=gen, dtype=F64), torch.randn(50, 2, generator=gen, dtype=F64)
+    net = Network.random([4, 6, 2], "tanh", seed=0)
+    theirs = _torch_lbfgs(net, x, y, 8)
+    ours = [flatten(lbfgs_fit(net, x, y, steps=k)[0])[0] for k in range(1, 9)]
+    for k in range(8):
+        assert (ours[k] - theirs[k]).abs().max().item() < 1e-11, k
+    assert (ours[3] - theirs[4]).abs().max().item() > 1e-6  # negative control: one iteration off
+
+
+def _satisfies_strong_wolfe(phi, dphi, alpha, c1=1e-4, c2=0.9) -> bool:
+    phi0, dphi0 = phi(0.0), dphi(0.0)
+    return phi(alpha) <= phi0 + c1 * alpha * dphi0 and abs(dphi(alpha)) <= c2 * abs(dphi0)
+
+
+def _run_search(phi, dphi, first, **kwargs):
+    search = strong_wolfe(phi(0.0), dphi(0.0), first, **kwargs)
+    alpha, tried = search.send(None), []
+    try:
+        while True:
+            tried.append(alpha)
+            alpha = search.send((phi(alpha), dphi(alpha), alpha))
+    except StopIteration as done:
+        return done.value, tried
+
+
+@pytest.mark.parametrize("name, phi, dphi, first", [
+    # a quadratic with its minimum at 2: alpha = 1 already has |phi'| <= 0.9 |phi'(0)|
+    ("accept", lambda a: (a - 2) ** 2, lambda a: 2 * (a - 2), 1.0),
+    # the minimum at 40: the bracketing phase doubles alpha until phi' >= 0 or phi rises
+    ("extrapolate", lambda a: (a - 40) ** 2, lambda a: 2 * (a - 40), 1.0),
+    # a far too long first trial fails sufficient decrease: zoom into [0, 100]
+    ("zoom", lambda a: (a - 1) ** 2, lambda a: 2 * (a - 1), 100.0),
+    # nonconvex: phi = -a e^(-a^2) has its minimum at 1/sqrt(2); at 5 it is flat and too high
+    ("nonconvex", lambda a: -a * math.exp(-a * a), lambda a: (2 * a * a - 1) * math.exp(-a * a), 5.0),
+])
+def test_line_search_returns_a_strong_wolfe_point(name, phi, dphi, first):
+    (alpha, value, payload), tried = _run_search(phi, dphi, first)
+    assert _satisfies_strong_wolfe(phi, dphi, alpha), (name, alpha)
+    assert value == phi(alpha) and payload == alpha and alpha == tried[-1]
+    if name == "extrapolate":
+        assert tried[:3] == [1.0, 2.0, 4.0]
+    # negative control: the first trial of each search but the first violates the conditions
+    if name != "accept":
+        assert not _satisfies_strong_wolfe(phi, dphi, first)
+
+
+def test_line_search_treats_nan_as_too_large_and_gives_up_without_decrease():
+    def phi(a):
+        return math.nan if a > 1 else (a - 0.5) ** 2
+
+    (alpha, _, _), _ = _run_search(phi, lambda a: 2 * (a - 0.5), 4.0)
+    assert _satisfies_strong_wolfe(phi, lambda a: 2 * (a - 0.5), alpha)
+    # phi'(0) claims descent but phi only rises: no point has sufficient decrease
+    result, tried = _run_search(lambda a: a * a, lambda a: 2 * a if a else -1.0, 1.0, max_evaluations=12)
+    assert result is None and len(tried) == 12
+
+
+@pytest.mark.parametrize("shared_x", [True, False])
+def test_ensemble_equals_single_runs(shared_x):
+    """Least squares (convex: rounding differences are damped) to convergence, and a tanh network
+    for 12 iterations. Over longer runs on a nonconvex loss, the rounding differences of batched
+    against single products (~1e-16) grow about 10x every 3 to 4 iterations, as any chaotic
+    dynamics amplifies them (sin 3x with 16 tanh units: 2e-8 relative in the loss after 40
+    iterations, 6e-3 after 100), so a longer nonconvex run cannot promise 1e-8."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 40, 3, generator=gen, dtype=F64)
+    x = x[0] if shared_x else x
+    y = torch.randn(3, 40, 1, generator=gen, dtype=F64)
+    for sizes, steps, tolerance in (([3, 1], 40, 1e-10), ([3, 8, 1], 12, 1e-8)):
+        net = Network.random(sizes, "tanh", seed=0, ensemble=3)
+        fitted, history = lbfgs_fit(net, x, y, steps=steps)
+        for e in range(3):
+            single, h1 = lbfgs_fit(net.member(e), x if shared_x else x[e], y[e], steps=steps)
+            he = history[history.member == e].reset_index(drop=True)
+            assert (he.evaluations == h1.evaluations).all() and (he.status == h1.status).all()
+            assert (flatten(fitted)[e] - flatten(single)[0]).abs().max().item() < tolerance
+        # negative control: the members' fits differ
+        assert (flatten(fitted)[0] - flatten(fitted)[1]).abs().max().item() > 1e-3
+
+
+def test_both_engines_give_the_same_run():
+    x = torch.linspace(-1, 1, 40, dtype=F64)[:, None]
+    net = Network.random([1, 8, 1], "tanh", seed=3)
+    a, ha = lbfgs_fit(net, x, torch.sin(3 * x), steps=10, engine="backprop")
+    b, hb = lbfgs_fit(net, x, torch.sin(3 * x), steps=10, engine="autograd")
+    assert (ha.evaluations == hb.evaluations).all()
+    assert (flatten(a) - flatten(b)).abs().max().item() < 1e-10
+
+
+def test_logistic_loss_and_statuses():
+    """NaN data diverge at step 0, a target is converged to, least squares stalls at its minimum
+    (no point lowers the loss to working precision), the rest complete; rows stop there."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 2, generator=gen, dtype=F64)
+    labels = (x[:, :1] > 0).to(F64)
+    net = Network.random([2, 1], "tanh", seed=0, ensemble=2)
+    _, history = lbfgs_fit(net, x, torch.stack([labels, labels * math.nan]), steps=30,
+                           loss="logistic", target_loss=0.05)
+    assert tuple(history.columns) == HISTORY_COLUMNS
+    last = history.groupby("member").tail(1).set_index("member")
+    assert last.status[1] == "diverged" and last.step[1] == 0
+    assert last.status[0] == "converged" and last.loss[0] <= 0.05 and last.step[0] < 30
+    x, y, _ = _least_squares()
+    _, history = lbfgs_fit(Network.random([4, 2], "tanh", seed=0), x, y, steps=200)
+    assert history.status.iloc[-1] == "stalled" and history.step.iloc[-1] < 200
+
+
+def test_rejects_bad_arguments():
+    net = Network.random([1, 3, 1], "tanh")
+    x, y = torch.zeros(5, 1, dtype=F64), torch.zeros(5, 1, dtype=F64)
+    for kwargs, message in [({"steps": -1}, "steps must be an integer >= 0, got -1"),
+                            ({"engine": "jax"}, "unknown engine 'jax'; allowed: backprop, autograd"),
+                            ({"loss": "hinge"}, "unknown loss 'hinge'; allowed: mse, logistic"),
+                            ({"memory": 0}, "memory must be an integer in"),
+                            ({"c1": 0.0}, r"c1 must be a finite number in \(0, 1\)"),
+                            ({"c1": 0.5, "c2": 0.4}, r"c2 must be a finite number in \(0.5, 1\)"),
+                            ({"max_evaluations": 0}, "max_evaluations must be an integer in"),
+                            ({"target_loss": math.inf}, "target_loss must be a finite number")]:
+        with pytest.raises(ValueError, match=message):
+            lbfgs_fit(net, x, y, **kwargs)
+
+
+def test_on_device(device):
+    x, y, solution = _least_squares()
+    net = Network.random([4, 2], "tanh", seed=0, ensemble=2, device=device)
+    fitted, _ = lbfgs_fit(net, x.to(device), y.to(device), steps=50)
+    assert fitted.device.type == device
+    assert (flatten(fitted).cpu() - solution).abs().max().item() < 1e-8

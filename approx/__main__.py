@@ -1,4 +1,4 @@
 """``python -m approx``: the same command line as the ``approx`` console script."""
-from .cli import main
+from .run.cli import main
 
 raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""The studies. One module per experiment; the runner (``approx.runner``) finds them here.
+"""The studies. One module per experiment; the runner (``approx.run.runner``) finds them here.
 
 The contract every module follows (see ../DESIGN.md and README.md):
 
@@ -21,7 +21,7 @@ The contract every module follows (see ../DESIGN.md and README.md):
     def describe(df: pd.DataFrame) -> str    # the gallery paragraph, numbers read from df
 
     if __name__ == "__main__":               # python -m experiments.NAME [options]
-        from approx.cli import main_for_module   # is approx run NAME [options]
+        from approx.run.cli import main_for_module   # is approx run NAME [options]
         raise SystemExit(main_for_module(__spec__.name))
 
 Sweeps also define

@@ -347,5 +347,5 @@ def describe(df: pd.DataFrame) -> str:
 
 
 if __name__ == "__main__":  # python -m experiments.backprop_cost [options] is approx run backprop_cost [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

@@ -335,5 +335,5 @@ def _trained_text(trained: pd.DataFrame) -> str:
 
 
 if __name__ == "__main__":  # python -m experiments.barron [options] is approx run barron [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

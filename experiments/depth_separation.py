@@ -192,5 +192,5 @@ def describe(df: pd.DataFrame) -> str:
 
 
 if __name__ == "__main__":  # python -m experiments.depth_separation [options] is approx run depth_separation [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

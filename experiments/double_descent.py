@@ -246,5 +246,5 @@ def describe(df: pd.DataFrame) -> str:
 
 
 if __name__ == "__main__":  # python -m experiments.double_descent [options] is approx run double_descent [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

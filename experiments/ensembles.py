@@ -184,5 +184,5 @@ def describe(df: pd.DataFrame) -> str:
 
 
 if __name__ == "__main__":  # python -m experiments.ensembles [options] is approx run ensembles [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

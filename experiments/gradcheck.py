@@ -366,5 +366,5 @@ def _difference(value: float, what: str) -> str:
 
 
 if __name__ == "__main__":  # python -m experiments.gradcheck [options] is approx run gradcheck [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

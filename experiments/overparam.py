@@ -284,5 +284,5 @@ def describe(df: pd.DataFrame) -> str:
 
 
 if __name__ == "__main__":  # python -m experiments.overparam [options] is approx run overparam [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

@@ -389,5 +389,5 @@ def _trained_text(errs: pd.DataFrame, sup: pd.DataFrame, trained: list[str]) -> 
 
 
 if __name__ == "__main__":  # python -m experiments.universal [options] is approx run universal [options]
-    from approx.cli import main_for_module
+    from approx.run.cli import main_for_module
     raise SystemExit(main_for_module(__spec__.name))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from approx.cli import main
+from approx.run.cli import main
 
 
 def run_smoke(name: str, out: Path, output: str | None = None) -> pd.DataFrame:

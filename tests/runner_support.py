@@ -86,8 +86,8 @@ def running_points(log: Path, exclude_pid: int | None = None) -> list[tuple[int,
 
 
 def run_main_in_thread(argv: list[str]) -> tuple[threading.Thread, dict]:
-    """Start ``approx.cli.main(argv)`` in a thread (so this test can kill its workers)."""
-    from approx.cli import main
+    """Start ``approx.run.cli.main(argv)`` in a thread (so this test can kill its workers)."""
+    from approx.run.cli import main
 
     result: dict = {}
 

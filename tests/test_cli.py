@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from approx.cli import main
+from approx.run.cli import main
 from runner_support import PACKAGE, REPO, cli_env, run_cli, snapshot, use_fixture_experiments
 
 
@@ -260,7 +260,7 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(tmp_path, capsys, mo
 def test_every_real_experiment_reports_bad_input_in_one_line(tmp_path):
     # the real package, in a fresh interpreter, so that anything its imports print to stderr
     # (library warnings included) would show up here as an extra line
-    script = ("import sys; from approx.catalog import experiment_names; from approx.cli import main\n"
+    script = ("import sys; from approx.run.catalog import experiment_names; from approx.run.cli import main\n"
               "names = experiment_names('experiments')\n"
               "print(' '.join(names))\n"
               "for name in names:\n"

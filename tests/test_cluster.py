@@ -11,7 +11,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from approx.cli import main
+from approx.run.cli import main
 from runner_support import (REPO, TESTS_DIR, kill_a_worker_mid_point, log_events, run_main_in_thread,
                             use_fixture_experiments)
 

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import torch
 
-from approx import executors
-from approx.cli import main
-from approx.executors import ExecutorSpec, InProcessExecutor, parse_executor
+from approx.run import executors
+from approx.run.cli import main
+from approx.run.executors import ExecutorSpec, InProcessExecutor, parse_executor
 from runner_support import (REPO, cli_command, cli_env, kill_a_worker_mid_point, log_events, run_main_in_thread,
                             running_points, use_fixture_experiments, wait_for)
 

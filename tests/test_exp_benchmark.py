@@ -13,7 +13,7 @@ import torch
 from approx.bench import figures, summary
 from approx.bench import steps as steps_module
 from approx.bench.measure import COLUMNS, Bench, Cell, Job
-from approx.cli import main as cli_main
+from approx.run.cli import main as cli_main
 from approx.plotting import figure
 from experiments import benchmark
 

@@ -13,8 +13,8 @@ import typing
 
 import pytest
 
-from approx import catalog, configs
-from approx.cli import main
+from approx.run import catalog, configs
+from approx.run.cli import main
 
 NAMES = catalog.experiment_names("experiments")
 ABSURD = 10**15  # above every size limit (experiments/_limits.py) and every seed

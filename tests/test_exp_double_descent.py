@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from approx.cli import main as cli_main
+from approx.run.cli import main as cli_main
 from experiments import double_descent
 
 SMOKE = replace(double_descent.Config(**double_descent.PRESETS["smoke"]), device="cpu")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from approx.cli import main as cli_main
+from approx.run.cli import main as cli_main
 from experiments import overparam
 
 SMOKE = replace(overparam.Config(**overparam.PRESETS["smoke"]), device="cpu")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from approx.cli import main
-from approx.store import PointStore, StoreError
+from approx.run.cli import main
+from approx.run.store import PointStore, StoreError
 from runner_support import log_events, snapshot, use_fixture_experiments
 
 
@@ -79,7 +79,7 @@ def test_a_stored_point_keeps_its_frame_checksum_through_save_and_load(tmp_path)
 def test_repeated_column_names_in_a_stored_point_are_refused(tmp_path):
     import pandas as pd
 
-    from approx.store import frame_checksum
+    from approx.run.store import frame_checksum
 
     store = PointStore(tmp_path)
     store.save("k", {}, pd.DataFrame({"a": [1.0], "b": [2.0]}))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from approx import files
-from approx.cli import main
+from approx.run.cli import main
 from runner_support import log_events, snapshot, stored_sizes, use_fixture_experiments
 
 
@@ -73,7 +73,7 @@ def test_an_unusable_out_is_refused_before_any_work(tmp_path, capsys, kind):
 
 def test_a_missing_nested_out_is_fine_and_the_probe_leaves_nothing(tmp_path, capsys):
     # negative control of the refusals above: the same command with a usable --out runs
-    from approx.runner import Request, plan_run
+    from approx.run.runner import Request, plan_run
 
     out, log = tmp_path / "new" / "deeper", tmp_path / "log.txt"
     plan_run(Request("counting", "smoke", out=out, quiet=True))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from approx.cli import main
+from approx.run.cli import main
 from runner_support import REPO, cli_command, cli_env, log_events, use_fixture_experiments, wait_for
 
 

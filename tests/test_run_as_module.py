@@ -1,5 +1,5 @@
 """``python -m experiments.NAME [options]`` runs exactly as ``approx run NAME [options]``
-(approx.cli.main_for_module and the ``__main__`` guard at the end of every experiment module)."""
+(approx.run.cli.main_for_module and the ``__main__`` guard at the end of every experiment module)."""
 from __future__ import annotations
 
 import ast
@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from approx import catalog
-from approx.cli import main, main_for_module
+from approx.run import catalog
+from approx.run.cli import main, main_for_module
 from runner_support import REPO, cli_env, use_fixture_experiments
 
 GUARD = "main_for_module(__spec__.name)"

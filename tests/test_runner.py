@@ -10,10 +10,10 @@ from typing import Optional
 import pandas as pd
 import pytest
 
-from approx import catalog
-from approx.cli import main
-from approx.configs import build_config, parse_value
-from approx.runner import Request, RunInterrupted, UsageError, execute, plan_run
+from approx.run import catalog
+from approx.run.cli import main
+from approx.run.configs import build_config, parse_value
+from approx.run.runner import Request, RunInterrupted, UsageError, execute, plan_run
 from runner_support import use_fixture_experiments
 
 

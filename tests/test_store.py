@@ -12,7 +12,7 @@ import pytest
 
 from approx import files
 from approx.files import write_atomic
-from approx.store import PointStore, StoreError, frame_from_record, frame_to_record, point_key
+from approx.run.store import PointStore, StoreError, frame_from_record, frame_to_record, point_key
 
 
 def test_point_key_is_sha256_of_canonical_json():

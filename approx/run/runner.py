@@ -5,7 +5,7 @@
               writes nothing)          each as it arrives; then CSV, figure, record, gallery)
 
 ``plan_run`` loads the module, builds the Config (preset, --seed/--device, --set; see
-approx.configs), checks the device, the executor spec, that --out is a folder it can write in,
+approx.run.configs), checks the device, the executor spec, that --out is a folder it can write in,
 and with --resume every stored point (with --plot-only the CSV, and that its record holds the
 requested Config), and raises UsageError naming the bad value before any file exists.
 ``execute`` connects the executor (an unreachable scheduler is still a UsageError, raised before
@@ -40,9 +40,9 @@ from tqdm.auto import tqdm
 
 from . import catalog
 from .configs import build_config
-from .device import environment, resolve_device
+from ..device import environment, resolve_device
 from .executors import ExecutorSpec, compute_point, is_worker_failure, open_executor, parse_executor
-from .files import (check_writable, is_temporary, move_together, remove_leftovers, sha256_of, staging_folder,
+from ..files import (check_writable, is_temporary, move_together, remove_leftovers, sha256_of, staging_folder,
                     write_atomic)
 from .gallery import GALLERY_NAME, gallery_text
 from .results import RESULT_FORMAT, paths, read_result, write_csv, write_record

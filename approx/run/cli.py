@@ -141,7 +141,7 @@ def main_for_module(module_name: str, argv: list[str] | None = None) -> int:
     experiments taken from PACKAGE; returns the exit status. Every experiment module ends with
 
         if __name__ == "__main__":
-            from approx.cli import main_for_module
+            from approx.run.cli import main_for_module
             raise SystemExit(main_for_module(__spec__.name))
 
     Under ``-m`` the module runs as ``__main__``, and the runner imports it once more by its real

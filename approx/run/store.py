@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import is_temporary, write_atomic
+from ..files import is_temporary, write_atomic
 
 __all__ = ["FORMAT", "StoreError", "canonical_json", "point_key", "PointStore", "frame_checksum",
            "frame_to_record", "frame_from_record"]

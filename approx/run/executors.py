@@ -66,7 +66,7 @@ def compute_point(cfg: Any, point: dict | None) -> tuple[pd.DataFrame, dict]:
     """
     import torch
 
-    from .device import device_name, precision, resolve_device, seed_everything
+    from ..device import device_name, precision, resolve_device, seed_everything
 
     module = importlib.import_module(type(cfg).__module__)
     seed_everything(getattr(cfg, "seed", 0))

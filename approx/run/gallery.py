@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import catalog
-from .files import write_atomic
+from ..files import write_atomic
 from .results import read_record, read_result
 
 __all__ = ["write_gallery", "gallery_text", "GALLERY_NAME"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import sha256_of, write_atomic
+from ..files import sha256_of, write_atomic
 
 __all__ = ["RESULT_FORMAT", "csv_bytes", "paths", "write_csv", "write_record", "read_record", "read_result"]
 

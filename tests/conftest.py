@@ -7,7 +7,7 @@ import torch
 
 def pytest_report_header(config):
     """Printed before the tests: what decides the last bits of every CPU result here."""
-    from approx.device import arithmetic
+    from approx.run.provenance import arithmetic
 
     a = arithmetic()
     cuda = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build"

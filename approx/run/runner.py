@@ -40,11 +40,12 @@ from tqdm.auto import tqdm
 
 from . import catalog
 from .configs import build_config
-from ..device import environment, resolve_device
+from ..device import resolve_device
 from .executors import ExecutorSpec, compute_point, is_worker_failure, open_executor, parse_executor
 from ..files import (check_writable, is_temporary, move_together, remove_leftovers, sha256_of, staging_folder,
                     write_atomic)
 from .gallery import GALLERY_NAME, gallery_text
+from .provenance import environment
 from .results import RESULT_FORMAT, paths, read_result, write_csv, write_record
 from .store import PointStore, canonical_json, point_key
 

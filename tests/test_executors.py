@@ -54,6 +54,29 @@ def test_in_process_executor_runs_at_once_and_delivers_errors_through_the_future
     assert failed.done() and isinstance(failed.exception(), ValueError)
 
 
+def test_compute_point_runs_the_module_it_is_named_not_the_configs_class_module():
+    # a study that is a package keeps its Config in NAME/config.py, a module without run_point:
+    # the runner names the experiment module (plan.module.__name__) instead
+    import dataclasses
+
+    from fixture_experiments import counting
+
+    cfg = counting.Config(**counting.PRESETS["smoke"])
+    # the same fields, in a class of this test module (which has no run_point either)
+    moved = dataclasses.make_dataclass("Config", [(f.name, f.type, f.default) for f in dataclasses.fields(cfg)],
+                                       frozen=True, namespace={"__module__": __name__})
+    moved_cfg = moved(**dataclasses.asdict(cfg))
+    assert type(moved_cfg).__module__ == __name__
+    point = counting.points(cfg)[0]
+    frame, info = executors.compute_point("fixture_experiments.counting", moved_cfg, point)
+    expected, _ = executors.compute_point("fixture_experiments.counting", cfg, point)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert info["pid"] == os.getpid()
+    # negative control: the module named is the one that runs (_helpers has no run_point)
+    with pytest.raises(AttributeError, match="run_point"):
+        executors.compute_point("fixture_experiments._helpers", cfg, point)
+
+
 def test_pool_workers_get_one_thread_and_one_gpu_each(monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(("threads", n)))

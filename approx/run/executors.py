@@ -1,8 +1,8 @@
 """Where a sweep's points run: in this process, in a local process pool, or on a Dask cluster.
 
-The runner hands each point to a ``concurrent.futures.Executor`` as ``compute_point(cfg, point)``
-and stores each result as it arrives, so every executor resumes the same way and gives the
-same CSV (rows always in ``points()`` order; float64 CPU results are identical).
+The runner hands each point to a ``concurrent.futures.Executor`` as ``compute_point(module_name,
+cfg, point)`` and stores each result as it arrives, so every executor resumes the same way and
+gives the same CSV (rows always in ``points()`` order; float64 CPU results are identical).
 
     --executor inprocess          the default: points run one after another in this process
     --executor processes[:N]      N worker processes (default: one per CPU core), started with
@@ -56,19 +56,21 @@ ALLOWED = "inprocess, processes, processes:N, dask, dask://HOST:PORT"
 CLUSTER_EXTRA = 'pip install -e ".[cluster]"'
 
 
-def compute_point(cfg: Any, point: dict | None) -> tuple[pd.DataFrame, dict]:
+def compute_point(module_name: str, cfg: Any, point: dict | None) -> tuple[pd.DataFrame, dict]:
     """Run one point (``point=None``: the whole ``run(cfg)`` of a non-sweep experiment).
 
-    Runs wherever the executor puts it; the experiment module is found from the Config's class,
-    so it imports on a worker as it does here. Seeds every generator with ``cfg.seed`` first and
-    applies the Config's TF32 setting, so a point's result does not depend on where it ran.
-    Returns the frame and a record of where it ran (stored beside the point, not in the CSV).
+    Runs wherever the executor puts it; ``module_name`` is the experiment module the Plan loaded
+    (``experiments.NAME``), imported on a worker as it was here. It is not read off the Config's
+    class: a study that is a package keeps its Config in ``NAME/config.py``. Seeds every
+    generator with ``cfg.seed`` first and applies the Config's TF32 setting, so a point's result
+    does not depend on where it ran. Returns the frame and a record of where it ran (stored
+    beside the point, not in the CSV).
     """
     import torch
 
     from ..device import device_name, precision, resolve_device, seed_everything
 
-    module = importlib.import_module(type(cfg).__module__)
+    module = importlib.import_module(module_name)
     seed_everything(getattr(cfg, "seed", 0))
     start = time.perf_counter()
     with precision(bool(getattr(cfg, "tf32", False))):

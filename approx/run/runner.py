@@ -10,8 +10,8 @@ and with --resume every stored point (with --plot-only the CSV, and that its rec
 requested Config), and raises UsageError naming the bad value before any file exists.
 ``execute`` connects the executor (an unreachable scheduler is still a UsageError, raised before
 any write), clears the point store unless resuming, and hands each missing point to the
-executor as ``compute_point(cfg, point)``. A non-sweep experiment is one point, ``run(cfg)``, so
-it resumes and runs on any executor the same way. Rows come out in ``points()`` order whatever
+executor as ``compute_point(module name, cfg, point)``. A non-sweep experiment is one point,
+``run(cfg)``, so it resumes and runs on any executor the same way. Rows come out in ``points()`` order whatever
 order the points finished in. Killing a run loses at most the points in flight. The result
 files are made in a staging folder and moved into OUT together: if plot() raises, a write fails
 or Ctrl-C comes, none of them appears (RunInterrupted says so; --resume then recomputes nothing),
@@ -229,7 +229,7 @@ def _compute(plan: Plan, executor: cf.Executor, window: int, frames: dict, infos
                 unit = next(pending, None)
                 if unit is None:
                     break
-                in_flight[executor.submit(compute_point, plan.cfg, unit[1])] = unit
+                in_flight[executor.submit(compute_point, plan.module.__name__, plan.cfg, unit[1])] = unit
             if not in_flight:
                 break
             done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)

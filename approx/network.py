@@ -30,7 +30,10 @@ from torch import Tensor, nn
 from . import activations as _activations
 from .device import resolve_device
 
-__all__ = ["Layer", "Network", "ScaledLinear", "INITS"]
+__all__ = ["Layer", "Network", "ScaledLinear", "INITS", "DTYPES"]
+
+# The floating-point precisions a Config may name for its networks and data, by name.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 # Initialisation schemes: W ~ scheme(fan_in), the layer's fixed scale s, and the bias.
 #   standard: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), s = 1   (torch.nn.Linear's default)

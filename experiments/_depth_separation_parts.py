@@ -42,16 +42,14 @@ from approx.constructions.depth import (
     yarotsky_square,
 )
 from approx.device import resolve_device
-from approx.network import Network
+from approx.network import DTYPES, Network
 from approx.pieces import breakpoints, count_regions
 from approx.train import fit
 
 if TYPE_CHECKING:
     from .depth_separation import Config
 
-__all__ = ["DTYPES", "classification", "constructed", "pl_errors", "radial", "trained_sawtooth"]
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+__all__ = ["classification", "constructed", "pl_errors", "radial", "trained_sawtooth"]
 
 # ---------------------------------------------------------------------- (a) constructed
 def constructed(cfg: Config) -> pd.DataFrame:

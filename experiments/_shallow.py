@@ -42,10 +42,9 @@ from torch import Tensor
 from approx.network import Layer, Network
 from approx.train import DIVERGENCE_FACTOR, fit
 
-__all__ = ["DTYPES", "DIVERGED_STYLE", "shallow_ensemble", "train", "evaluate", "diverged_text"]
+__all__ = ["DIVERGED_STYLE", "shallow_ensemble", "train", "evaluate", "diverged_text"]
 
 SIGMOIDAL = ("sigmoid", "tanh")
-DTYPES = {"float32": torch.float32, "float64": torch.float64}  # training precisions
 DIVERGED_STYLE = {"marker": "x", "color": "red", "s": 18, "linewidths": 1.0, "zorder": 5}  # scatter
 
 

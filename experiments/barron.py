@@ -38,11 +38,12 @@ from approx import targets as _targets
 from approx.constructions.barron import barron_sampled, barron_sampled_bound
 from approx.device import DEVICES, resolve_device, threads
 from approx.metrics import loglog_slope
+from approx.network import DTYPES
 from approx.plotting import figure, save
 from approx.train import ENGINES
 
 from ._limits import MAX_COUNT, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
-from ._shallow import DIVERGED_STYLE, DTYPES, diverged_text, evaluate, shallow_ensemble, train
+from ._shallow import DIVERGED_STYLE, diverged_text, evaluate, shallow_ensemble, train
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
            "describe"]

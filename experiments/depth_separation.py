@@ -37,7 +37,7 @@ import pandas as pd
 
 from approx import checks
 from approx.device import DEVICES, threads
-from approx.network import INITS
+from approx.network import DTYPES, INITS
 from approx.train import ENGINES
 
 from . import _depth_separation_parts as parts
@@ -106,7 +106,7 @@ class Config:
         checks.choice("init", self.init, ("kinks", *INITS))
         checks.choice("radial_init", self.radial_init, INITS)
         checks.choice("engine", self.engine, ENGINES)
-        checks.choice("dtype", self.dtype, parts.DTYPES)
+        checks.choice("dtype", self.dtype, DTYPES)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
         checks.seed(self.seed)
         checks.choice("device", self.device, DEVICES)

@@ -25,15 +25,13 @@ import torch
 
 from approx import checks
 from approx.device import DEVICES, resolve_device, synchronize, threads
-from approx.network import Network
+from approx.network import DTYPES, Network
 from approx.plotting import figure, save
 from approx.train import ENGINES, fit
 
 from ._limits import MAX_COUNT, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "run", "plot", "describe", "output_name", "speedups"]
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,10 @@ from approx.constructions import (
 )
 from approx.device import DEVICES, resolve_device, threads
 from approx.metrics import errors, grid, loglog_slope
+from approx.network import DTYPES
 from approx.train import ENGINES
 
-from ._shallow import DTYPES, diverged_text, evaluate, shallow_ensemble, train
+from ._shallow import diverged_text, evaluate, shallow_ensemble, train
 from ._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 from ._universal_plot import draw
 

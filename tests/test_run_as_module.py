@@ -74,3 +74,15 @@ def test_main_for_module_takes_the_package_from_the_module_name_and_restores_the
     assert main(["run", "single", "--out", str(tmp_path / "x")]) == 2
     assert "unknown experiment 'single'" in capsys.readouterr().err
     assert not Path(tmp_path / "x").exists()
+
+
+def test_a_package_s_main_stands_for_the_package(tmp_path, monkeypatch):
+    # python -m PACKAGE.NAME runs PACKAGE/NAME/__main__.py, whose __spec__.name is PACKAGE.NAME.__main__
+    use_fixture_experiments(monkeypatch)
+    monkeypatch.setenv("APPROX_EXPERIMENTS", "experiments")
+    assert main_for_module("fixture_experiments.single.__main__", ["--preset", "smoke", "--quiet", "--out",
+                                                                   str(tmp_path)]) == 0
+    assert (tmp_path / "single-a.csv").exists()
+    # negative control: only a trailing __main__ is dropped; a study named main_x is looked up as such
+    assert main_for_module("fixture_experiments.single.main_x", ["--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()

@@ -147,8 +147,10 @@ def main_for_module(module_name: str, argv: list[str] | None = None) -> int:
     Under ``-m`` the module runs as ``__main__``, and the runner imports it once more by its real
     name. That second import is harmless (experiment modules do nothing at import) and needed:
     the Config then belongs to ``PACKAGE.NAME``, which worker processes can import to unpickle it.
+    A study that is a package (``PACKAGE/NAME/__init__.py``) has the same lines in its
+    ``__main__.py``, whose name ``PACKAGE.NAME.__main__`` stands for ``PACKAGE.NAME``.
     """
-    package, _, name = module_name.rpartition(".")
+    package, _, name = module_name.removesuffix(".__main__").rpartition(".")
     argv = list(sys.argv[1:] if argv is None else argv)
     previous = os.environ.get(catalog.EXPERIMENTS_ENV)
     os.environ[catalog.EXPERIMENTS_ENV] = package  # the runner, its workers and the gallery see PACKAGE

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from numbers import Integral
 from typing import Sequence
 
 import torch
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 from . import activations as _activations
 from .device import resolve_device
 
-__all__ = ["Layer", "Network", "ScaledLinear", "INITS", "DTYPES"]
+__all__ = ["Layer", "Network", "ScaledLinear", "INITS", "DTYPES", "member_seeds"]
 
 # The floating-point precisions a Config may name for its networks and data, by name.
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -126,7 +127,7 @@ class Network:
             raise ValueError(f"dtype must be a float dtype, got {dtype}")
         n_layers = len(sizes) - 1
         names = _layer_activations(activation, n_layers)
-        seeds = _member_seeds(seed, ensemble)
+        seeds = member_seeds(seed, ensemble)
         device = resolve_device(device)
 
         members = [_draw(sizes, s, init, init_scale) for s in seeds]  # list of [(W, b)] float64
@@ -396,21 +397,33 @@ def _layer_activations(activation: str | Sequence[str], n_layers: int) -> list[s
     return names
 
 
-def _member_seeds(seed: int | Sequence[int], ensemble: int | None) -> list[int]:
+def member_seeds(seed: int | Sequence[int], ensemble: int | None) -> list[int]:
+    """The seed of each member: one int s gives member e the seed s + e (a single network: s);
+    a list gives one int per member, and where ``ensemble`` is None its length is the number
+    of members.
+
+    The one rule for everything drawn per member: ``Network.random`` draws member e from its
+    seed, and ``approx.train.fit`` draws member e's mini-batch order from it, so member e of an
+    ensemble is, and trains as, the single network seeded with ``member_seeds(seed, E)[e]``.
+    """
     if isinstance(seed, (list, tuple)):
-        seeds = [int(s) for s in seed]
-        if ensemble is not None and ensemble != len(seeds):
-            raise ValueError(f"ensemble={ensemble} but {len(seeds)} seeds were given")
-        if not seeds:
-            raise ValueError("seed list is empty")
-        return seeds
-    if isinstance(seed, bool) or not isinstance(seed, int):
+        if not seed or not all(_is_int(s) for s in seed):
+            raise ValueError(f"seed must be an int or a non-empty list of ints, got {seed!r}")
+        if ensemble is not None and ensemble != len(seed):
+            raise ValueError(f"seed lists {len(seed)} seeds for {ensemble} member(s); need one int per member")
+        return [int(s) for s in seed]
+    if not _is_int(seed):
         raise ValueError(f"seed must be an int or a list of ints, got {seed!r}")
     if ensemble is None:
-        return [seed]
+        return [int(seed)]
     if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
         raise ValueError(f"ensemble must be a positive int or None, got {ensemble!r}")
-    return [seed + e for e in range(ensemble)]
+    return [int(seed) + e for e in range(ensemble)]
+
+
+def _is_int(value) -> bool:
+    """An integer (Python's or numpy's), not a bool: True is no seed."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _draw(sizes: list[int], seed: int, init: str, init_scale: float) -> list[tuple[Tensor, Tensor]]:

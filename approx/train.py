@@ -61,7 +61,7 @@ from . import checks
 from . import losses as _losses
 from . import optim as _optim
 from . import schedules as _schedules
-from .network import Network
+from .network import Network, member_seeds
 
 __all__ = ["fit", "ENGINES", "STATUSES", "DIVERGENCE_FACTOR"]
 
@@ -163,7 +163,7 @@ def fit(
         checks.integer("batch_size", batch_size, low=1)
         if batch_size > n_points:
             raise ValueError(f"batch_size={batch_size} exceeds the {n_points} training points")
-        batches = _Batches(n_points, batch_size, _member_seeds(seed, ensemble), net.device,
+        batches = _Batches(n_points, batch_size, member_seeds(seed, n_members), net.device,
                            single=ensemble is None)
 
     # Stopping thresholds: "fine" means loss <= upper (false for NaN and inf). ``upper`` is a
@@ -322,18 +322,6 @@ class _Batches:
         index = self.block[:, self.position]  # (members, batch)
         self.position += 1
         return index[0] if self.single else index
-
-
-def _member_seeds(seed, ensemble: int | None) -> list[int]:
-    if isinstance(seed, (list, tuple)):
-        if ensemble is None or len(seed) != ensemble or not all(_is_int(s) for s in seed):
-            raise ValueError(f"a list of seeds needs one int per ensemble member; got {seed!r}")
-        return [int(s) for s in seed]
-    if not _is_int(seed):
-        raise ValueError(f"seed must be an int (or one int per ensemble member), got {seed!r}")
-    if ensemble is None:
-        return [int(seed)]
-    return [int(seed) + e for e in range(ensemble)]
 
 
 def _gather(x: Tensor, y: Tensor, index: Tensor, ensemble) -> tuple[Tensor, Tensor]:

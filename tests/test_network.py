@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from approx import Network, activations
-from approx.network import INITS, Layer, ScaledLinear
+from approx.network import INITS, Layer, ScaledLinear, member_seeds
 from rounding import forward_error_bound
 
 
@@ -38,6 +38,21 @@ def test_ensemble_shapes_and_members_equal_single_draws():
         assert all(torch.equal(a, b) for a, b in zip(member.parameters(), single.parameters()))
     listed = Network.random([2, 6, 1], "relu", seed=[10, 11, 12, 13])
     assert all(torch.equal(a, b) for a, b in zip(listed.parameters(), ens.parameters()))
+
+
+def test_member_seeds_one_rule():
+    # one int s: member e gets s + e (a single network s); a list: one int per member
+    assert member_seeds(7, None) == [7] and member_seeds(7, 3) == [7, 8, 9]
+    assert member_seeds([4, 2], None) == [4, 2] == member_seeds((4, 2), 2)
+    assert member_seeds([5], 1) == [5]
+    # refused: floats (once truncated), bools, an empty list, a list of the wrong length
+    for seed, ensemble, message in [([1.5, 2.0], None, "non-empty list of ints"),
+                                    (True, None, "seed must be an int"),
+                                    ([], None, "non-empty list of ints"),
+                                    ([1, 2], 3, "seed lists 2 seeds for 3 member"),
+                                    ([1, 2, 3], 1, "seed lists 3 seeds for 1 member")]:
+        with pytest.raises(ValueError, match=message):
+            member_seeds(seed, ensemble)
 
 
 @pytest.mark.parametrize("shared", [True, False])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from approx.constructions.depth import sawtooth, tooth_power
-from experiments import _depth_separation_parts as parts
+from experiments.depth_separation import parts
 from experiments import depth_separation as exp
 from cli_support import run_smoke
 

@@ -1,5 +1,6 @@
 """``python -m experiments.NAME [options]`` runs exactly as ``approx run NAME [options]``
-(approx.run.cli.main_for_module and the ``__main__`` guard at the end of every experiment module)."""
+(approx.run.cli.main_for_module and the ``__main__`` guard at the end of every experiment module, or
+in the ``__main__.py`` of a study that is a package)."""
 from __future__ import annotations
 
 import ast
@@ -28,11 +29,18 @@ def _has_guard(source: str) -> bool:
             and GUARD in ast.unparse(last))
 
 
+def _guarded_source(name: str) -> Path:
+    """Where experiment NAME keeps its guard: NAME.py, or a package's NAME/__main__.py."""
+    package = REPO / "experiments" / name
+    return package / "__main__.py" if package.is_dir() else REPO / "experiments" / f"{name}.py"
+
+
 def test_every_experiment_module_ends_with_the_guard():
     names = catalog.experiment_names("experiments")
     assert len(names) >= 9
+    assert any((REPO / "experiments" / name).is_dir() for name in names)  # packages are checked too
     for name in names:
-        assert _has_guard((REPO / "experiments" / f"{name}.py").read_text()), name
+        assert _has_guard(_guarded_source(name).read_text()), name
     # negative control: a module without it is caught
     assert not _has_guard('"""doc"""\n\ndef run(cfg):\n    return cfg\n')
     assert not _has_guard('if __name__ == "__main__":\n    pass\n')

@@ -1,11 +1,12 @@
-"""Finding and loading experiments: every public module of the experiments package.
+"""Finding and loading experiments: every public module (or subpackage) of the experiments package.
 
 The package is ``experiments`` unless the environment variable APPROX_EXPERIMENTS names another
 importable package (the tests point it at ``fixture_experiments``; a user can keep private
 studies in their own package the same way); every function here also takes ``package=``.
 
 A module counts as an experiment when its name does not start with "_" and it defines
-``Config`` and ``run`` at top level. Listing reads each module's source with ``ast`` (the first
+``Config`` and ``run`` at top level (a study that is a package: in its ``__init__.py``, imported
+there from its parts counts). Listing reads each module's source with ``ast`` (the first
 paragraph of its docstring is the summary), so ``approx list`` imports nothing and works even while
 one module is broken; ``load_experiment`` imports one module and checks the contract.
 """

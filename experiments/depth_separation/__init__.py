@@ -25,8 +25,7 @@ Four parts, one tidy DataFrame with a ``part`` column:
     equal parameter counts, test error versus size and versus training steps.
 
 ``run`` is the concatenation of ``run_point`` over ``points`` (one per part and k or d). The
-parts are computed in _depth_separation_parts.py, drawn in _depth_separation_report.py and
-described in _depth_separation_text.py.
+parts are computed in parts.py, drawn in figure.py and described in text.py.
 """
 from __future__ import annotations
 
@@ -40,10 +39,8 @@ from approx.device import DEVICES, threads
 from approx.network import DTYPES, INITS
 from approx.train import ENGINES
 
-from . import _depth_separation_parts as parts
-from . import _depth_separation_report as report
-from . import _depth_separation_text as text
-from ._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
+from . import figure, parts, text
+from .._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["PARTS", "PRESETS", "Config", "describe", "plot", "points", "run", "run_point"]
 
@@ -183,14 +180,9 @@ def run(cfg: Config) -> pd.DataFrame:
 
 def plot(df: pd.DataFrame, path: Path) -> None:
     """Six panels: (a) parameters, (b) errors and pieces, (c) classification, (d) size and steps."""
-    report.plot(df, path)
+    figure.plot(df, path)
 
 
 def describe(df: pd.DataFrame) -> str:
     """The gallery paragraph: theorem, prediction, measurement, every number read from df."""
     return text.describe(df)
-
-
-if __name__ == "__main__":  # python -m experiments.depth_separation [options] is approx run depth_separation [options]
-    from approx.run.cli import main_for_module
-    raise SystemExit(main_for_module(__spec__.name))

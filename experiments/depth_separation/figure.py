@@ -1,5 +1,5 @@
-"""The figure of experiments/depth_separation.py, from its DataFrame alone (the text is in
-_depth_separation_text.py)."""
+"""The figure of experiments/depth_separation, from its DataFrame alone (the text is in
+text.py)."""
 from __future__ import annotations
 
 import math

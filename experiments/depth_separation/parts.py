@@ -1,8 +1,8 @@
-"""The computations of experiments/depth_separation.py, one function per part (a)-(d).
+"""The computations of experiments/depth_separation, one function per part (a)-(d).
 
-Each takes the experiment's Config and returns a tidy DataFrame of its rows; the experiment
-module (Config, presets, points, the runner contract) and the report module (figure, text)
-live beside it. Columns (a part leaves the others empty):
+Each takes the experiment's Config and returns a tidy DataFrame of its rows; the package's
+__init__.py (Config, presets, points, the runner contract), figure.py and text.py live beside
+it. Columns (a part leaves the others empty):
 
     part, target, arch            which study, which function, which architecture
     k, d                          teeth / alternating-points exponent; input dimension (part d)
@@ -47,7 +47,7 @@ from approx.pieces import breakpoints, count_regions
 from approx.train import fit
 
 if TYPE_CHECKING:
-    from .depth_separation import Config
+    from . import Config
 
 __all__ = ["classification", "constructed", "pl_errors", "radial", "trained_sawtooth"]
 

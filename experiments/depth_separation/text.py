@@ -1,11 +1,11 @@
-"""The gallery text of experiments/depth_separation.py: theorem, prediction, measurement, every
-number read from the DataFrame (the figure is in _depth_separation_report.py)."""
+"""The gallery text of experiments/depth_separation: theorem, prediction, measurement, every
+number read from the DataFrame (the figure is in figure.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ._depth_separation_report import CONSTANT_FIT, best, diverged_runs
+from .figure import CONSTANT_FIT, best, diverged_runs
 
 __all__ = ["describe"]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import catalog
 from .reproduce import reproduce
-from .runner import Request, RunInterrupted, UsageError, execute, plan_run
+from .runner import Request, RunInterrupted, UsageError, execute, one_line, plan_run
 from .gallery import write_gallery
 
 __all__ = ["main", "main_for_module", "build_parser"]
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 _list()
             except ValueError as err:
-                raise UsageError(" ".join(str(err).split())) from None
+                raise UsageError(one_line(err)) from None
         elif args.command == "run":
             _run(args, argv)
         elif args.command == "reproduce":
@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(write_gallery(args.out))
     except UsageError as err:
-        print(f"approx: {' '.join(str(err).split())}", file=sys.stderr)
+        print(f"approx: {one_line(err)}", file=sys.stderr)
         return 2
     except RunInterrupted as err:
-        print(f"approx: {' '.join(str(err).split())}", file=sys.stderr)
+        print(f"approx: {one_line(err)}", file=sys.stderr)
         return 130 if err.by_user else 1
     except SystemExit as exit_:  # --help and --version exit through argparse
         return exit_.code if isinstance(exit_.code, int) else 0

@@ -70,6 +70,7 @@ class RunInterrupted(RuntimeError):
 
 
 def one_line(err: BaseException) -> str:
+    """The error's message on one line (whitespace and newlines collapsed): how every error is shown."""
     return " ".join(str(err).split())
 
 

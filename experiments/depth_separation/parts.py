@@ -1,8 +1,7 @@
 """The computations of experiments/depth_separation, one function per part (a)-(d).
 
-Each takes the experiment's Config and returns a tidy DataFrame of its rows; the package's
-__init__.py (Config, presets, points, the runner contract), figure.py and text.py live beside
-it. Columns (a part leaves the others empty):
+Each takes the experiment's Config (config.py) and returns a tidy DataFrame of its rows; the
+package's __init__.py (points, the runner contract), figure.py and text.py live beside it. Columns (a part leaves the others empty):
 
     part, target, arch            which study, which function, which architecture
     k, d                          teeth / alternating-points exponent; input dimension (part d)
@@ -25,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -46,8 +44,7 @@ from approx.network import DTYPES, Network
 from approx.pieces import breakpoints, count_regions
 from approx.train import fit
 
-if TYPE_CHECKING:
-    from . import Config
+from .config import Config
 
 __all__ = ["classification", "constructed", "pl_errors", "radial", "trained_sawtooth"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .figure import CONSTANT_FIT, best, diverged_runs
+from .analysis import CONSTANT_FIT, best, diverged_runs
 
 __all__ = ["describe"]
 

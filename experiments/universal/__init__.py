@@ -41,9 +41,9 @@ from approx.metrics import errors, grid, loglog_slope
 from approx.network import DTYPES
 from approx.train import ENGINES
 
-from ._shallow import diverged_text, evaluate, shallow_ensemble, train
-from ._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
-from ._universal_plot import draw
+from .._shallow import diverged_text, evaluate, shallow_ensemble, train
+from .._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
+from .figure import draw
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
            "describe", "FIT_MIN_WIDTH"]
@@ -388,7 +388,3 @@ def _trained_text(errs: pd.DataFrame, sup: pd.DataFrame, trained: list[str]) -> 
                    if set(wins) & {"abs", "triangle"} else "."))
     return text
 
-
-if __name__ == "__main__":  # python -m experiments.universal [options] is approx run universal [options]
-    from approx.run.cli import main_for_module
-    raise SystemExit(main_for_module(__spec__.name))

@@ -1,4 +1,4 @@
-"""Drawing for experiments/universal.py (kept apart so that the study reads on its own).
+"""Drawing for experiments/universal (kept apart so that the study reads on its own).
 
 ``draw`` takes the tidy DataFrame of ``universal.run`` and the fitted rates, nothing else.
 Diverged trained runs are drawn as red crosses at their (frozen) error and left out of the medians.
@@ -13,7 +13,7 @@ import pandas as pd
 
 from approx.plotting import figure, save
 
-from ._shallow import DIVERGED_STYLE
+from .._shallow import DIVERGED_STYLE
 
 RAMP, INTERP = "relu ramp staircase", "relu interpolant"  # method names, as in universal.py
 

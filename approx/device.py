@@ -17,7 +17,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-__all__ = ["DEVICES", "resolve_device", "seed_everything", "threads", "precision", "synchronize", "device_name"]
+__all__ = ["DEVICES", "resolve_device", "seed_everything", "threads", "precision", "synchronize",
+           "device_name"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -61,7 +62,7 @@ def threads(n: int) -> Iterator[None]:
     """Run the block with torch's intra-op pool at n threads, restoring the previous count.
 
     Small networks train fastest on one thread: a second one only adds start-up and, on a
-    busy machine, waiting (the experiments measured 10-50x slow-downs at 2 threads under load).
+    busy machine, waiting for a core.
     """
     before = torch.get_num_threads()
     torch.set_num_threads(n)

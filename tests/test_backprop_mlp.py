@@ -7,7 +7,7 @@ import torch
 from approx import Network, activations, autograd, backprop, losses
 
 # Both engines compute the same sums in a different order: float64 agrees to ~1e-15, and the
-# issue fixes the threshold at 1e-10 (relative to the largest gradient entry of each tensor).
+# threshold is 1e-10 (relative to the largest gradient entry of each tensor), far above that.
 RTOL64 = 1e-10
 
 

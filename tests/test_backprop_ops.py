@@ -16,7 +16,7 @@ import torch
 from approx import activations
 from approx.backprop import Node
 
-# Both sides evaluate the same formulas in float64; the threshold for agreement is 1e-10.
+# Both sides evaluate the same formulas in float64; the threshold for agreement is 1e-10.
 RTOL = 1e-10
 
 

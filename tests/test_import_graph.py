@@ -1,4 +1,4 @@
-"""The import graph the tree promises (approx/run/__init__.py; DESIGN.md, "Layout").
+"""The import graph the tree promises (approx/run/__init__.py; README, "How the code is laid out").
 
 - approx/run (the runner infrastructure) imports none of the maths: of approx, only approx.run,
   approx.device and approx.files;

@@ -32,7 +32,7 @@ def test_gd_reaches_lstsq_at_no_slower_than_the_predicted_rate(engine):
     steps = 400
     trained, hist = fit(net, (x, y[:, None]), engine=engine, lr=rate.lr, steps=steps, log_every=1, metrics=gap)
     rel = (_theta(trained) - theta_star).norm().item() / theta_star.norm().item()
-    assert rel < 1e-8  # the "reaches the lstsq solution to 1e-8 relative" (float64)
+    assert rel < 1e-8  # "reaches the lstsq solution" means to 1e-8 relative (float64)
     g = hist.gap.to_numpy()
     # Theorem: ||theta_t - theta*|| <= (1 - eta lambda_min)^t ||theta_0 - theta*||; that is the
     # threshold, with a rounding floor of 1e-13 ||theta*|| once the gap reaches machine precision.

@@ -18,7 +18,7 @@ def test_fits_200_random_labels_in_10_dimensions_exactly(seed):
     x, y = _random_labels(200, 10, seed)
     net = memorizer(x, y, seed=seed)
     err = (net(x)[:, 0] - y).abs().max().item()
-    assert err < 1e-8  # the threshold for "exactly" in float64
+    assert err < 1e-8  # the threshold for "exactly" in float64
 
 
 def test_negative_control_perturbed_output_weight_misses_the_labels():

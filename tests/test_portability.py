@@ -1,4 +1,4 @@
-"""The rounding-sensitive tests, rerun under another CPU's kernels (issue 11).
+"""The rounding-sensitive tests, rerun under another CPU's kernels.
 
 torch picks its elementwise kernels by CPU capability (ATEN_CPU_CAPABILITY), MKL its matrix
 products by instruction set (MKL_ENABLE_INSTRUCTIONS), OpenBLAS by core type

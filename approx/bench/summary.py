@@ -8,7 +8,7 @@ Every ratio divides two times measured in the same run (and, for GPU/CPU, on the
     engine_ratios     hand-written / autograd (and / nn.Module) step time per cell
     reverse_forward   reverse / forward per row that timed its parts (approx.bench.measure)
     ratio_table       the same, one column per engine, one row per size: the ratio against size
-    targets           the issue's targets next to the measured values, with a verdict
+    targets           the benchmark's targets next to the measured values, with a verdict
 """
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ BANDS_MS = ((0.0, 0.5, 0.5), (0.5, 10.0, 0.85), (10.0, np.inf, 1.05))  # autogra
 
 
 def targets(df: pd.DataFrame) -> pd.DataFrame:
-    """Every target of issue 7 with the measured value: the worst case over the cells it covers
+    """Every target the benchmark checks, with the measured value: the worst case over the cells it covers
     ("not measured" where this run has no such cell, e.g. the GPU targets on a CPU-only run)."""
     out: list[dict] = []
     ok = ok_rows(df)

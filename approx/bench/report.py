@@ -74,7 +74,7 @@ def describe(df: pd.DataFrame) -> str:
             text += (f"\n\nReverse / forward against size, {device} ({where}), float32, smallest forward pass "
                      f"first:\n\n" + markdown_table(ratios))
     table = summary.targets(df)
-    return text + "\n\nTargets (issue 7) against this run:\n\n" + markdown_table(table) + "\n"
+    return text + "\n\nThe benchmark's targets against this run:\n\n" + markdown_table(table) + "\n"
 
 
 def _reverse_forward(df: pd.DataFrame) -> list[str]:

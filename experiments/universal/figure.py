@@ -1,6 +1,6 @@
-"""Drawing for experiments/universal (kept apart so that the study reads on its own).
+"""The figure of experiments/universal, from its DataFrame alone.
 
-``draw`` takes the tidy DataFrame of ``universal.run`` and the fitted rates, nothing else.
+``plot`` fits the rates (analysis.rates) and hands both to ``draw``, which reads nothing else.
 Diverged trained runs are drawn as red crosses at their (frozen) error and left out of the medians.
 """
 from __future__ import annotations
@@ -14,8 +14,10 @@ import pandas as pd
 from approx.plotting import figure, save
 
 from .._shallow import DIVERGED_STYLE
+from .analysis import rates
+from .config import FIT_MIN_WIDTH, INTERP, RAMP
 
-RAMP, INTERP = "relu ramp staircase", "relu interpolant"  # method names, as in universal.py
+__all__ = ["plot", "draw"]
 
 STYLE = {RAMP: ("C2", "-"), INTERP: ("C3", "-"),
          "trained sigmoid": ("C0", ":"), "trained tanh": ("C4", ":"), "trained relu": ("C3", ":")}
@@ -114,3 +116,8 @@ def draw(df: pd.DataFrame, table: pd.DataFrame, path: Path, fit_min_width: int) 
                        f"{trained.seed.nunique()} seeds", transform=bottom[3].transAxes,
                        ha="center", va="bottom", fontsize=7, color="0.3")
     save(fig, path)
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    """Error vs width per target (log-log, reference slopes), approximants, fitted rates."""
+    draw(df, rates(df), path, FIT_MIN_WIDTH)

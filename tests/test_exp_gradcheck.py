@@ -35,7 +35,7 @@ def test_smoke_runs_passes_plots_and_describes(smoke, tmp_path):
     assert f"{arch.err_autograd.max():.2g}" in text
 
 
-def test_default_preset_covers_the_issue():
+def test_default_preset_covers_depths_widths_inputs_activations_and_losses():
     """300+ architectures, depth 1-6, widths to 64, input dimension 1-10 (draws checked cheaply)."""
     cfg = gradcheck.Config()
     import random

@@ -37,7 +37,7 @@ from approx.device import DEVICES, resolve_device, threads
 from approx.network import Network
 from approx.train import ENGINES, fit
 
-from ._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
+from .._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe"]
 
@@ -272,17 +272,13 @@ def slopes(df: pd.DataFrame) -> dict:
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
-    from ._overparam_plot import draw
+    from .figure import draw
 
     draw(df, path, slopes(df))
 
 
 def describe(df: pd.DataFrame) -> str:
-    from ._overparam_plot import paragraph
+    from .figure import paragraph
 
     return paragraph(df, slopes(df))
 
-
-if __name__ == "__main__":  # python -m experiments.overparam [options] is approx run overparam [options]
-    from approx.run.cli import main_for_module
-    raise SystemExit(main_for_module(__spec__.name))

@@ -38,7 +38,7 @@ from approx.device import DEVICES, resolve_device, threads
 from approx.network import Network
 from approx.train import fit
 
-from ._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
+from .._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "peak"]
 
@@ -234,17 +234,13 @@ def peak(df: pd.DataFrame, ridge: float = 0.0) -> tuple[int, float]:
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
-    from ._double_descent_plot import draw
+    from .figure import draw
 
     draw(df, path)
 
 
 def describe(df: pd.DataFrame) -> str:
-    from ._double_descent_plot import paragraph
+    from .figure import paragraph
 
     return paragraph(df)
 
-
-if __name__ == "__main__":  # python -m experiments.double_descent [options] is approx run double_descent [options]
-    from approx.run.cli import main_for_module
-    raise SystemExit(main_for_module(__spec__.name))

@@ -7,7 +7,8 @@
 
 Modules: ``network`` (the shared MLP data structure), ``activations``, ``losses``,
 ``backprop`` (the hand-written engine), ``autograd`` (the PyTorch engine), ``device``;
-``approx.jacobian(net, x)`` gives per-example Jacobians on either engine.
+``approx.jacobian(net, x)`` gives per-example Jacobians on either engine. ``approx.run`` is the
+runner behind the ``approx`` command (it imports none of the maths, and the maths none of it).
 Importing approx has no side effects.
 """
 from . import activations, autograd, backprop, losses

@@ -8,7 +8,7 @@ A configuration is a dict or a dataclass. Its fields fall in three kinds:
 
     architecture  sizes (required), activation ("relu"), init ("standard"), init_scale (1.0)
     per member    seed (network initialisation and mini-batch order, 0), lr (learning rate)
-    training      any other keyword of ``approx.train.fit`` (optimizer, steps, batch_size, ...)
+    training      any other field of ``approx.fit_options.FitOptions`` (optimizer, steps, ...)
 
 Configurations that agree on architecture and training options are one *group*: their networks
 are drawn one by one (``Network.random`` with the member's seed), stacked into one ensemble and
@@ -24,7 +24,6 @@ data differ get their own data set inside the ensemble ((E, n, d) tensors; same 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
@@ -33,14 +32,14 @@ from torch import Tensor
 
 from .device import resolve_device
 from .network import Network
+from .fit_options import FIELDS as FIT_FIELDS
 from .train import BASE_COLUMNS, fit
 
 __all__ = ["sweep", "fit_one", "group", "ARCHITECTURE", "MEMBER_FIELDS", "TRAINING_FIELDS"]
 
 ARCHITECTURE = {"sizes": None, "activation": "relu", "init": "standard", "init_scale": 1.0}
 MEMBER_FIELDS = ("seed", "lr")
-TRAINING_FIELDS = tuple(p for p in inspect.signature(fit).parameters
-                        if p not in ("net", "data", "metrics", *MEMBER_FIELDS))
+TRAINING_FIELDS = tuple(f for f in FIT_FIELDS if f not in MEMBER_FIELDS)  # approx.fit_options.FitOptions
 
 Config = Mapping[str, Any] | Any  # a dict or a dataclass instance
 Data = tuple[Tensor, Tensor] | Callable[[dict], tuple[Tensor, Tensor]]

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from approx.bench import figures, summary
 from approx.bench import steps as steps_module
 from approx.bench.measure import COLUMNS, Bench, Cell, Job
 from approx.run.cli import main as cli_main
 from approx.plotting import figure
 from experiments import benchmark
+from experiments.benchmark import analysis
+from experiments.benchmark import figure as benchmark_figure
 
 SMOKE = benchmark.Config(**benchmark.PRESETS["smoke"])
 
@@ -56,11 +57,11 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
 
 def test_cpu_figure_says_there_is_no_cuda(smoke_cpu):
     fig, axes = figure(1, 2)
-    figures._heatmap(fig, axes[0, 0], smoke_cpu)  # the CPU's width x batch cells, titled as such
+    benchmark_figure._heatmap(fig, axes[0, 0], smoke_cpu)  # the CPU's width x batch cells, titled as such
     assert "no CUDA device in this run" in axes[0, 0].get_title()
     cells = smoke_cpu[(smoke_cpu["sweep"] == "heatmap") & (smoke_cpu["status"] == "ok")]
     assert len(axes[0, 0].texts) == len(cells) > 0
-    figures._heatmap(fig, axes[0, 1], smoke_cpu[smoke_cpu["sweep"] != "heatmap"])  # nothing to draw
+    benchmark_figure._heatmap(fig, axes[0, 1], smoke_cpu[smoke_cpu["sweep"] != "heatmap"])  # nothing to draw
     assert [t.get_text() for t in axes[0, 1].texts][0] == "no CUDA device in this run"
     matplotlib.pyplot.close(fig)
 
@@ -82,17 +83,17 @@ def _with_fake_gpu_rows(df: pd.DataFrame) -> pd.DataFrame:
 def test_figure_and_paragraph_of_a_gpu_table(smoke_cpu, tmp_path):
     df = _with_fake_gpu_rows(smoke_cpu)
     fig, axes = figure()
-    figures._heatmap(fig, axes[0, 0], df)
+    benchmark_figure._heatmap(fig, axes[0, 0], df)
     labels = [t.get_text() for t in axes[0, 0].texts]
     assert "no CUDA device in this run" not in labels and len(labels) >= 2  # one number per cell
-    figures._split(axes[0, 0], df)
+    benchmark_figure._split(axes[0, 0], df)
     assert "CUDA" in axes[0, 0].get_title()  # beside a GPU, the split shows the GPU's steps
     matplotlib.pyplot.close(fig)
     benchmark.plot(df, tmp_path / "benchmark-cuda.png")
     assert (tmp_path / "benchmark-cuda.png").exists()
     text = benchmark.describe(df)
     assert "made-up GPU" in text and "GPU/CPU speed-up per cell" in text
-    table = summary.targets(df).set_index("target")
+    table = analysis.targets(df).set_index("target")
     assert table.loc["cuda: small network as a CUDA graph >= 5x faster than eager, backprop", "measured"] == "6.00"
 
 

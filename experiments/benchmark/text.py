@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import summary
+from . import analysis
 
 __all__ = ["describe", "markdown_table"]
 
@@ -22,7 +22,7 @@ def _flops(x: float) -> str:
 
 
 def describe(df: pd.DataFrame) -> str:
-    ok = summary.ok_rows(df)
+    ok = analysis.ok_rows(df)
     parts = []
     names = ok.groupby("device")["device_name"].first()
     parts.append("Training-step benchmark on " + "; ".join(f"{d}: {n}" for d, n in names.items()) + ".")
@@ -37,20 +37,20 @@ def describe(df: pd.DataFrame) -> str:
         parts.append(f"Best {device} utilisation: {top['peak_fraction']:.0%} of the {top['precision']} peak "
                      f"({top['engine']} {top['mode']}, width {int(top['width'])}, batch {int(top['batch'])}, "
                      f"depth {int(top['depth'])}).")
-    speed = summary.speedups(df)
+    speed = analysis.speedups(df)
     heat = speed[speed["sweep"] == "heatmap"]
     if len(heat):
-        cross = summary.crossover(heat)
+        cross = analysis.crossover(heat)
         text = ", ".join(f"batch {int(r.batch)}: width {'none' if np.isnan(r.crossover_width) else int(r.crossover_width)}"
                          for r in cross.itertuples())
         parts.append(f"GPU/CPU speed-up per cell from {heat['speedup'].min():.2g}x to {heat['speedup'].max():.3g}x; "
                      f"the GPU wins from (smallest width, per batch) {text}.")
-    ens = summary.ensemble_speedups(df)
+    ens = analysis.ensemble_speedups(df)
     if len(ens):
         top = ens[ens["ensemble"] == ens["ensemble"].max()]
         parts.append("One batched step for E networks vs a loop over them: " + "; ".join(
             f"{r.device} {r.engine} E={int(r.ensemble)}: {r.speedup:.3g}x" for r in top.itertuples()) + ".")
-    ratios = summary.engine_ratios(df)
+    ratios = analysis.engine_ratios(df)
     if "backprop_per_autograd" in ratios:
         ratios = ratios.dropna(subset=["backprop_per_autograd"])
         ratios = ratios.assign(where=[f"cpu {t} thread(s)" if d == "cpu" else d
@@ -65,7 +65,7 @@ def describe(df: pd.DataFrame) -> str:
             f"{n} x {s[:80]}" for s, n in failed["status"].value_counts().items()) + ".")
     text = " ".join(parts)
     for device in ("cpu", "cuda"):
-        ratios = summary.ratio_table(df, device, "float32")
+        ratios = analysis.ratio_table(df, device, "float32")
         if len(ratios):
             ratios = ratios.assign(forward_ms=ratios["forward_ms"].map(lambda v: f"{v:.3g}"))
             for engine in [c for c in ratios.columns if c in set(df["engine"])]:
@@ -73,13 +73,13 @@ def describe(df: pd.DataFrame) -> str:
             where = "1 thread" if device == "cpu" else "CUDA"
             text += (f"\n\nReverse / forward against size, {device} ({where}), float32, smallest forward pass "
                      f"first:\n\n" + markdown_table(ratios))
-    table = summary.targets(df)
+    table = analysis.targets(df)
     return text + "\n\nThe benchmark's targets against this run:\n\n" + markdown_table(table) + "\n"
 
 
 def _reverse_forward(df: pd.DataFrame) -> list[str]:
     """What reverse / forward measures, and where and why it exceeds 3, in numbers from the table."""
-    rf = summary.reverse_forward(df)
+    rf = analysis.reverse_forward(df)
     if rf.empty:
         return []
     parts = ["Reverse / forward = (gradient - forward) / forward, where forward is f(x) and the loss with "
@@ -98,23 +98,23 @@ def _reverse_forward(df: pd.DataFrame) -> list[str]:
                            f"reverse never under {rows['reverse_ms'].min():.3g} ms")
         text = f"On {where} ({len(group)} rows): " + "; ".join(engines) + "."
         over = group[group["ratio"] > 3]
-        short = over[over["forward_ms"] < summary.ARITHMETIC_MS]
+        short = over[over["forward_ms"] < analysis.ARITHMETIC_MS]
         if len(over):
             text += f" The ratio exceeds 3 in {len(over)} of {len(group)} rows"
             if len(short):
-                text += (f"; {len(short)} of them have forward passes under {summary.ARITHMETIC_MS:g} ms "
+                text += (f"; {len(short)} of them have forward passes under {analysis.ARITHMETIC_MS:g} ms "
                          f"({short['forward_ms'].min():.3g}-{short['forward_ms'].max():.3g} ms), where fixed costs "
                          "per call and per graph node set the time, not arithmetic (torch.autograd's backward runs "
                          "every recorded node through its engine, microseconds apiece however small its work)")
             if len(over) > len(short):
-                longest = over[over["forward_ms"] >= summary.ARITHMETIC_MS]
+                longest = over[over["forward_ms"] >= analysis.ARITHMETIC_MS]
                 cells = ", ".join(f"{r.engine} {r.ratio:.2f} at width {r.width}, batch {r.batch}, {r.precision}"
                                   for r in longest.itertuples())
                 text += f"; {len(longest)} {'has a longer one' if len(longest) == 1 else 'have longer ones'} ({cells})"
             text += "."
-        large = group[group["forward_ms"] >= summary.ARITHMETIC_MS]
+        large = group[group["forward_ms"] >= analysis.ARITHMETIC_MS]
         if len(large):
-            text += (f" Where the forward pass takes >= {summary.ARITHMETIC_MS:g} ms ({len(large)} rows) the "
+            text += (f" Where the forward pass takes >= {analysis.ARITHMETIC_MS:g} ms ({len(large)} rows) the "
                      f"ratio is {large['ratio'].min():.2f}-{large['ratio'].max():.2f} "
                      f"(median {large['ratio'].median():.2f}).")
         parts.append(text)

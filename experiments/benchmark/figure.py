@@ -19,8 +19,9 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ..plotting import figure, save
-from . import summary
+from approx.plotting import figure, save
+
+from . import analysis
 
 __all__ = ["draw"]
 
@@ -33,7 +34,7 @@ SWEEP_STYLE = {"width": "-", "batch": "--"}
 
 def draw(df: pd.DataFrame, path: str | Path) -> None:
     fig, axes = figure(3, 2, width=5.2, height=3.9)
-    ok = summary.ok_rows(df)
+    ok = analysis.ok_rows(df)
     _step_time(axes[0, 0], ok)
     _heatmap(fig, axes[0, 1], df)
     _utilisation(axes[1, 0], ok)
@@ -84,10 +85,10 @@ def _plain_log_ticks(axis) -> None:
 
 def _heatmap(fig, ax, df: pd.DataFrame) -> None:
     if not (df["device"] == "cuda").any():
-        _cpu_heatmap(fig, ax, summary.ok_rows(df))
+        _cpu_heatmap(fig, ax, analysis.ok_rows(df))
         return
     ax.set_title("(b) GPU / CPU speed-up (float32)")
-    speed = summary.speedups(df)
+    speed = analysis.speedups(df)
     speed = speed[speed["sweep"] == "heatmap"]
     if speed.empty:
         ax.text(0.5, 0.5, "no cell measured on both devices", ha="center", va="center", transform=ax.transAxes)
@@ -166,7 +167,7 @@ def _ensembles(ax, ok: pd.DataFrame) -> None:
 
 
 def _ratio(ax, df: pd.DataFrame) -> None:
-    rf = summary.reverse_forward(df)
+    rf = analysis.reverse_forward(df)
     rf = rf[rf["precision"] == "float32"]
     ax.set_title("(e) reverse / forward vs size, float32")
     if rf.empty:
@@ -196,7 +197,7 @@ def _ratio(ax, df: pd.DataFrame) -> None:
 
 
 def _split(ax, df: pd.DataFrame) -> None:
-    rf = summary.reverse_forward(df)
+    rf = analysis.reverse_forward(df)
     rf = rf[rf["precision"] == "float32"]
     device = "cuda" if (rf["device"] == "cuda").any() else "cpu"
     rf = rf[rf["device"] == device]

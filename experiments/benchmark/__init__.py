@@ -47,13 +47,13 @@ import pandas as pd
 import torch
 
 from approx import checks
-from approx.bench import figures, report
 from approx.bench.measure import COLUMNS, Bench, Cell, Job
 from approx.bench.precision import PRECISIONS
 from approx.bench.steps import COMPILE_MODES, ENGINES
 from approx.device import DEVICES, resolve_device
 
-from ._limits import MAX_DEPTH, MAX_DIM, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_SECONDS, MAX_THREADS, MAX_WIDTH
+from . import figure, text
+from .._limits import MAX_DEPTH, MAX_DIM, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_SECONDS, MAX_THREADS, MAX_WIDTH
 
 __all__ = ["Config", "PRESETS", "run", "plot", "describe", "output_name", "jobs"]
 
@@ -261,13 +261,9 @@ def run(cfg: Config) -> pd.DataFrame:
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
-    figures.draw(df, path)
+    figure.draw(df, path)
 
 
 def describe(df: pd.DataFrame) -> str:
-    return report.describe(df)
+    return text.describe(df)
 
-
-if __name__ == "__main__":  # python -m experiments.benchmark [options] is approx run benchmark [options]
-    from approx.run.cli import main_for_module
-    raise SystemExit(main_for_module(__spec__.name))

@@ -22,89 +22,31 @@ The notes: "heavily overparametrized ... then GD -> OPT. (But does it generalize
 Data: n points uniform on [0, 1]^d, y = f(x) + noise with f = approx.targets "gaussian_nd"; the
 test error is the mean squared error against the noise-free f on ``n_test`` fresh points (the
 excess risk; the noise variance is ``noise``^2). Networks see x rescaled to [-1, 1]^d. float64.
+
+The points are computed here; the Config is in config.py, what figure and text share in
+analysis.py, the figure in figure.py and the text in text.py.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
 
-from approx import checks, linear, ntk, targets
+from approx import linear, ntk, targets
 from approx.constructions import memorizer
 from approx.constructions.memorize import memorizer_weight_count
-from approx.device import DEVICES, resolve_device, threads
+from approx.device import resolve_device, threads
 from approx.network import Network
 from approx.train import fit
 
-from .._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
+from .analysis import peak
+from .config import PRESETS, Config
+from .figure import plot
+from .text import describe
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "peak"]
 
 DTYPE = torch.float64
 INITS = ("standard", "small")
-
-
-@dataclass(frozen=True)
-class Config:
-    n: int = 40  # training points
-    d: int = 5  # input dimension
-    noise: float = 0.1  # label noise (std) of the regression labels
-    n_test: int = 2000  # test points
-    # (a) random features
-    features: tuple[int, ...] = (2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 80, 120, 200, 400, 1000, 4000)  # N
-    ridges: tuple[float, ...] = (0.0, 1e-3)  # ridge penalties (0: minimum-norm interpolation)
-    rf_seeds: int = 20  # random first layers per N
-    # (b, c) trained networks
-    widths: tuple[int, ...] = (1, 2, 4, 6, 8, 12, 16, 32, 64, 256)  # hidden units
-    seeds: int = 4  # networks per width (one ensemble)
-    steps: int = 2000  # full-batch GD steps
-    small_scale: float = 0.1  # "small initialisation": the standard one times this
-    # (c) random labels
-    random_widths: tuple[int, ...] = (1, 4, 16, 64, 256)  # hidden units
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1  # CPU intra-op threads (small problems: more threads only contend)
-
-    def __post_init__(self):
-        checks.integer("n", self.n, low=1, high=MAX_GRAM)
-        checks.integer("d", self.d, low=1, high=MAX_DIM)
-        checks.number("noise", self.noise, low=0)
-        checks.integer("n_test", self.n_test, low=1, high=MAX_POINTS)
-        features = checks.integers("features", self.features, low=1, high=MAX_WIDTH)
-        if not (min(features) < self.n < max(features)):  # the text compares the two sides of N = n
-            raise ValueError(f"features must hold some N below n = {self.n} and some above it "
-                             f"(the two sides of the peak at N = n), got {features!r}")
-        checks.numbers("ridges", self.ridges, low=0)
-        checks.integer("rf_seeds", self.rf_seeds, low=1, high=MAX_COUNT)
-        checks.integers("widths", self.widths, low=1, high=MAX_WIDTH)
-        checks.integer("seeds", self.seeds, low=1, high=MAX_COUNT)
-        checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
-        checks.number("small_scale", self.small_scale, low=0, low_open=True)
-        checks.integers("random_widths", self.random_widths, low=1, high=MAX_WIDTH)
-        checks.seed(self.seed)
-        checks.choice("device", self.device, DEVICES)
-        checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
-        # the largest tensors: random features on the test points, (n_test, N); the trained
-        # ensemble's NTK Jacobian (seeds, n, parameters) and its test activations
-        checks.product_at_most("the test features", {"n_test": self.n_test, "max(features)": max(features)},
-                               MAX_NUMBERS)
-        w = max(self.widths + self.random_widths)
-        checks.product_at_most("the NTK Jacobian", {"seeds": self.seeds, "n": self.n,
-                                                    "parameters (d + 2) x max width": (self.d + 2) * w}, MAX_NUMBERS)
-        checks.product_at_most("a test activation", {"seeds": self.seeds, "n_test": self.n_test,
-                                                     "max width": w}, MAX_NUMBERS)
-
-
-PRESETS = {
-    "smoke": {"n": 16, "n_test": 400, "features": (4, 8, 16, 24, 64, 400), "rf_seeds": 6,
-              "widths": (1, 4, 32), "seeds": 2, "steps": 200, "random_widths": (2, 64)},
-    "default": {},
-    "full": {"n": 100, "features": tuple(sorted({*range(5, 200, 5), 250, 300, 400, 1000, 4000, 10000})),
-             "rf_seeds": 50, "widths": (1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 64, 128, 256, 1024),
-             "seeds": 10, "steps": 20000, "random_widths": (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)},
-}
 
 
 def points(cfg: Config) -> list[dict]:
@@ -223,24 +165,3 @@ def _memorizer(cfg: Config, device) -> pd.DataFrame:
         "train_error": _mse(net, x, y), "train_max_error": (net(x) - y).abs().max().item(),
         "train_misclassified": wrong(x, y), "test_misclassified": wrong(x_test, y_test), "n": cfg.n,
     }])
-
-
-# ---------------------------------------------------------------------------- reading the results
-def peak(df: pd.DataFrame, ridge: float = 0.0) -> tuple[int, float]:
-    """(N, median test error) at the random-features curve's maximum for one ridge."""
-    rf = df[(df.part == "random_features") & (df.ridge == ridge)]
-    med = rf.groupby("n_features").test_error.median()
-    return int(med.idxmax()), float(med.max())
-
-
-def plot(df: pd.DataFrame, path: Path) -> None:
-    from .figure import draw
-
-    draw(df, path)
-
-
-def describe(df: pd.DataFrame) -> str:
-    from .figure import paragraph
-
-    return paragraph(df)
-

@@ -23,7 +23,7 @@ from approx.plotting import figure, save
 
 from . import analysis
 
-__all__ = ["draw"]
+__all__ = ["plot"]
 
 COLOURS = {"backprop": "C1", "autograd": "C0", "module": "C2"}
 MARKERS = {"backprop": "o", "autograd": "s", "module": "^"}
@@ -32,7 +32,7 @@ NO_CUDA = "no CUDA device in this run"
 SWEEP_STYLE = {"width": "-", "batch": "--"}
 
 
-def draw(df: pd.DataFrame, path: str | Path) -> None:
+def plot(df: pd.DataFrame, path: str | Path) -> None:
     fig, axes = figure(3, 2, width=5.2, height=3.9)
     ok = analysis.ok_rows(df)
     _step_time(axes[0, 0], ok)

@@ -35,8 +35,10 @@ import pandas as pd
 
 from approx.device import threads
 
-from . import figure, parts, text
+from . import parts
 from .config import PARTS, PRESETS, Config
+from .figure import plot
+from .text import describe
 
 __all__ = ["PARTS", "PRESETS", "Config", "describe", "plot", "points", "run", "run_point"]
 
@@ -67,13 +69,3 @@ def _run_part(cfg: Config, point: dict) -> pd.DataFrame:
 
 def run(cfg: Config) -> pd.DataFrame:
     return pd.concat([run_point(cfg, p) for p in points(cfg)], ignore_index=True)
-
-
-def plot(df: pd.DataFrame, path: Path) -> None:
-    """Six panels: (a) parameters, (b) errors and pieces, (c) classification, (d) size and steps."""
-    figure.plot(df, path)
-
-
-def describe(df: pd.DataFrame) -> str:
-    """The gallery paragraph: theorem, prediction, measurement, every number read from df."""
-    return text.describe(df)

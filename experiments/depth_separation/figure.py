@@ -22,6 +22,7 @@ def _errorbar(ax, rows: pd.DataFrame, **style) -> None:
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
+    """Six panels: (a) parameters, (b) errors and pieces, (c) classification, (d) size and steps."""
     fig, axes = figure(2, 3, width=4.2, height=3.3)
     _plot_constructed(axes[0, 0], df[df["part"] == "a"])
     if (df["part"] == "b").any():

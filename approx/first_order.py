@@ -78,6 +78,10 @@ class FirstOrder:
         """L(theta_t) on all the training data."""
         return self.loss_and_grad(self.current, self.x, self.y, self.loss)[0]
 
+    def stops(self) -> dict[int, str]:
+        """No verdicts of its own: the monitor judges the loss."""
+        return {}
+
     def network(self) -> Network:
         """The network at theta_t (what the metrics read)."""
         return self.current

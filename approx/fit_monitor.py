@@ -13,6 +13,12 @@ and it logs one row per logged member (step, member, loss, status, time_s, the s
 columns, the metrics). It never moves parameters itself: it asks the stepper (the optimizer's
 half of the loop, ``approx.train``) to restore and freeze members, so one monitor serves every
 optimizer.
+
+A second-order stepper also reports verdicts of its own at theta_t (``stops``): "diverged"
+where its Jacobian or gradient is not finite at a finite loss, "stalled" where it can lower the
+loss no further (lm: damping above max_damping; lbfgs: a line search without sufficient
+decrease, or a zero gradient). Such a member is frozen where it is: its loss there is fine, so
+there is nothing to roll back. Precedence: diverged, then converged, then stalled.
 """
 from __future__ import annotations
 
@@ -25,12 +31,12 @@ import torch
 from torch import Tensor
 
 from . import losses as _losses
-from .fit_options import FitOptions
+from .fit_options import SECOND_ORDER, FitOptions
 from .network import Network
 
 __all__ = ["Monitor", "STATUSES", "BASE_COLUMNS"]
 
-STATUSES = ("running", "completed", "converged", "diverged", "time_budget")
+STATUSES = ("running", "completed", "converged", "diverged", "stalled", "time_budget")
 BASE_COLUMNS = ("step", "member", "loss", "status", "time_s")
 
 
@@ -56,7 +62,9 @@ class Monitor:
         self.is_log_step = _log_rule(options.steps, options.log_every, options.log_steps)
         self.check_every = options.check_every
         if self.check_every is None:
-            self.check_every = 16 if net.ensemble and net.device.type == "cuda" else 1
+            # a second-order iteration reads its losses on the host anyway: checking is free
+            first_order_on_cuda = net.device.type == "cuda" and options.optimizer not in SECOND_ORDER
+            self.check_every = 16 if net.ensemble and first_order_on_cuda else 1
 
         # "fine" means loss <= upper (false for NaN and inf). ``upper`` is a float until step 0
         # has given the divergence reference; then a float or (E,) on the device.
@@ -84,12 +92,13 @@ class Monitor:
     def all_stopped(self) -> bool:
         return not any(self.running)
 
-    def check(self, t: int, final: bool, value: float | Tensor, stepper) -> None:
+    def check(self, t: int, final: bool, value: float | Tensor, stepper, own: dict[int, str]) -> None:
         """Judge the running members' loss ``value`` at step t, log, roll back and freeze.
 
         value: the stepper's loss at theta_t, a float (single network) or (E,) on the device;
         with mini-batches a batch loss, which can flag divergence, while the target and the
         logged loss are judged on the full training loss, computed at logged steps.
+        own: the stepper's own verdicts at theta_t, member -> "diverged" or "stalled".
         """
         if self.last_good is None:
             self.last_good = stepper.snapshot()  # step 0: the start
@@ -101,14 +110,18 @@ class Monitor:
             self.upper = _growth_threshold(full, self.zero_loss, self.options.divergence_factor, self.ceiling)
         judged = full if not stepper.mini_batch or log else None
         diverged, converged = _judge(value, judged, self.upper, self.target, self.running)
-        stopped = diverged | converged
+        broken = {e for e, s in own.items() if s == "diverged" and self.running[e]} - diverged
+        converged -= broken
+        stalled = {e for e, s in own.items() if s == "stalled" and self.running[e]} - diverged - broken - converged
+        stopped = diverged | broken | converged | stalled
         if log or stopped:
             if stepper.mini_batch and not log:
                 full = stepper.full_loss()
             members = [e for e in range(self.n_members) if self.running[e] and (log or e in stopped)]
             final_status = "completed" if t == self.options.steps else "time_budget"
-            statuses = {e: "diverged" if e in diverged else "converged" if e in converged
-                        else final_status if final else "running" for e in members}
+            statuses = {e: "diverged" if e in diverged or e in broken else "converged" if e in converged
+                        else "stalled" if e in stalled else final_status if final else "running"
+                        for e in members}
             self._log(t, members, statuses, full, stepper)
         if diverged:  # roll those members back to their last parameters with a fine loss
             stepper.restore(diverged, self.last_good)

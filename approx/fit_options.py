@@ -9,6 +9,12 @@ wording of ``approx.checks`` (a ValueError naming the field, the bad value and w
 so a bad value costs no work. What can only be checked against the network and the data (an
 lr per member against the ensemble's size, batch_size against the number of points, a seed
 list against the members) is checked by ``fit``.
+
+Each optimizer reads its own fields: lr, batch_size, momentum, nesterov, weight_decay, betas,
+eps and schedule are for the first-order ones (gd, sgd, adam); damping, max_damping and
+max_jacobian_bytes for lm; memory, c1, c2 and max_evaluations for lbfgs. A field set to
+anything but its default for an optimizer that does not read it is refused rather than
+ignored, and so is lm with a loss other than mse.
 """
 from __future__ import annotations
 
@@ -26,10 +32,14 @@ from . import losses as _losses
 from . import optim as _optim
 from . import schedules as _schedules
 
-__all__ = ["FitOptions", "TRAINING_ENGINES", "DIVERGENCE_FACTOR", "FIELDS", "with_overrides"]
+__all__ = ["FitOptions", "TRAINING_ENGINES", "OPTIMIZERS", "SECOND_ORDER", "DIVERGENCE_FACTOR",
+           "DEFAULT_LR", "FIELDS", "with_overrides"]
 
 TRAINING_ENGINES = ("backprop", "autograd")  # approx.backprop (hand-written), approx.autograd
+SECOND_ORDER = ("lbfgs", "lm")  # approx.lbfgs, approx.levenberg_marquardt
+OPTIMIZERS = (*_optim.names(), *SECOND_ORDER)  # gd, sgd, adam (approx.optim), lbfgs, lm
 DIVERGENCE_FACTOR = 1e4  # the default: a member diverges above this times its reference loss
+DEFAULT_LR = 0.1  # the first-order optimizers' rate where lr is None
 
 
 @dataclass(frozen=True)
@@ -38,9 +48,9 @@ class FitOptions:
 
     engine: str = "backprop"  # TRAINING_ENGINES: who computes the gradients
     loss: str = "mse"  # approx.losses: mse or logistic
-    optimizer: str = "gd"  # approx.optim: gd, sgd (momentum, nesterov) or adam (betas, eps)
-    lr: float | Sequence[float] | Tensor = 0.1  # one rate, or one per ensemble member (E,)
-    steps: int = 1000  # optimizer steps; the loss is judged at steps 0, 1, ..., steps
+    optimizer: str = "gd"  # OPTIMIZERS: gd, sgd (momentum, nesterov), adam (betas, eps), lbfgs, lm
+    lr: float | Sequence[float] | Tensor | None = None  # one rate, or one per member (E,); None: DEFAULT_LR
+    steps: int = 1000  # optimizer steps (lbfgs, lm: iterations); the loss is judged at 0, 1, ..., steps
     batch_size: int | None = None  # None: full-batch gradients; else points per mini-batch
     momentum: float = 0.0  # sgd: heavy-ball coefficient mu in [0, 1)
     nesterov: bool = False  # sgd: Nesterov's variant (needs momentum > 0)
@@ -55,15 +65,28 @@ class FitOptions:
     log_every: int | None = None  # log every log_every steps (None with no log_steps: ~100 rows)
     log_steps: Iterable[int] | None = None  # and/or at these steps, in 0..steps
     seed: int | Sequence[int] = 0  # mini-batch order: member e uses seed + e, or seed[e]
-    check_every: int | None = None  # steps between stopping checks (None: 1; 16 for CUDA ensembles)
+    check_every: int | None = None  # steps between stopping checks (None: 1; 16 for first-order CUDA ensembles)
+    damping: float = 1e-3  # lm: the initial lambda, relative to D^2 = diag(J^T J) at the start
+    max_damping: float = 1e16  # lm: a member whose lambda exceeds it has stalled
+    max_jacobian_bytes: int | None = None  # lm: refuse a larger Jacobian (None: a share of free memory)
+    memory: int = 10  # lbfgs: the number of (s, y) pairs kept
+    c1: float = 1e-4  # lbfgs: sufficient-decrease constant of the strong Wolfe conditions
+    c2: float = 0.9  # lbfgs: curvature constant, c1 < c2 < 1
+    max_evaluations: int = 25  # lbfgs: loss_and_grad calls allowed per line search
 
     def __post_init__(self) -> None:
         checks.choice("engine", self.engine, TRAINING_ENGINES)
         checks.choice("loss", self.loss, _losses.names())
         checks.integer("steps", self.steps, low=0)
-        _check_rates(self.lr)
-        _optim.make(self.optimizer, momentum=self.momentum, nesterov=self.nesterov,
-                    weight_decay=self.weight_decay, betas=self.betas, eps=self.eps)
+        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
+        _refuse_others_fields(self)
+        if self.optimizer == "lm" and self.loss != "mse":
+            raise ValueError(f"optimizer 'lm' fits the mse loss only, got loss {self.loss!r}")
+        if self.lr is not None:
+            _check_rates(self.lr)
+        if self.optimizer not in SECOND_ORDER:
+            _optim.make(self.optimizer, momentum=self.momentum, nesterov=self.nesterov,
+                        weight_decay=self.weight_decay, betas=self.betas, eps=self.eps)
         _schedules.get(self.schedule)
         if self.log_every is not None:
             checks.integer("log_every", self.log_every, low=1)
@@ -81,6 +104,14 @@ class FitOptions:
         _optional_number("time_budget_s", self.time_budget_s, positive=True)
         if self.batch_size is not None:
             checks.integer("batch_size", self.batch_size, low=1)
+        checks.number("damping", self.damping, low=0, low_open=True)
+        checks.number("max_damping", self.max_damping, low=self.damping, low_open=True)
+        if self.max_jacobian_bytes is not None:
+            checks.integer("max_jacobian_bytes", self.max_jacobian_bytes, low=1)
+        checks.integer("memory", self.memory, low=1, high=10_000)
+        checks.number("c1", self.c1, low=0, high=1, low_open=True, high_open=True)
+        checks.number("c2", self.c2, low=self.c1, high=1, low_open=True, high_open=True)
+        checks.integer("max_evaluations", self.max_evaluations, low=1, high=10_000)
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(FitOptions))
@@ -96,6 +127,36 @@ def with_overrides(options: FitOptions | None, overrides: dict[str, Any]) -> Fit
     if not isinstance(options, FitOptions):
         raise ValueError(f"options must be a FitOptions or None, got {type(options).__name__}")
     return dataclasses.replace(options, **overrides) if overrides else options
+
+
+# Which optimizers read a field (named as in messages); every other field is read by all.
+# Among the first-order ones, approx.optim.make says which reads what (momentum: sgd only).
+_FIRST_ORDER = (tuple(_optim.names()), "the first-order optimizers (" + ", ".join(_optim.names()) + ")")
+_READERS = {
+    **{name: _FIRST_ORDER for name in ("lr", "batch_size", "momentum", "nesterov", "weight_decay",
+                                       "betas", "eps", "schedule")},
+    **{name: (("lm",), "optimizer 'lm'") for name in ("damping", "max_damping", "max_jacobian_bytes")},
+    **{name: (("lbfgs",), "optimizer 'lbfgs'") for name in ("memory", "c1", "c2", "max_evaluations")},
+}
+
+
+def _refuse_others_fields(options: FitOptions) -> None:
+    """A field that the chosen optimizer does not read must keep its default."""
+    for field in dataclasses.fields(options):
+        readers, label = _READERS.get(field.name, ((options.optimizer,), ""))
+        value = getattr(options, field.name)
+        if options.optimizer not in readers and not _same(value, field.default):
+            raise ValueError(f"{field.name}={value!r} does not apply to optimizer {options.optimizer!r}; "
+                             f"it is for {label}")
+
+
+def _same(value, default) -> bool:
+    """value == default (0 counts as 0.0), for values that may also be tensors or callables."""
+    if value is default:
+        return True
+    if isinstance(value, Tensor) or callable(value) or isinstance(value, bool) != isinstance(default, bool):
+        return False
+    return value == default
 
 
 def _check_rates(lr) -> None:

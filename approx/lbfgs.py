@@ -43,26 +43,29 @@ A member stops, and its parameters freeze, when
     stalled    the gradient is exactly 0, or a line search found no point with sufficient
                decrease (the loss is at a minimum to working precision)
     completed  the step budget ran out
+
+In fit: ``LBFGS`` is the stepper of ``approx.train.fit(..., optimizer="lbfgs")``, so L-BFGS
+shares fit's loop, monitor, statuses, log and engine choice (one iteration per step), and
+``lbfgs_fit`` is that fit with every iteration logged and the columns HISTORY_COLUMNS.
 """
 from __future__ import annotations
 
 import math
-import time
-from typing import Generator
+from dataclasses import replace
+from typing import Callable, Generator
 
 import pandas as pd
 import torch
 from torch import Tensor
 
 from . import checks
-from . import losses as _losses
 from .engine_inputs import check_batch
+from .fit_options import FitOptions
 from .members import flatten, member_data, unflatten
 from .network import Network
 
-__all__ = ["lbfgs_fit", "strong_wolfe", "STATUSES", "HISTORY_COLUMNS", "ENGINES"]
+__all__ = ["lbfgs_fit", "LBFGS", "strong_wolfe", "STATUSES", "HISTORY_COLUMNS"]
 
-ENGINES = ("backprop", "autograd")
 STATUSES = ("running", "completed", "converged", "diverged", "stalled")
 HISTORY_COLUMNS = ("step", "member", "loss", "step_size", "evaluations", "status", "time_s")
 GROWTH = 2.0  # bracketing phase: the next trial step is this multiple of the last
@@ -99,31 +102,17 @@ def lbfgs_fit(
     columns HISTORY_COLUMNS: the loss after the iteration, the step size alpha taken, the
     member's loss_and_grad evaluations so far, and its status (STATUSES; module docstring).
     """
-    engine = checks.choice("engine", engine, ENGINES)
-    loss_fn_name = _losses.get(loss).name
-    steps = checks.integer("steps", steps, low=0)
-    memory = checks.integer("memory", memory, low=1, high=10_000)
-    c1 = checks.number("c1", c1, low=0, high=1, low_open=True, high_open=True)
-    c2 = checks.number("c2", c2, low=c1, high=1, low_open=True, high_open=True)
-    max_evaluations = checks.integer("max_evaluations", max_evaluations, low=1, high=10_000)
-    target = -math.inf if target_loss is None else checks.number("target_loss", target_loss)
+    options = FitOptions(optimizer="lbfgs", engine=engine, loss=loss, steps=steps, memory=memory, c1=c1, c2=c2,
+                         max_evaluations=max_evaluations, divergence_factor=None, log_every=1)
+    if target_loss is not None:  # a number here: lbfgs_fit has no "None or" in its wording
+        options = replace(options, target_loss=checks.number("target_loss", target_loss))
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise ValueError(f"x and y must be tensors; got {type(x).__name__} and {type(y).__name__}")
     x = x.to(device=net.device, dtype=net.dtype)
     y = check_batch(net, x, y.to(device=net.device, dtype=net.dtype))
-    if engine == "backprop":
-        from .backprop import loss_and_grad
-    else:
-        from .autograd import loss_and_grad
-    single = net.ensemble is None
-
-    def evaluate(theta: Tensor, members: Tensor) -> tuple[Tensor, Tensor]:
-        """(loss (k,), gradient (k, P)) at the members' rows theta (k, P)."""
-        value, grads = loss_and_grad(unflatten(net, theta), *member_data(x, y, members, single), loss_fn_name)
-        value = torch.tensor([value], dtype=theta.dtype, device=theta.device) if single else value
-        return value, torch.cat([g.reshape(theta.shape[0], -1) for g in grads], dim=1)
-
-    return _iterate(net, evaluate, steps, memory, c1, c2, max_evaluations, target)
+    from .train import fit  # here, not at the top: train imports this module for its stepper
+    fitted, history = fit(net, (x, y), options)
+    return fitted, history[list(HISTORY_COLUMNS)]
 
 
 def strong_wolfe(phi0: float, dphi0: float, alpha: float, *, c1: float = 1e-4, c2: float = 0.9,
@@ -199,38 +188,57 @@ def _cubic_minimiser(lo: tuple, hi: tuple) -> float:
     return t if low + margin <= t <= high - margin else mid
 
 
-def _iterate(net: Network, evaluate, steps: int, memory: int, c1: float, c2: float,
-             max_evaluations: int, target: float) -> tuple[Network, pd.DataFrame]:
-    start = time.perf_counter()
-    theta = flatten(net)  # (E, P)
-    n_members = theta.shape[0]
-    everyone = torch.arange(n_members, device=theta.device)
-    loss, grad = evaluate(theta, everyone)  # (E,), (E, P)
-    n_evaluations = [1] * n_members
-    pairs: list[tuple[Tensor, Tensor, Tensor]] = []  # (s (E, P), y (E, P), rho (E,)), oldest first
-    n_pairs = torch.zeros(n_members, dtype=torch.long, device=theta.device)  # stored per member
-    gamma = torch.ones(n_members, dtype=theta.dtype, device=theta.device)  # H_0 = gamma I
-    status = ["running"] * n_members
-    rows: list[list] = []
+class LBFGS:
+    """The stepper of ``approx.train.fit`` for optimizer="lbfgs" (the protocol is in
+    approx.train): ``update`` is one L-BFGS iteration (a line search) of the running members."""
 
-    def log(t: int, members: list[int], step_sizes: dict[int, float]) -> None:
-        losses, elapsed = loss.tolist(), time.perf_counter() - start
-        for e in members:
-            rows.append([t, e, losses[e], step_sizes.get(e, 0.0), n_evaluations[e], status[e], elapsed])
+    mini_batch = False
+    columns = ("step_size", "evaluations")  # alpha taken in this iteration; loss_and_grad calls so far
 
-    finite = (torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)).tolist()
-    zero = (grad == 0).all(dim=1).tolist()
-    _judge(status, loss.tolist(), range(n_members), target, steps == 0,
-           diverged={e for e in range(n_members) if not finite[e]},
-           stalled={e for e in range(n_members) if zero[e]})
-    log(0, list(range(n_members)), {})
+    def __init__(self, net: Network, x: Tensor, y: Tensor, options: FitOptions, loss_and_grad: Callable):
+        y = check_batch(net, x, y)  # like the output: (batch, d_L) or (E, batch, d_L)
+        self.net, self.single = net, net.ensemble is None
+        self.memory, self.c1, self.c2 = options.memory, options.c1, options.c2
+        self.max_evaluations = options.max_evaluations
+        loss_name, single = options.loss, self.single
 
-    for t in range(1, steps + 1):
-        active = [e for e in range(n_members) if status[e] == "running"]
-        if not active:
-            break
-        direction = _two_loop(grad, pairs, gamma)  # (E, P)
-        first = n_pairs == 0
+        def evaluate(theta: Tensor, members: Tensor) -> tuple[Tensor, Tensor]:
+            """(loss (k,), gradient (k, P)) at the members' rows theta (k, P)."""
+            value, grads = loss_and_grad(unflatten(net, theta), *member_data(x, y, members, single), loss_name)
+            value = torch.tensor([value], dtype=theta.dtype, device=theta.device) if single else value
+            return value, torch.cat([g.reshape(theta.shape[0], -1) for g in grads], dim=1)
+
+        self.evaluate_rows = evaluate
+        self.theta = theta = flatten(net)  # (E, P)
+        n_members = theta.shape[0]
+        self.loss, self.grad = evaluate(theta, torch.arange(n_members, device=theta.device))  # (E,), (E, P)
+        self.n_evaluations = [1] * n_members
+        self.pairs: list[tuple[Tensor, Tensor, Tensor]] = []  # (s (E, P), y (E, P), rho (E,)), oldest first
+        self.n_pairs = torch.zeros(n_members, dtype=torch.long, device=theta.device)  # stored per member
+        self.gamma = torch.ones(n_members, dtype=theta.dtype, device=theta.device)  # H_0 = gamma I
+        self.step_sizes: dict[int, float] = {}
+        self.running = [True] * n_members
+        # step 0: a gradient that is not finite diverges, a zero one has stalled
+        finite = (torch.isfinite(self.loss) & torch.isfinite(self.grad).all(dim=1)).tolist()
+        zero = (self.grad == 0).all(dim=1).tolist()
+        self.own = {e: "diverged" if not finite[e] else "stalled" for e in range(n_members)
+                    if not finite[e] or zero[e]}
+
+    def evaluate(self, t: int) -> float | Tensor:
+        return self.loss[0].item() if self.single else self.loss.clone()
+
+    def stops(self) -> dict[int, str]:
+        own = {e: s for e, s in self.own.items() if self.running[e]}
+        self.own = {}
+        return own
+
+    def update(self, t: int) -> None:
+        """One iteration: the two-loop direction, a strong-Wolfe line search per running member
+        (one batched loss_and_grad per round), the new (s, y) pair."""
+        theta, grad, loss = self.theta, self.grad, self.loss
+        active = [e for e, going in enumerate(self.running) if going]
+        direction = _two_loop(grad, self.pairs, self.gamma)  # (E, P)
+        first = self.n_pairs == 0
         direction = torch.where(first.unsqueeze(1), -grad, direction)
         slope = (grad * direction).sum(dim=1)  # phi'(0), (E,)
         uphill = ~(slope < 0)  # by rounding only: restart along -g
@@ -239,8 +247,8 @@ def _iterate(net: Network, evaluate, steps: int, memory: int, c1: float, c2: flo
         initial = torch.where(first | uphill, (1 / grad.abs().sum(dim=1)).clamp(max=1.0),
                               torch.ones_like(slope))
         losses, slopes, initials = loss.tolist(), slope.tolist(), initial.tolist()
-        searches = {e: strong_wolfe(losses[e], slopes[e], initials[e], c1=c1, c2=c2,
-                                    max_evaluations=max_evaluations) for e in active}
+        searches = {e: strong_wolfe(losses[e], slopes[e], initials[e], c1=self.c1, c2=self.c2,
+                                    max_evaluations=self.max_evaluations) for e in active}
         trial = {e: search.send(None) for e, search in searches.items()}
         found: dict[int, tuple | None] = {}
         while trial:
@@ -248,10 +256,10 @@ def _iterate(net: Network, evaluate, steps: int, memory: int, c1: float, c2: flo
             idx = torch.tensor(members, device=theta.device)
             alphas = torch.tensor([trial[e] for e in members], dtype=theta.dtype, device=theta.device)
             point = theta[idx] + alphas.unsqueeze(1) * direction[idx]
-            values, grads = evaluate(point, idx)
+            values, grads = self.evaluate_rows(point, idx)
             dphis = (grads * direction[idx]).sum(dim=1).tolist()
             for i, (e, value) in enumerate(zip(members, values.tolist())):
-                n_evaluations[e] += 1
+                self.n_evaluations[e] += 1
                 try:
                     trial[e] = searches[e].send((value, dphis[i], (point[i], grads[i])))
                 except StopIteration as done:
@@ -260,29 +268,43 @@ def _iterate(net: Network, evaluate, steps: int, memory: int, c1: float, c2: flo
         taken = [e for e in active if found[e] is not None]
         s = torch.zeros_like(theta)
         y_pair = torch.zeros_like(theta)
-        step_sizes = {}
+        self.step_sizes = {}
         for e in taken:
             alpha, value, (point, new_grad) = found[e]
-            step_sizes[e] = alpha
+            self.step_sizes[e] = alpha
             s[e] = point - theta[e]
             y_pair[e] = new_grad - grad[e]
             theta[e], grad[e], loss[e] = point, new_grad, value
         sy = (s * y_pair).sum(dim=1)  # (E,): > 0 for every strong-Wolfe step
         stored = sy > 0  # members without a step have s = 0: nothing stored
         rho = torch.where(stored, 1 / torch.where(stored, sy, torch.ones_like(sy)), torch.zeros_like(sy))
-        pairs.append((s, y_pair, rho))
-        if len(pairs) > memory:
-            pairs.pop(0)
+        self.pairs.append((s, y_pair, rho))
+        if len(self.pairs) > self.memory:
+            self.pairs.pop(0)
         yy = (y_pair * y_pair).sum(dim=1)
-        gamma = torch.where(stored, sy / torch.where(stored, yy, torch.ones_like(yy)), gamma)
-        n_pairs = n_pairs + stored.long()
+        self.gamma = torch.where(stored, sy / torch.where(stored, yy, torch.ones_like(yy)), self.gamma)
+        self.n_pairs = self.n_pairs + stored.long()
         zero = (grad == 0).all(dim=1).tolist()
-        _judge(status, loss.tolist(), active, target, t == steps, diverged=set(),
-               stalled={e for e in active if found[e] is None or zero[e]})
-        log(t, active, step_sizes)
+        self.own = {e: "stalled" for e in active if found[e] is None or zero[e]}
 
-    history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-    return unflatten(net, theta), history
+    def values(self, members: list[int]) -> list[list]:
+        return [[self.step_sizes.get(e, 0.0), self.n_evaluations[e]] for e in members]
+
+    def network(self) -> Network:
+        return unflatten(self.net, self.theta)
+
+    def snapshot(self) -> Tensor:
+        return self.theta.clone()  # (E, P): updates write into theta
+
+    def restore(self, members: set[int], snapshot: Tensor) -> None:
+        idx = torch.tensor(sorted(members), device=self.theta.device)
+        self.theta[idx] = snapshot[idx]
+
+    def freeze(self, running: list[bool]) -> None:
+        self.running = list(running)
+
+    def result(self) -> Network:
+        return unflatten(self.net, self.theta)
 
 
 def _two_loop(grad: Tensor, pairs: list[tuple[Tensor, Tensor, Tensor]], gamma: Tensor) -> Tensor:
@@ -301,17 +323,3 @@ def _two_loop(grad: Tensor, pairs: list[tuple[Tensor, Tensor, Tensor]], gamma: T
         b = rho * (y * r).sum(dim=1)
         r += (a - b).unsqueeze(1) * s
     return -r
-
-
-def _judge(status: list[str], losses: list[float], members, target: float, final: bool,
-           diverged: set, stalled: set) -> None:
-    """Set each listed running member's status after an iteration (the module docstring)."""
-    for e in members:
-        if e in diverged:
-            status[e] = "diverged"
-        elif losses[e] <= target:
-            status[e] = "converged"
-        elif e in stalled:
-            status[e] = "stalled"
-        elif final:
-            status[e] = "completed"

@@ -56,7 +56,12 @@ Ensembles: every member has its own lambda, nu, D, J and R; trials run as one ba
 and one batched forward pass over the running members, and Jacobians are computed only for the
 members whose step was accepted. Member e follows the path a single run from its parameters
 follows, up to the rounding of batched against single products, which a long run on a
-nonconvex loss can amplify (tests: to 1e-8 over 40 iterations; see approx.lbfgs). A member stops, and its parameters freeze, when
+nonconvex loss can amplify (tests: to 1e-8 over 40 iterations; see approx.lbfgs).
+
+In fit: ``LevenbergMarquardt`` is the stepper of ``approx.train.fit(..., optimizer="lm")``, so
+LM shares fit's loop, monitor, statuses, log and engine choice (one LM iteration per step), and
+``lm_fit`` is that fit with every iteration logged and the columns HISTORY_COLUMNS. A member
+stops, and its parameters freeze, when
 
     converged  its loss reached ``target_loss``
     diverged   its loss or its Jacobian is not finite (NaN or inf data, an overflowing start);
@@ -72,9 +77,8 @@ memory available on the network's device) with one ValueError line that says wha
 """
 from __future__ import annotations
 
-import math
 import os
-import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -83,11 +87,12 @@ from torch import Tensor
 
 from . import checks
 from .engine_inputs import check_batch
-from .jacobian import JACOBIAN_ENGINES, jacobian, jacobian_bytes
+from .fit_options import FitOptions
+from .jacobian import jacobian, jacobian_bytes
 from .members import flatten, member_data, unflatten
 from .network import Network
 
-__all__ = ["lm_fit", "nielsen_update", "solve_damped", "available_memory", "STATUSES",
+__all__ = ["lm_fit", "LevenbergMarquardt", "nielsen_update", "solve_damped", "available_memory", "STATUSES",
            "HISTORY_COLUMNS", "MEMORY_FRACTION"]
 
 STATUSES = ("running", "completed", "converged", "diverged", "stalled")
@@ -123,15 +128,17 @@ def lm_fit(
     accepted, how many Jacobians the member has cost so far, and its status (STATUSES; the
     module docstring). Step 0 is the start.
     """
-    engine = checks.choice("engine", engine, JACOBIAN_ENGINES)
-    steps = checks.integer("steps", steps, low=0)
-    damping = checks.number("damping", damping, low=0, low_open=True)
-    max_damping = checks.number("max_damping", max_damping, low=damping, low_open=True)
-    if target_loss is not None:
-        target_loss = checks.number("target_loss", target_loss)
-    problem = _Problem(net, x, y, engine)
-    check_memory(net, problem.n, max_jacobian_bytes)
-    return _iterate(problem, steps, damping, max_damping, target_loss)
+    options = FitOptions(optimizer="lm", engine=engine, steps=steps, damping=damping, max_damping=max_damping,
+                         max_jacobian_bytes=max_jacobian_bytes, divergence_factor=None, log_every=1)
+    if target_loss is not None:  # a number here: lm_fit has no "None or" in its wording
+        options = replace(options, target_loss=checks.number("target_loss", target_loss))
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise ValueError(f"x and y must be tensors; got {type(x).__name__} and {type(y).__name__}")
+    x = x.to(device=net.device, dtype=net.dtype)
+    y = check_batch(net, x, y.to(device=net.device, dtype=net.dtype))  # like the output
+    from .train import fit  # here, not at the top: train imports this module for its stepper
+    fitted, history = fit(net, (x, y), options)
+    return fitted, history[list(HISTORY_COLUMNS)]
 
 
 def nielsen_update(damping: Tensor, nu: Tensor, rho: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -245,63 +252,54 @@ def _factor(jac: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
     return aug[:, :rows, :n_params], aug[:, :rows, n_params]
 
 
-def _iterate(problem: _Problem, steps: int, damping: float, max_damping: float,
-             target_loss: float | None) -> tuple[Network, pd.DataFrame]:
-    start = time.perf_counter()
-    theta = flatten(problem.net)  # (E, P)
-    n_members, n_params = theta.shape
-    everyone = torch.arange(n_members, device=theta.device)
-    r, loss = problem.residual(theta, everyone)  # (E, m), (E,)
-    lam = torch.full((n_members,), damping, dtype=theta.dtype, device=theta.device)
-    nu = torch.full_like(lam, 2.0)
-    rows_k = min(problem.m, n_params)
-    r_factor = theta.new_zeros(n_members, rows_k, n_params)
-    qtr = theta.new_zeros(n_members, rows_k)
-    scale = theta.new_ones(n_members, n_params)  # D's diagonal
-    n_jacobians = [0] * n_members
-    status = ["running"] * n_members
-    target = -math.inf if target_loss is None else target_loss
+class LevenbergMarquardt:
+    """The stepper of ``approx.train.fit`` for optimizer="lm" (the protocol is in approx.train):
+    ``update`` is one LM iteration of the running members, ``evaluate`` the mse it left."""
 
-    def refresh(members: list[int]) -> list[int]:
-        """J, R, Q^T r and D at the members' current parameters; the members whose J is not finite."""
-        if not members:
-            return []
-        idx = torch.tensor(members, device=theta.device)
-        jac = problem.jacobian(theta[idx], idx)  # (k, m, P)
-        finite = torch.isfinite(jac).flatten(1).all(dim=1)
-        norms = jac.norm(dim=1)  # (k, P) column norms
-        first = [n_jacobians[e] == 0 for e in members]
-        first = torch.tensor(first, device=theta.device).unsqueeze(1)
-        initial = torch.where(norms > 0, norms, torch.ones_like(norms))  # MINPACK: zero column -> 1
-        scale[idx] = torch.where(first, initial, torch.maximum(scale[idx], norms))
-        r_factor[idx], qtr[idx] = _factor(jac, r[idx])
-        for e in members:
-            n_jacobians[e] += 1
-        return [e for e, ok in zip(members, finite.tolist()) if not ok]
+    mini_batch = False
+    columns = ("damping", "accepted", "jacobians")  # after the iteration; this one's; so far
 
-    rows: list[list] = []
+    def __init__(self, net: Network, x: Tensor, y: Tensor, options: FitOptions):
+        self.problem = problem = _Problem(net, x, y, options.engine)
+        check_memory(net, problem.n, options.max_jacobian_bytes)
+        self.max_damping = options.max_damping
+        self.theta = theta = flatten(net)  # (E, P)
+        n_members, n_params = theta.shape
+        self.single = net.ensemble is None
+        self.r, self.loss = problem.residual(theta, torch.arange(n_members, device=theta.device))  # (E, m), (E,)
+        self.lam = torch.full((n_members,), options.damping, dtype=theta.dtype, device=theta.device)
+        self.nu = torch.full_like(self.lam, 2.0)
+        rows_k = min(problem.m, n_params)
+        self.r_factor = theta.new_zeros(n_members, rows_k, n_params)
+        self.qtr = theta.new_zeros(n_members, rows_k)
+        self.scale = theta.new_ones(n_members, n_params)  # D's diagonal
+        self.n_jacobians = [0] * n_members
+        self.accepted = [False] * n_members
+        self.running = [True] * n_members
+        # step 0: J where the loss is finite (a member whose loss is not is the monitor's: diverged)
+        finite_loss = torch.isfinite(self.loss).tolist()
+        self.broken = set(self._refresh([e for e in range(n_members) if finite_loss[e]]))
 
-    def log(t: int, members: list[int], accepted: list[bool]) -> None:
-        losses, lams = loss.tolist(), lam.tolist()
-        elapsed = time.perf_counter() - start
-        for e, acc in zip(members, accepted):
-            rows.append([t, e, losses[e], lams[e], acc, n_jacobians[e], status[e], elapsed])
+    def evaluate(self, t: int) -> float | Tensor:
+        return self.loss[0].item() if self.single else self.loss.clone()
 
-    # step 0: the start
-    finite_loss = torch.isfinite(loss).tolist()
-    bad = set(refresh([e for e in range(n_members) if finite_loss[e]]))
-    bad |= {e for e in range(n_members) if not finite_loss[e]}
-    _judge(status, loss, lam, bad, target, max_damping, range(n_members), final=steps == 0)
-    log(0, list(range(n_members)), [False] * n_members)
+    def stops(self) -> dict[int, str]:
+        """Diverged: J not finite at the accepted point; stalled: damping above max_damping."""
+        lams = self.lam.tolist()
+        own = {e: "diverged" for e in self.broken if self.running[e]}
+        own.update({e: "stalled" for e, lam in enumerate(lams)
+                    if self.running[e] and e not in own and lam > self.max_damping})
+        self.broken = set()
+        return own
 
-    for t in range(1, steps + 1):
-        active = [e for e in range(n_members) if status[e] == "running"]
-        if not active:
-            break
+    def update(self, t: int) -> None:
+        """One trial step per running member: accepted if it lowers the loss, with J refreshed."""
+        active = [e for e, going in enumerate(self.running) if going]
+        theta, r, loss, lam, nu = self.theta, self.r, self.loss, self.lam, self.nu
         idx = torch.tensor(active, device=theta.device)
-        h, predicted = solve_damped(r_factor[idx], qtr[idx], scale[idx], lam[idx])
+        h, predicted = solve_damped(self.r_factor[idx], self.qtr[idx], self.scale[idx], lam[idx])
         trial = theta[idx] + h
-        r_trial, loss_trial = problem.residual(trial, idx)
+        r_trial, loss_trial = self.problem.residual(trial, idx)
         actual = r[idx].square().sum(1) - r_trial.square().sum(1)
         accepted, lam[idx], nu[idx] = nielsen_update(lam[idx], nu[idx], actual / predicted)
         keep = accepted.unsqueeze(1)
@@ -309,24 +307,43 @@ def _iterate(problem: _Problem, steps: int, damping: float, max_damping: float,
         r[idx] = torch.where(keep, r_trial, r[idx])
         loss[idx] = torch.where(accepted, loss_trial, loss[idx])
         accepted_list = accepted.tolist()
-        bad = set(refresh([e for e, a in zip(active, accepted_list) if a]))
-        _judge(status, loss, lam, bad, target, max_damping, active, final=t == steps)
-        log(t, active, accepted_list)
+        for e, a in zip(active, accepted_list):
+            self.accepted[e] = a
+        self.broken = set(self._refresh([e for e, a in zip(active, accepted_list) if a]))
 
-    history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-    return unflatten(problem.net, theta), history
+    def _refresh(self, members: list[int]) -> list[int]:
+        """J, R, Q^T r and D at the members' current parameters; the members whose J is not finite."""
+        if not members:
+            return []
+        theta = self.theta
+        idx = torch.tensor(members, device=theta.device)
+        jac = self.problem.jacobian(theta[idx], idx)  # (k, m, P)
+        finite = torch.isfinite(jac).flatten(1).all(dim=1)
+        norms = jac.norm(dim=1)  # (k, P) column norms
+        first = torch.tensor([self.n_jacobians[e] == 0 for e in members], device=theta.device).unsqueeze(1)
+        initial = torch.where(norms > 0, norms, torch.ones_like(norms))  # MINPACK: zero column -> 1
+        self.scale[idx] = torch.where(first, initial, torch.maximum(self.scale[idx], norms))
+        self.r_factor[idx], self.qtr[idx] = _factor(jac, self.r[idx])
+        for e in members:
+            self.n_jacobians[e] += 1
+        return [e for e, ok in zip(members, finite.tolist()) if not ok]
 
+    def values(self, members: list[int]) -> list[list]:
+        lams = self.lam.tolist()
+        return [[lams[e], self.accepted[e], self.n_jacobians[e]] for e in members]
 
-def _judge(status: list[str], loss: Tensor, lam: Tensor, bad: set, target: float,
-           max_damping: float, members, final: bool) -> None:
-    """Set each listed running member's status after an iteration (the module docstring)."""
-    losses, lams = loss.tolist(), lam.tolist()
-    for e in members:
-        if e in bad or not math.isfinite(losses[e]):
-            status[e] = "diverged"
-        elif losses[e] <= target:
-            status[e] = "converged"
-        elif lams[e] > max_damping:
-            status[e] = "stalled"
-        elif final:
-            status[e] = "completed"
+    def network(self) -> Network:
+        return unflatten(self.problem.net, self.theta)
+
+    def snapshot(self) -> Tensor:
+        return self.theta.clone()  # (E, P): updates write into theta
+
+    def restore(self, members: set[int], snapshot: Tensor) -> None:
+        idx = torch.tensor(sorted(members), device=self.theta.device)
+        self.theta[idx] = snapshot[idx]
+
+    def freeze(self, running: list[bool]) -> None:
+        self.running = list(running)
+
+    def result(self) -> Network:
+        return unflatten(self.problem.net, self.theta)

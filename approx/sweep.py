@@ -7,7 +7,8 @@
 A configuration is a dict or a dataclass. Its fields fall in three kinds:
 
     architecture  sizes (required), activation ("relu"), init ("standard"), init_scale (1.0)
-    per member    seed (network initialisation and mini-batch order, 0), lr (learning rate)
+    per member    seed (network initialisation and mini-batch order, 0), lr (learning rate;
+                  none for lbfgs and lm)
     training      any other field of ``approx.fit_options.FitOptions`` (optimizer, steps, ...)
 
 Configurations that agree on architecture and training options are one *group*: their networks
@@ -32,6 +33,7 @@ from torch import Tensor
 
 from .device import resolve_device
 from .network import Network
+from .fit_options import DEFAULT_LR
 from .fit_options import FIELDS as FIT_FIELDS
 from .train import BASE_COLUMNS, fit
 
@@ -158,8 +160,10 @@ def sweep(
         members = [{**member_defaults, **records[i]} for i in indices]
         options = {**fit_defaults, **{k: v for k, v in members[0].items() if k in TRAINING_FIELDS}}
         net = _network(members, dtype, device, ensemble=True)
+        rates = [m.get("lr") for m in members]
+        if any(lr is not None for lr in rates):  # lbfgs and lm take no rate, and refuse one
+            options["lr"] = [DEFAULT_LR if lr is None else lr for lr in rates]
         _, hist = fit(net, _data(members, data, ensemble=True), metrics=metrics,
-                      lr=[m.get("lr", 0.1) for m in members],
                       seed=[m.get("seed", 0) for m in members], **options)
         if not history:
             hist = hist.groupby("member", sort=True).tail(1)

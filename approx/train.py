@@ -10,14 +10,21 @@ to 1e-9 relative (tests/test_train.py; ~1e-15 in practice) while GD is stable. A
 stability (eta near 2 / sharpness; Cohen et al. 2021) GD amplifies any rounding difference
 exponentially, and two summation orders part ways: that is the dynamics, not an engine bug.
 
+Second order: ``optimizer="lbfgs"`` (L-BFGS with a strong-Wolfe line search, approx.lbfgs;
+mse or logistic) and ``optimizer="lm"`` (Levenberg-Marquardt from per-example Jacobians,
+approx.levenberg_marquardt; mse only) run in the same loop, on either engine, with the same
+monitor and history: a step is one of their iterations, always on all the data (no
+batch_size, lr or schedule: the line search and the damping set the step), and the history
+gains their own columns (lbfgs: step_size, evaluations; lm: damping, accepted, jacobians).
+
 Ensembles: for an ensemble of E networks every member has its own loss, gradient, learning
 rate (``lr`` may hold E values), mini-batch stream and stopping status, but the E members run
 as one batched computation; the result equals training them one at a time (to rounding).
 
 History: a DataFrame with one row per (logged step, member) and the columns step, member (0
 for a single network), loss (the training loss on all the data at theta_step), status, time_s
-(wall clock since the start) and one column per metric. Step 0 and each member's last step
-are always logged. Statuses:
+(wall clock since the start), the optimizer's own columns and one column per metric. Step 0
+and each member's last step are always logged. Statuses:
 
     running      an intermediate row
     completed    the step budget was used up
@@ -25,7 +32,12 @@ are always logged. Statuses:
     diverged     the loss was NaN, inf, above ``max_loss``, or above ``divergence_factor``
                  times its reference (below); the member is frozen at its last parameters
                  with a fine loss (the row shows the offending loss), and the others carry
-                 on: a sweep never crashes on one bad run
+                 on: a sweep never crashes on one bad run. lbfgs and lm also diverge where
+                 the gradient or Jacobian is not finite at a finite loss (frozen there)
+    stalled      lbfgs or lm can lower the loss no further (lm: its damping exceeded
+                 ``max_damping``; lbfgs: a line search found no point with sufficient decrease,
+                 or the gradient is exactly 0): a minimum to working precision, or a flat
+                 region; the member is frozen there
     time_budget  ``time_budget_s`` seconds of wall clock ran out
 
 Divergence by growth: a loss that stays finite can still have blown up (Adam at lr = 1e6 gives
@@ -43,7 +55,8 @@ and a mini-batch loss is at most n / batch_size times the full loss of the same 
 member of an ensemble has its own reference, so an ensemble stops members as single runs would.
 
 Stopping checks read the loss on the host, which on CUDA is a device synchronisation; they run
-every ``check_every`` steps (default: every step, except for ensembles on CUDA, every 16) and at
+every ``check_every`` steps (default: every step, except for first-order ensembles on CUDA,
+every 16; a second-order iteration reads its losses on the host anyway) and at
 every logged step, so the loop adds little per step. A member frozen between checks is frozen
 at the last check at which it was fine.
 
@@ -61,8 +74,10 @@ from torch import Tensor
 
 from . import optim as _optim
 from .first_order import FirstOrder
+from .lbfgs import LBFGS
+from .levenberg_marquardt import LevenbergMarquardt
 from .fit_monitor import BASE_COLUMNS, STATUSES, Monitor
-from .fit_options import DIVERGENCE_FACTOR, FitOptions, with_overrides
+from .fit_options import DEFAULT_LR, DIVERGENCE_FACTOR, FitOptions, with_overrides
 from .fit_options import TRAINING_ENGINES as ENGINES
 from .network import Network
 
@@ -99,8 +114,12 @@ def fit(
     engine: "backprop" (hand-written) or "autograd". loss: "mse" or "logistic".
     optimizer: "gd", "sgd" (heavy-ball ``momentum``, optionally ``nesterov``) or "adam"
         (``betas``, ``eps``); ``weight_decay`` adds an L2 term to the gradient. See approx.optim.
-    lr: one rate, or E rates for an ensemble (member e uses lr[e]); multiplied by
-        ``schedule(t, steps)``: "constant", "step", "cosine" or a callable.
+        "lbfgs" (``memory``, ``c1``, ``c2``, ``max_evaluations``) or "lm" (``damping``,
+        ``max_damping``, ``max_jacobian_bytes``; mse only): see the module docstring. A field
+        that the optimizer does not read must keep its default (approx.fit_options).
+    lr: one rate, or E rates for an ensemble (member e uses lr[e]); None: 0.1 (gd, sgd, adam;
+        lbfgs and lm take none); multiplied by ``schedule(t, steps)``: "constant", "step",
+        "cosine" or a callable.
     batch_size: None for full-batch gradients; else each step uses batch_size points drawn
         without replacement from a fresh permutation every epoch (approx.first_order), member
         e in the order seeded by ``seed`` + e (or seed[e] for a list), so runs repeat bit for
@@ -117,25 +136,41 @@ def fit(
     """
     options = with_overrides(options, overrides)
     x, y = _check_data(net, data)
-    rate = _optim.member_rates(options.lr, net.ensemble, net.dtype, net.device)
-    stepper = FirstOrder(net, x, y, options, engine_function(options.engine), rate)
+    stepper = _stepper(net, x, y, options)
     monitor = Monitor(net, y, options, metrics, stepper.columns)
     return _train(stepper, monitor, options.steps)
+
+
+def _stepper(net: Network, x: Tensor, y: Tensor, options: FitOptions):
+    """The optimizer's half of the loop, for ``options.optimizer``."""
+    if options.optimizer == "lm":
+        return LevenbergMarquardt(net, x, y, options)
+    if options.optimizer == "lbfgs":
+        return LBFGS(net, x, y, options, engine_function(options.engine))
+    lr = DEFAULT_LR if options.lr is None else options.lr
+    rate = _optim.member_rates(lr, net.ensemble, net.dtype, net.device)
+    return FirstOrder(net, x, y, options, engine_function(options.engine), rate)
 
 
 def _train(stepper, monitor: Monitor, steps: int) -> tuple[Network, pd.DataFrame]:
     """The loop: the loss at theta_t, judged at check steps, then one step to theta_{t+1}.
 
-    ``stepper`` is the optimizer's half: ``evaluate(t)`` gives the loss at the current
-    parameters theta_t (and whatever the step needs, such as the gradient), ``update(t)`` moves
-    the running members to theta_{t+1}; the monitor reads the loss at check steps, logs, and
-    asks the stepper to roll back (``snapshot``, ``restore``) and ``freeze`` members that stop.
+    ``stepper`` is the optimizer's half (approx.first_order.FirstOrder, lbfgs.LBFGS,
+    levenberg_marquardt.LevenbergMarquardt): ``evaluate(t)`` gives the loss at the current
+    parameters theta_t (and keeps whatever the step needs, such as the gradient); ``stops()``
+    its own verdicts there (member -> "diverged" or "stalled"; a step with any is checked);
+    ``update(t)`` moves the running members to theta_{t+1}. The monitor reads the loss at
+    check steps, logs (with the stepper's ``columns`` from ``values``, and the metrics of
+    ``network()``), and asks the stepper to roll back (``snapshot``, ``restore``) and
+    ``freeze`` members that stop; with mini-batches (``mini_batch``) it asks for
+    ``full_loss()`` where it needs the full training loss. ``result()`` is the trained network.
     """
     for t in range(steps + 1):
         value = stepper.evaluate(t)
+        own = stepper.stops()
         final = t == steps or monitor.out_of_time()
-        if monitor.due(t, final):
-            monitor.check(t, final, value, stepper)
+        if own or monitor.due(t, final):
+            monitor.check(t, final, value, stepper, own)
             if final or monitor.all_stopped:
                 break
         stepper.update(t)

@@ -14,20 +14,24 @@ NAN = math.nan
 
 
 class Scripted:
-    """A stepper whose loss at step t is losses[t] (one value per member); it records what the
-    monitor asks of it. Its "parameters" are the name of the step they belong to."""
+    """A stepper whose loss at step t is losses[t] (one value per member) and whose own verdicts
+    at step t are verdicts.get(t, {}); it records what the monitor asks of it. Its
+    "parameters" are the name of the step they belong to."""
 
     mini_batch = False
     columns = ("own",)
 
-    def __init__(self, losses: list[list[float]]):
-        self.losses, self.t = losses, 0
+    def __init__(self, losses: list[list[float]], verdicts: dict[int, dict[int, str]] | None = None):
+        self.losses, self.verdicts, self.t = losses, verdicts or {}, 0
         self.params = ["p0"] * len(losses[0])
         self.restored, self.frozen = [], []
 
     def evaluate(self, t):
         self.t = t
         return torch.tensor(self.losses[t], dtype=torch.float64)
+
+    def stops(self):
+        return self.verdicts.get(self.t, {})
 
     def network(self):
         return None
@@ -54,10 +58,10 @@ class Scripted:
         return self.params
 
 
-def _run(losses, **options):
+def _run(losses, verdicts=None, **options):
     net = Network.random([1, 1], "identity", ensemble=len(losses[0]))
     y = torch.zeros(4, 1, dtype=torch.float64)  # L(0) = 0: the reference is the start's loss
-    stepper = Scripted(losses)
+    stepper = Scripted(losses, verdicts)
     options = FitOptions(steps=len(losses) - 1, **options)
     params, history = _train(stepper, Monitor(net, y, options, None, stepper.columns), options.steps)
     return stepper, params, history
@@ -93,3 +97,19 @@ def test_growth_target_and_the_negative_control():
     _, params, history = _run(losses, divergence_factor=None, log_every=1)
     assert list(history.groupby("member").tail(1).status) == ["completed", "completed"]
     assert params == ["p3", "p3"]
+
+
+def test_a_steppers_own_verdicts_freeze_without_rollback():
+    # at step 2 (not a check step: check_every=4) member 0 stalls; member 1's Jacobian is not
+    # finite at a loss that reaches the target (diverged wins over converged); member 2 stalls
+    # at a loss that reaches it (converged wins over stalled). All stop where they are: their
+    # loss there is fine, so nothing is rolled back
+    losses = [[1.0, 1.0, 1.0], [0.9, 0.9, 0.9], [0.8, 0.05, 0.05], [0.7, 0.7, 0.7], [0.6, 0.6, 0.6]]
+    verdicts = {2: {0: "stalled", 1: "diverged", 2: "stalled"}}
+    stepper, params, history = _run(losses, verdicts, check_every=4, log_every=100, target_loss=0.1)
+    last = history.groupby("member").tail(1)
+    assert list(last.step) == [2, 2, 2] and list(last.status) == ["stalled", "diverged", "converged"]
+    assert stepper.restored == [] and params == ["p2", "p2", "p2"]
+    # negative control: without verdicts the step is not even checked, and all run to the end
+    stepper, params, history = _run(losses, None, check_every=4, log_every=100)
+    assert list(history.step) == [0, 0, 0, 4, 4, 4] and params == ["p4"] * 3

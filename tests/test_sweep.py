@@ -82,6 +82,22 @@ def test_history_rows_and_metrics():
                           torch.tensor(single.bias.to_numpy()), rtol=RTOL)
 
 
+def test_sweep_picks_second_order_optimizers_by_name():
+    # configurations without a rate: lm and lbfgs take none (and refuse one)
+    x = _x()
+    configs = [{"sizes": (1, 6, 1), "activation": "tanh", "seed": s, "optimizer": opt}
+               for opt in ("lm", "lbfgs") for s in range(3)]
+    results = sweep(configs, (x, torch.sin(3 * x)), steps=10)
+    assert results.group.nunique() == 2 and list(results.optimizer) == ["lm"] * 3 + ["lbfgs"] * 3
+    singles = [fit_one(c, (x, torch.sin(3 * x)), steps=10)[1].iloc[-1] for c in configs]
+    # LM and L-BFGS ensembles equal single runs to 1e-8 (approx.levenberg_marquardt, approx.lbfgs)
+    assert max(abs(r.loss - s.loss) / s.loss for r, s in zip(results.itertuples(), singles)) < 1e-8
+    # negative control: another configuration's run is far away
+    assert max(abs(r.loss - s.loss) / s.loss for r, s in zip(results.itertuples(), singles[1:])) > 1e-3
+    with pytest.raises(ValueError, match=r"lr=\[0.1\] does not apply to optimizer 'lm'"):
+        sweep([{**configs[0], "lr": 0.1}], (x, x), steps=2)
+
+
 def test_a_diverging_member_does_not_stop_the_sweep():
     x = _x()
     configs = [{"sizes": (1, 8, 1), "activation": "tanh", "seed": 0, "lr": lr}

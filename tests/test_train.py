@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import pytest
 import torch
 
+from approx import lbfgs, levenberg_marquardt
+from approx.lbfgs import lbfgs_fit
+from approx.levenberg_marquardt import lm_fit
+from approx.members import flatten
 from approx.network import Network
-from approx.train import fit
+from approx.train import STATUSES, fit
 
 
 def _data(n=64, dtype=torch.float64):
@@ -252,7 +257,7 @@ def test_input_is_not_modified():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"engine": "jax"}, "unknown engine 'jax'; allowed: backprop, autograd"),
-    ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'; allowed: gd, sgd, adam"),
+    ({"optimizer": "newton"}, "unknown optimizer 'newton'; allowed: gd, sgd, adam, lbfgs, lm"),
     ({"schedule": "linear"}, "unknown schedule 'linear'"),
     ({"loss": "hinge"}, "unknown loss 'hinge'; allowed: mse, logistic"),
     ({"lr": 0.0}, "lr must be a finite number > 0, got 0.0"),
@@ -301,3 +306,117 @@ def test_fit_runs_on_every_device(device):
     _, on_cpu = fit(_net(), _data(), engine="autograd", optimizer="sgd", momentum=0.9,
                     batch_size=16, lr=0.02, steps=50, log_every=25)
     assert _rel(hist.loss, on_cpu.loss) < 1e-9
+
+
+# ---------------------------------------------------------------------- second order
+@pytest.mark.parametrize("engine", ["backprop", "autograd"])
+def test_fit_with_lm_is_lm_fit(engine):
+    # lm_fit is fit(optimizer="lm") with every iteration logged and the divergence rule off;
+    # fit's default rule never trips, since LM accepts only steps that lower the loss
+    x, y = _data(40)
+    net = _net(sizes=(1, 8, 1))
+    fitted, hist = fit(net, (x, y), optimizer="lm", engine=engine, steps=30, log_every=1)
+    reference, ref_hist = lm_fit(net, x, y, steps=30, engine=engine)
+    assert list(hist.columns) == ["step", "member", "loss", "status", "time_s", "damping", "accepted", "jacobians"]
+    columns = [c for c in levenberg_marquardt.HISTORY_COLUMNS if c != "time_s"]
+    assert hist[columns].equals(ref_hist[columns])
+    assert torch.equal(flatten(fitted), flatten(reference))
+    assert hist.loss.iloc[-1] < 1e-3 * hist.loss.iloc[0] and hist.status.iloc[-1] == "completed"
+    # negative control: another initial damping is another run
+    _, other = fit(net, (x, y), optimizer="lm", engine=engine, steps=30, log_every=1, damping=1.0)
+    assert not other.loss.equals(hist.loss)
+
+
+@pytest.mark.parametrize("loss", ["mse", "logistic"])
+def test_fit_with_lbfgs_is_lbfgs_fit(loss):
+    x, y = _data(40)
+    y = y if loss == "mse" else (y > 0).to(y.dtype)
+    net = _net(sizes=(1, 8, 1))
+    fitted, hist = fit(net, (x, y), optimizer="lbfgs", loss=loss, steps=15, log_every=1, memory=5)
+    reference, ref_hist = lbfgs_fit(net, x, y, steps=15, loss=loss, memory=5)
+    assert list(hist.columns) == ["step", "member", "loss", "status", "time_s", "step_size", "evaluations"]
+    columns = [c for c in lbfgs.HISTORY_COLUMNS if c != "time_s"]
+    assert hist[columns].equals(ref_hist[columns])
+    assert torch.equal(flatten(fitted), flatten(reference))
+    assert hist.loss.iloc[-1] < 0.5 * hist.loss.iloc[0]
+    # negative control: another memory is another run
+    _, other = fit(net, (x, y), optimizer="lbfgs", loss=loss, steps=15, log_every=1, memory=1)
+    assert not other.loss.equals(hist.loss)
+
+
+@pytest.mark.parametrize("optimizer, steps", [("lm", 25), ("lbfgs", 12)])
+def test_second_order_ensembles_equal_single_runs(optimizer, steps):
+    # to 1e-8, as approx.levenberg_marquardt and approx.lbfgs document: batched and single
+    # products round differently, and a nonconvex loss amplifies that over the iterations
+    x, y = _data(30)
+    targets = torch.stack([y, torch.sin(x), torch.cos(2 * x)])  # (3, n, 1): one target per member
+    net = _net(sizes=(1, 6, 1), ensemble=3)
+    fitted, hist = fit(net, (x, targets), optimizer=optimizer, steps=steps, log_every=5)
+    for e in range(3):
+        single, single_hist = fit(net.member(e), (x, targets[e]), optimizer=optimizer, steps=steps, log_every=5)
+        mine = hist[hist.member == e]
+        assert list(mine.step) == list(single_hist.step) and list(mine.status) == list(single_hist.status)
+        assert _rel(mine.loss, single_hist.loss) < 1e-8
+        assert (flatten(fitted)[e] - flatten(single)[0]).abs().max().item() < 1e-8
+    # negative control: the members' runs differ
+    assert (flatten(fitted)[0] - flatten(fitted)[1]).abs().max().item() > 1e-3
+
+
+def test_second_order_runs_under_fits_monitor():
+    x, y = _data(40)
+    net = _net(sizes=(1, 8, 1))
+    assert "stalled" in STATUSES
+    metrics = {"w_norm": lambda n: n.layers[0].weight.norm().item()}
+    trained, hist = fit(net, (x, y), optimizer="lm", steps=20, log_every=10, metrics=metrics)
+    assert list(hist.step) == [0, 10, 20] and list(hist.status) == ["running", "running", "completed"]
+    assert hist.w_norm.iloc[-1] == pytest.approx(trained.layers[0].weight.norm().item(), rel=1e-15)
+    _, out_of_time = fit(net, (x, y), optimizer="lm", steps=100, time_budget_s=1e-9)
+    assert list(out_of_time.status) == ["time_budget"]
+    _, bounded = fit(net, (x, y), optimizer="lbfgs", steps=10, max_loss=1e-3)
+    assert list(bounded.status) == ["diverged"] and list(bounded.step) == [0]
+    _, reached = fit(net, (x, y), optimizer="lm", steps=100, log_every=100, target_loss=1e-4)
+    assert reached.status.iloc[-1] == "converged" and reached.loss.iloc[-1] <= 1e-4 and reached.step.iloc[-1] < 100
+    # least squares with a linear network: L-BFGS reaches the minimum to working precision and stalls
+    gen = torch.Generator().manual_seed(0)
+    xs, ys = torch.randn(50, 4, generator=gen, dtype=torch.float64), torch.randn(50, 2, generator=gen, dtype=torch.float64)
+    _, stalled = fit(Network.random([4, 2], "identity", seed=0), (xs, ys), optimizer="lbfgs", steps=200)
+    assert stalled.status.iloc[-1] == "stalled" and stalled.step.iloc[-1] < 200
+    # negative control: a sane run with no target, budget or bound completes
+    _, sane = fit(net, (x, y), optimizer="lbfgs", steps=10)
+    assert sane.status.iloc[-1] == "completed"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"optimizer": "lm", "loss": "logistic"}, "optimizer 'lm' fits the mse loss only, got loss 'logistic'"),
+    ({"optimizer": "lm", "batch_size": 16},
+     "batch_size=16 does not apply to optimizer 'lm'; it is for the first-order optimizers (gd, sgd, adam)"),
+    ({"optimizer": "lbfgs", "batch_size": 16}, "batch_size=16 does not apply to optimizer 'lbfgs'"),
+    ({"optimizer": "lbfgs", "lr": 0.5}, "lr=0.5 does not apply to optimizer 'lbfgs'"),
+    ({"optimizer": "lm", "schedule": "cosine"}, "schedule='cosine' does not apply to optimizer 'lm'"),
+    ({"optimizer": "lm", "momentum": 0.9}, "momentum=0.9 does not apply to optimizer 'lm'"),
+    ({"optimizer": "adam", "damping": 0.01}, "damping=0.01 does not apply to optimizer 'adam'; it is for optimizer 'lm'"),
+    ({"optimizer": "lm", "memory": 5}, "memory=5 does not apply to optimizer 'lm'; it is for optimizer 'lbfgs'"),
+    ({"optimizer": "lm", "damping": 0.0}, "damping must be a finite number > 0, got 0.0"),
+    ({"optimizer": "lbfgs", "c2": 1.0}, "c2 must be a finite number in (0.0001, 1), got 1.0"),
+])
+def test_second_order_refuses_what_it_cannot_use(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        fit(_net(), _data(), **kwargs)
+    assert "\n" not in str(caught.value)  # one line
+
+
+def test_second_order_defaults_are_accepted():
+    # negative control for the refusals: each optimizer with only its own options runs
+    for kwargs in ({"optimizer": "lm", "damping": 1e-2, "max_damping": 1e12},
+                   {"optimizer": "lbfgs", "loss": "logistic", "memory": 3, "weight_decay": 0}):
+        _, hist = fit(_net(sizes=(1, 4, 1)), _data(), steps=2, **kwargs)
+        assert hist.status.iloc[-1] == "completed"
+
+
+def test_second_order_fit_on_every_device(device):
+    x, y = (d.to(device) for d in _data(30))
+    for optimizer in ("lm", "lbfgs"):
+        net = _net(sizes=(1, 6, 1), ensemble=2)
+        here, hist = fit(net.to(device), (x, y), optimizer=optimizer, steps=8, log_every=1)
+        _, on_cpu = fit(net, _data(30), optimizer=optimizer, steps=8, log_every=1)
+        assert here.device.type == device and _rel(hist.loss, on_cpu.loss) < 1e-8

@@ -23,7 +23,7 @@ from numbers import Integral, Real
 from typing import Any, Iterable
 
 __all__ = ["SEED_LIMIT", "integer", "number", "flag", "choice", "sequence", "integers", "numbers",
-           "choices", "seed", "product_at_most"]
+           "choices", "seed", "product_at_most", "group"]
 
 # torch.manual_seed and torch.Generator.manual_seed accept [-2**63, 2**64) ("Overflow when
 # unpacking long long" above it, on torch 2.13 and 2.14), numpy.random.default_rng any integer
@@ -88,6 +88,15 @@ def choice(name: str, value: Any, allowed: Iterable) -> Any:
     allowed = list(allowed)
     if isinstance(value, bool) or value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(str, allowed))}")
+    return value
+
+
+def group(name: str, value: Any, group_class: type) -> Any:
+    """``value`` if it is a ``group_class``: a Config's group of fields (a frozen dataclass whose
+    own ``__post_init__`` checks them), which the command line sets as NAME.FIELD."""
+    if not isinstance(value, group_class):
+        raise ValueError(f"{name} must be {group_class.__name__}(...) (its fields are set as {name}.FIELD), "
+                         f"got {value!r}")
     return value
 
 

@@ -67,6 +67,21 @@ def test_choice_lists_what_is_allowed():
         checks.choice("engine", "jax", ("backprop", "autograd"))
 
 
+def test_group_takes_only_an_instance_of_its_class():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Radial:
+        dims: tuple[int, ...] = (2,)
+
+    radial = Radial()
+    assert checks.group("radial", radial, Radial) is radial
+    for bad in ({"dims": (2,)}, None, (2,)):
+        with pytest.raises(ValueError, match=r"^radial must be Radial\(\.\.\.\) \(its fields are set as "
+                                             rf"radial.FIELD\), got {re.escape(repr(bad))}$"):
+            checks.group("radial", bad, Radial)
+
+
 def test_sequences_refuse_empty_repeated_and_non_tuples():
     assert checks.integers("widths", (2, 4), low=2, high=8) == (2, 4)
     assert checks.integers("widths", [2, 4], low=2) == (2, 4)  # a list is accepted as a tuple

@@ -39,7 +39,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import catalog
-from .configs import build_config
+from .configs import build_config, flat_values
 from ..device import resolve_device
 from .executors import ExecutorSpec, compute_point, is_worker_failure, open_executor, parse_executor
 from ..files import (check_writable, is_temporary, move_together, remove_leftovers, sha256_of, staging_folder,
@@ -207,7 +207,8 @@ def _check_same_config(request: Request, cfg: Any, output: str, record: dict) ->
     if record.get("experiment") != request.name:
         differences = f"experiment {record.get('experiment')!r}, not {request.name!r}"
     else:
-        found = found if isinstance(found, dict) else {}
+        # a group's fields by their dotted keys (radial.dims), as --set names them
+        found, wanted = flat_values(found if isinstance(found, dict) else {}), flat_values(wanted)
         keys = [k for k in wanted if found.get(k, "(absent)") != wanted[k]] + [k for k in found if k not in wanted]
         differences = "; ".join(f"{k}={found.get(k, '(absent)')!r} there, {wanted.get(k, '(absent)')!r} asked"
                                 for k in keys[:3]) + ("; ..." if len(keys) > 3 else "")

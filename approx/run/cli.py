@@ -63,13 +63,15 @@ def build_parser() -> Parser:
         description="Run one experiment; write OUT/NAME.csv, .png, .pdf, .json and OUT/README.md.",
         epilog="--set values are parsed by the Config field's type: int (12, 1e4), float, bool "
                "(true/false/1/0), str, tuple (comma-separated: 2,4,8), Optional (none), Literal "
-               "(one of its values). Sweeps store each finished point in OUT/.points/NAME; a run "
-               "without --resume clears that store first.")
+               "(one of its values); a field of a group of fields takes a dotted key (radial.dims=2,8). "
+               "Sweeps store each finished point in OUT/.points/NAME; a run without --resume clears "
+               "that store first.")
     run.add_argument("name", help="experiment name (see `approx list`)")
     run.add_argument("--preset", default="default", help="smoke, default or full (default: default)")
     run.add_argument("--seed", type=int, help="sets cfg.seed")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a Config field, parsed by its type (tuples: 2,4,8); repeatable")
+                     help="override a Config field, parsed by its type (tuples: 2,4,8; a group's field: "
+                          "GROUP.FIELD); repeatable")
     run.add_argument("--plot-only", action="store_true", help="redraw the figure from the existing CSV")
     _add_execution_flags(run)
     again = commands.add_parser("reproduce", help="run every experiment, then write OUT/README.md")

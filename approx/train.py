@@ -78,10 +78,10 @@ from .lbfgs import LBFGS
 from .levenberg_marquardt import LevenbergMarquardt
 from .fit_monitor import BASE_COLUMNS, STATUSES, Monitor
 from .fit_options import DEFAULT_LR, DIVERGENCE_FACTOR, FitOptions, with_overrides
-from .fit_options import TRAINING_ENGINES as ENGINES
+from .fit_options import TRAINING_ENGINES
 from .network import Network
 
-__all__ = ["fit", "FitOptions", "ENGINES", "STATUSES", "BASE_COLUMNS", "DIVERGENCE_FACTOR"]
+__all__ = ["fit", "FitOptions", "TRAINING_ENGINES", "STATUSES", "BASE_COLUMNS", "DIVERGENCE_FACTOR"]
 
 
 def engine_function(engine: str) -> Callable:
@@ -91,7 +91,7 @@ def engine_function(engine: str) -> Callable:
     elif engine == "backprop":
         from .backprop import loss_and_grad
     else:
-        raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+        raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(TRAINING_ENGINES)}")
     return loss_and_grad
 
 

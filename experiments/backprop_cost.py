@@ -153,7 +153,7 @@ def _graph_rows(cfg: Config, kind: str, width: int, device) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- engine race
-ENGINES = {"backprop": backprop.loss_and_grad, "autograd": autograd.loss_and_grad}
+TIMED_ENGINES = {"backprop": backprop.loss_and_grad, "autograd": autograd.loss_and_grad}  # whose loss_and_grad races
 
 
 def _engine_rows(cfg: Config, width: int, device) -> list[dict]:
@@ -161,16 +161,16 @@ def _engine_rows(cfg: Config, width: int, device) -> list[dict]:
     x, y = _data(cfg, cfg.tensor_batch, device)
     clock = _clock(device, cfg.threads)
     n_calls = {}
-    for name, step in ENGINES.items():  # warm-up, and calls per timing for min_time_s
+    for name, step in TIMED_ENGINES.items():  # warm-up, and calls per timing for min_time_s
         step(net, x, y)
         t, _ = _timed(lambda: step(net, x, y), device, clock)
         n_calls[name] = max(1, int(cfg.min_time_s / max(t, 1e-7)))
     n = min(n_calls.values())  # the same count for both, so each round compares like with like
     rows = []
     for repeat in range(cfg.repeats):
-        order = list(ENGINES)[:: 1 if repeat % 2 == 0 else -1]  # alternate who goes first
+        order = list(TIMED_ENGINES)[:: 1 if repeat % 2 == 0 else -1]  # alternate who goes first
         for name in order:
-            step = ENGINES[name]
+            step = TIMED_ENGINES[name]
 
             def calls():
                 for _ in range(n):

@@ -40,7 +40,7 @@ from approx.device import DEVICES, resolve_device, threads
 from approx.metrics import loglog_slope
 from approx.network import DTYPES
 from approx.plotting import figure, save
-from approx.train import ENGINES
+from approx.train import TRAINING_ENGINES
 
 from ._limits import MAX_COUNT, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 from ._shallow import DIVERGED_STYLE, diverged_text, evaluate, shallow_ensemble, train
@@ -69,7 +69,7 @@ class Config:
     mean_field: bool = True  # output layer (1/n) sum a_i h_i: one lr for every width (_shallow.py)
     dtype: str = "float32"  # training precision (float32 | float64); test errors in float64
     n_test: int = 4096  # fresh test points
-    engine: str = "backprop"  # approx.train.ENGINES: backprop (hand-written) or autograd
+    engine: str = "backprop"  # approx.train.TRAINING_ENGINES: backprop (hand-written) or autograd
     threads: int = 1  # CPU threads (restored after each point)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -91,7 +91,7 @@ class Config:
         checks.flag("mean_field", self.mean_field)
         checks.choice("dtype", self.dtype, DTYPES)
         checks.integer("n_test", self.n_test, low=2, high=MAX_POINTS)  # 2: a variance
-        checks.choice("engine", self.engine, ENGINES)
+        checks.choice("engine", self.engine, TRAINING_ENGINES)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
         checks.seed(self.seed)
         checks.choice("device", self.device, DEVICES)

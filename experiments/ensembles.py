@@ -27,7 +27,7 @@ from approx import checks
 from approx.device import DEVICES, resolve_device, synchronize, threads
 from approx.network import DTYPES, Network
 from approx.plotting import figure, save
-from approx.train import ENGINES, fit
+from approx.train import TRAINING_ENGINES, fit
 
 from ._limits import MAX_COUNT, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
@@ -37,7 +37,7 @@ __all__ = ["Config", "PRESETS", "run", "plot", "describe", "output_name", "speed
 @dataclass(frozen=True)
 class Config:
     ensemble_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # E, networks per batched run
-    engines: tuple[str, ...] = ("backprop", "autograd")  # approx.train.ENGINES
+    engines: tuple[str, ...] = TRAINING_ENGINES  # backprop (hand-written), autograd
     width: int = 16  # hidden units of each 1 -> width -> 1 tanh network
     n_points: int = 64  # training points (full batch)
     steps: int = 100  # GD steps per fit
@@ -51,7 +51,7 @@ class Config:
 
     def __post_init__(self):
         checks.integers("ensemble_sizes", self.ensemble_sizes, low=1, high=MAX_ENSEMBLE)
-        checks.choices("engines", self.engines, ENGINES)
+        checks.choices("engines", self.engines, TRAINING_ENGINES)
         checks.integer("width", self.width, low=1, high=MAX_WIDTH)
         checks.integer("n_points", self.n_points, low=1, high=MAX_POINTS)
         checks.integer("steps", self.steps, low=1, high=MAX_STEPS)

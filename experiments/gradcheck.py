@@ -37,7 +37,7 @@ from approx import activations, autograd, backprop, checks, losses
 from approx.device import DEVICES, resolve_device, threads
 from approx.network import Network, affine
 from approx.plotting import figure, save
-from approx.train import fit
+from approx.train import TRAINING_ENGINES, fit
 
 from ._limits import MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_WIDTH
 
@@ -248,7 +248,7 @@ def _trajectories(cfg: Config, device) -> list[dict]:
     x = torch.linspace(-1, 1, cfg.trajectory_points, dtype=torch.float64, device=device)[:, None]
     y = torch.sin(3 * x)
     curves, finals = {}, {}
-    for engine in ("backprop", "autograd"):
+    for engine in TRAINING_ENGINES:
         net = Network.random(list(cfg.trajectory_sizes), cfg.trajectory_activation, seed=cfg.seed,
                              device=device)
         trained, history = fit(net, (x, y), engine=engine, optimizer="gd", lr=cfg.trajectory_lr,

@@ -43,9 +43,9 @@ from .. import backprop as _backprop
 from .. import losses as _losses
 from ..network import Network
 
-__all__ = ["ENGINES", "STEP_MODES", "COMPILE_MODES", "Step", "make_step", "member_rows"]
+__all__ = ["STEP_VARIANTS", "STEP_MODES", "COMPILE_MODES", "Step", "make_step", "member_rows"]
 
-ENGINES = ("backprop", "autograd", "module")
+STEP_VARIANTS = ("backprop", "autograd", "module")  # the two engines, and nn.Module + torch.optim
 COMPILE_MODES = {"compile": "default", "compile-reduce-overhead": "reduce-overhead"}
 STEP_MODES = ("eager", "loop", *COMPILE_MODES)
 _LOSS_AND_GRAD = {"backprop": _backprop.loss_and_grad, "autograd": _autograd.loss_and_grad}
@@ -89,8 +89,8 @@ def make_step(engine: str, mode: str, net: Network, x: Tensor, y: Tensor, lr: fl
 
     x: (batch, d_in), shared by every member of an ensemble; y: (batch, 1).
     """
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    if engine not in STEP_VARIANTS:
+        raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(STEP_VARIANTS)}")
     if mode not in STEP_MODES:
         raise ValueError(f"unknown step mode {mode!r}; allowed: {', '.join(STEP_MODES)}")
     if engine == "module":

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from approx import checks
 from approx.bench.precision import PRECISIONS
-from approx.bench.steps import ENGINES
+from approx.bench.steps import STEP_VARIANTS
 from approx.device import DEVICES
 
 from .._limits import MAX_DEPTH, MAX_DIM, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_SECONDS, MAX_THREADS, MAX_WIDTH
@@ -18,7 +18,7 @@ __all__ = ["Config", "PRESETS"]
 class Config:
     device: str = "auto"  # auto | cpu | cuda; a CUDA run also times the CPU on the same cells
     seed: int = 0  # seeds the networks and the data
-    engines: tuple[str, ...] = ENGINES  # backprop (hand-written), autograd, module (nn.Module + torch.optim)
+    engines: tuple[str, ...] = STEP_VARIANTS  # backprop (hand-written), autograd, module (nn.Module + torch.optim)
     precisions: tuple[str, ...] = tuple(PRECISIONS)  # each device runs those it supports
     thread_counts: tuple[str, ...] = ("1", "all")  # CPU intra-op threads: a number or "all" (every core)
     lr: float = 1e-3  # learning rate of the timed steps (small: the network stays well scaled)
@@ -58,7 +58,7 @@ class Config:
     def __post_init__(self) -> None:
         checks.choice("device", self.device, DEVICES)
         checks.seed(self.seed)
-        checks.choices("engines", self.engines, ENGINES)
+        checks.choices("engines", self.engines, STEP_VARIANTS)
         checks.choices("precisions", self.precisions, PRECISIONS)
         for count in checks.sequence("thread_counts", self.thread_counts, what="thread counts: 1, 2, ... or all"):
             if count != "all" and not (isinstance(count, str) and count.isdigit() and 1 <= int(count) <= MAX_THREADS):
@@ -79,7 +79,7 @@ class Config:
         checks.integers("corner_widths", self.corner_widths, low=1, high=MAX_WIDTH)
         checks.integers("corner_batches", self.corner_batches, low=1, high=MAX_POINTS)
         checks.integers("corner_d_ins", self.corner_d_ins, low=1, high=MAX_DIM)
-        checks.choice("heatmap_engine", self.heatmap_engine, ENGINES)
+        checks.choice("heatmap_engine", self.heatmap_engine, STEP_VARIANTS)
         checks.integers("heatmap_widths", self.heatmap_widths, low=1, high=MAX_WIDTH)
         checks.integers("heatmap_batches", self.heatmap_batches, low=1, high=MAX_POINTS)
         checks.integers("ensemble_sizes", self.ensemble_sizes, low=1, high=MAX_ENSEMBLE)

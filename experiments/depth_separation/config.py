@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from approx import checks
 from approx.device import DEVICES
 from approx.network import DTYPES, INITS
-from approx.train import ENGINES
+from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
@@ -44,7 +44,7 @@ class Config:
     radial_n_seeds: int = 2  # (d) initialisations per configuration
     init: str = "kinks"  # (b, c): He weights, first-layer kinks ~ U[0, 1]; or an INITS name
     radial_init: str = "standard"  # (d): an approx.network.INITS name
-    engine: str = "autograd"  # approx.train.ENGINES
+    engine: str = "autograd"  # approx.train.TRAINING_ENGINES
     dtype: str = "float32"  # training dtype; pieces and errors are always computed in float64
     threads: int = 1  # CPU intra-op threads while a point runs (restored after): small tensors
     seed: int = 0  # member seeds are seed, seed + 1, ...
@@ -72,7 +72,7 @@ class Config:
             checks.integer(name, getattr(self, name), low=1, high=MAX_COUNT)
         checks.choice("init", self.init, ("kinks", *INITS))
         checks.choice("radial_init", self.radial_init, INITS)
-        checks.choice("engine", self.engine, ENGINES)
+        checks.choice("engine", self.engine, TRAINING_ENGINES)
         checks.choice("dtype", self.dtype, DTYPES)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
         checks.seed(self.seed)

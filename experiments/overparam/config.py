@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from approx import checks
 from approx.device import DEVICES
-from approx.train import ENGINES
+from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_DIM, MAX_GRAM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
@@ -20,7 +20,7 @@ class Config:
     d_linear: int = 5  # input dimension there
     steps_lstsq: int = 400  # GD steps on least squares
     steps_logistic: int = 5000  # GD steps on logistic regression (logged on a log grid)
-    engines: tuple[str, ...] = ("backprop", "autograd")  # approx.train.ENGINES
+    engines: tuple[str, ...] = TRAINING_ENGINES  # backprop (hand-written), autograd
     # 2. interpolation threshold
     n_interp: int = 30  # training points on the unit sphere
     d_interp: int = 5  # their dimension
@@ -50,7 +50,7 @@ class Config:
             checks.integer(name, getattr(self, name), low=1, high=MAX_DIM)
         for name in ("steps_lstsq", "steps_logistic", "steps_interp", "steps_ntk"):
             checks.integer(name, getattr(self, name), low=1, high=MAX_STEPS)
-        checks.choices("engines", self.engines, ENGINES)
+        checks.choices("engines", self.engines, TRAINING_ENGINES)
         checks.number("noise", self.noise, low=0)
         checks.integers("widths", self.widths, low=1, high=MAX_WIDTH)
         checks.integers("deep_widths", self.deep_widths, low=1, high=MAX_WIDTH, min_len=0)

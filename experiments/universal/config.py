@@ -11,7 +11,7 @@ from approx import checks
 from approx import targets as _targets
 from approx.device import DEVICES
 from approx.network import DTYPES
-from approx.train import ENGINES
+from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
@@ -42,7 +42,7 @@ class Config:
     #                               gets twice it: sigma(2z) = (1 + tanh z)/2 has tanh's shape
     mean_field: bool = True  # output layer (1/n) sum a_i h_i: one lr for every width (_shallow.py)
     dtype: str = "float32"  # training precision (float32 | float64); errors are taken in float64
-    engine: str = "backprop"  # approx.train.ENGINES: backprop (hand-written) or autograd
+    engine: str = "backprop"  # approx.train.TRAINING_ENGINES: backprop (hand-written) or autograd
     n_eval: int = 16_385  # points of the evaluation grid on [0, 1] (sup and L2 errors)
     curve_target: str = "sin3"  # target drawn with its approximants
     curve_widths: tuple[int, ...] = (8, 64)  # widths at which approximants are drawn
@@ -78,7 +78,7 @@ class Config:
         checks.number("init_steepness", self.init_steepness, low=0, low_open=True)
         checks.flag("mean_field", self.mean_field)
         checks.choice("dtype", self.dtype, DTYPES)
-        checks.choice("engine", self.engine, ENGINES)
+        checks.choice("engine", self.engine, TRAINING_ENGINES)
         checks.integer("n_eval", self.n_eval, low=2, high=MAX_POINTS)
         checks.integers("curve_widths", self.curve_widths, low=2, high=MAX_WIDTH, min_len=0)
         checks.integer("n_curve", self.n_curve, low=2, high=MAX_CURVE_POINTS)

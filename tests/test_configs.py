@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from approx import checks
-from approx.run.configs import build_config, flat_values, settable_keys
+from approx.run.configs import build_config, flat_values, replace_key, settable_keys
 from approx.run.store import canonical_json, point_key
 
 
@@ -72,6 +72,17 @@ def test_a_dotted_key_sets_one_field_of_its_group_and_keeps_the_others():
     assert _build("radial.dims=4", "radial.steps=2", "radial.dims=16") == Grouped(radial=Radial(dims=(16,), steps=2))
     # negative control: without assignments, the defaults
     assert _build() == Grouped()
+
+
+def test_replace_key_replaces_one_field_by_its_dotted_key_and_checks_again():
+    cfg = Grouped()
+    assert replace_key(cfg, "radial.inner.depth", 4) == Grouped(radial=Radial(inner=Inner(depth=4)))
+    assert replace_key(cfg, "steps", 2) == Grouped(steps=2)
+    with pytest.raises(ValueError, match=r"^radial.inner.depth must be an integer in \[1, 8\], got 0$"):
+        replace_key(cfg, "radial.inner.depth", 0)
+    with pytest.raises(ValueError, match=r"^radial must be Radial\(\.\.\.\)"):
+        replace_key(cfg, "radial", None)
+    assert cfg == Grouped()  # control: the original is untouched (frozen)
 
 
 def test_a_preset_sets_a_group_and_dotted_keys_override_single_fields_on_top():

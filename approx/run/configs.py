@@ -33,8 +33,8 @@ import types
 import typing
 from typing import Any
 
-__all__ = ["PRESET_NAMES", "field_types", "is_group", "settable_keys", "flat_values", "parse_value",
-           "parse_assignment", "build_config", "type_name"]
+__all__ = ["PRESET_NAMES", "field_types", "is_group", "settable_keys", "flat_values", "replace_key",
+           "parse_value", "parse_assignment", "build_config", "type_name"]
 
 PRESET_NAMES = ("smoke", "default", "full")
 TRUE_WORDS, FALSE_WORDS = ("true", "1"), ("false", "0")
@@ -72,6 +72,15 @@ def flat_values(config: dict, prefix: str = "") -> dict[str, Any]:
         else:
             flat[prefix + name] = value
     return flat
+
+
+def replace_key(config: Any, key: str, value: Any) -> Any:
+    """``config`` with the field at the dotted ``key`` replaced (``radial.dims``: in its group),
+    checked again by the groups and the Config on the way up, like ``dataclasses.replace``."""
+    name, _, rest = key.partition(".")
+    if rest:
+        value = replace_key(getattr(config, name), rest, value)
+    return dataclasses.replace(config, **{name: value})
 
 
 def type_name(tp: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 
 import pytest
@@ -40,12 +41,16 @@ def _bad_values(tp) -> list:
     raise AssertionError(f"no bad values for a field of type {configs.type_name(tp)}: add them here")
 
 
+# every key --set takes: a group's fields by their dotted keys (radial.dims), checked by the group
 CASES = [(name, field, tp) for name in NAMES
-         for field, tp in configs.field_types(_module(name).Config).items()]
+         for field, tp in configs.settable_keys(_module(name).Config).items()]
+GROUPS = [(name, field, tp) for name in NAMES
+          for field, tp in configs.field_types(_module(name).Config).items() if configs.is_group(tp)]
 
 
 def test_every_experiment_is_walked():
     assert len(NAMES) >= 9 and {"universal", "barron", "ensembles", "benchmark"} <= set(NAMES)
+    assert any("." in field for _, field, _ in CASES) and GROUPS  # groups' fields are walked too
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -61,9 +66,19 @@ def test_every_field_refuses_bad_values(name, field, tp):
     module = _module(name)
     base = module.Config(**module.PRESETS["smoke"])
     for bad in _bad_values(tp):
-        with pytest.raises(ValueError, match=rf"\b{field}\b") as caught:
-            dataclasses.replace(base, **{field: bad})
+        with pytest.raises(ValueError, match=rf"\b{re.escape(field)}\b") as caught:
+            configs.replace_key(base, field, bad)
         assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name,field,tp", GROUPS, ids=[f"{n}.{f}" for n, f, _ in GROUPS])
+def test_every_group_refuses_anything_but_itself(name, field, tp):
+    module = _module(name)
+    base = module.Config(**module.PRESETS["smoke"])
+    for bad in (None, {}, dataclasses.asdict(getattr(base, field))):  # a dict of its very fields, too
+        with pytest.raises(ValueError, match=rf"^{re.escape(field)} must be {tp.__name__}\(\.\.\.\)"):
+            dataclasses.replace(base, **{field: bad})
+    dataclasses.replace(base, **{field: tp()})  # control: the group itself, with its defaults
 
 
 # ---------------------------------------------------------------------- through the command line
@@ -95,6 +110,9 @@ BAD_INPUTS = [
     ("ensembles", ["--set", "n_points=4194304", "--set", "width=65536"],
      "the largest ensemble's hidden activation would be max(ensemble_sizes) 16 x n_points 4194304 x width 65536"),
     ("depth_separation", ["--set", "steps=1e9"], "steps must be an integer in [1, 10000000], got 1000000000"),
+    ("depth_separation", ["--set", "radial.dims=2,0"], "every entry of radial.dims must be an integer in [1, 4096], got 0"),
+    ("depth_separation", ["--set", "sawtooth.ks=16", "--set", "sawtooth.points_per_piece=1000"],
+     "the training grid of (b) would be sawtooth.points_per_piece 1000 x 2^max(sawtooth.ks) 65536"),
     ("overparam", ["--set", "seeds=100000"], "seeds must be an integer in [1, 1000], got 100000"),
     ("universal", ["--set", "widths=2,4", "--set", "trained_widths=4"],
      "widths needs at least two widths >= 8 (FIT_MIN_WIDTH: rates are fitted there), got (2, 4)"),
@@ -120,6 +138,8 @@ GOOD_NEIGHBOURS = [  # negative controls: the nearest good values build a Config
     ("barron", {"lr": 10.0, "families": ("ball_nd",)}),
     ("ensembles", {"lr": 1e-3, "n_points": 4096, "width": 4096}),
     ("double_descent", {"features": (4, 400)}),
+    ("depth_separation", {"radial.dims": (2, 4096), "sawtooth.max_width": 4, "sawtooth.ks": (16,),
+                          "sawtooth.points_per_piece": 64}),  # applied in this order, each step valid
     ("backprop_cost", {"tensor_widths": (8, 16)}),
     ("gradcheck", {"trajectory_sizes": (1, 8, 1), "seed": 0}),
     ("benchmark", {"thread_counts": ("all",)}),
@@ -129,7 +149,9 @@ GOOD_NEIGHBOURS = [  # negative controls: the nearest good values build a Config
 @pytest.mark.parametrize("name,fields", GOOD_NEIGHBOURS, ids=[n for n, _ in GOOD_NEIGHBOURS])
 def test_the_nearest_good_values_pass(name, fields):
     module = _module(name)
-    dataclasses.replace(module.Config(**module.PRESETS["smoke"]), **fields)
+    cfg = module.Config(**module.PRESETS["smoke"])
+    for key, value in fields.items():
+        cfg = configs.replace_key(cfg, key, value)
 
 
 def test_a_good_command_line_runs_and_writes(capsys, tmp_path, monkeypatch):

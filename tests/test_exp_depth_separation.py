@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -9,6 +11,8 @@ import pytest
 import torch
 
 from approx.constructions.depth import sawtooth, tooth_power
+from approx.run.cli import main
+from approx.run.configs import replace_key
 from experiments.depth_separation import parts
 from experiments import depth_separation as exp
 from cli_support import run_smoke
@@ -73,13 +77,13 @@ def test_radial_rows(smoke):
     cfg, df = smoke
     d = df[df["part"] == "d"]
     final = d[d["final"]]
-    n_members = cfg.radial_n_seeds * len(cfg.radial_lrs)  # part d's own grid, not part b's
-    assert len(final) == 2 * len(cfg.radial_widths) * len(cfg.radial_dims) * n_members
-    assert set(d["lr"]) == set(cfg.radial_lrs) != set(cfg.lrs)
+    n_members = cfg.radial.n_seeds * len(cfg.radial.lrs)  # part d's own grid, not part b's
+    assert len(final) == 2 * len(cfg.radial.widths) * len(cfg.radial.dims) * n_members
+    assert set(d["lr"]) == set(cfg.radial.lrs) != set(cfg.lrs)
     for (dim, _), pair in final.groupby(["d", "budget_width"]):
         two, three = (pair[pair["arch"] == a]["n_params"].iloc[0] for a in ("2-layer", "3-layer"))
         assert abs(two - three) <= dim + 2  # equal parameter counts up to one unit
-    assert (d["step"].max() == cfg.radial_steps) and (d["test_rel_mse"] > 0).all()
+    assert (d["step"].max() == cfg.radial.steps) and (d["test_rel_mse"] > 0).all()
     assert d.groupby(["d", "arch", "budget_width", "seed"])["best_lr"].any().all()
 
 
@@ -107,7 +111,7 @@ def test_diverged_runs_are_passed_over_counted_and_shown(smoke, tmp_path):
     # counts the diverged runs and the shown ones (part d's, where every rate diverged), and the
     # figure says so under its panels
     cfg, df = smoke
-    blown = exp.run(dataclasses.replace(cfg, lrs=(1e-2, 1e3), radial_lrs=(1e6,)))
+    blown = exp.run(replace_key(dataclasses.replace(cfg, lrs=(1e-2, 1e3)), "radial.lrs", (1e6,)))
     runs = blown[blown["part"].isin(["b", "c"])]
     assert (runs[runs["lr"] == 1e3]["status"] == "diverged").all()
     assert not (runs["best_lr"].astype(bool) & (runs["status"] == "diverged")).any()
@@ -145,22 +149,22 @@ def test_default_preset_covers_the_issue():
     # issue 5 (b): t^k for k = 1..8; one hidden layer up to >= 2^k units and to ~a thousand
     # overall; deep up to 2k layers; >= 3 seeds and >= 3 learning rates; (c) up to k >= 7
     cfg = exp.Config(**exp.PRESETS["default"])
-    assert cfg.ks == tuple(range(1, 9)) and cfg.n_seeds >= 3 and len(cfg.lrs) >= 3
-    assert max(cfg.classify_ks) >= 7
-    for k in cfg.ks:
+    assert cfg.sawtooth.ks == tuple(range(1, 9)) and cfg.n_seeds >= 3 and len(cfg.lrs) >= 3
+    assert max(cfg.alternating.ks) >= 7
+    for k in cfg.sawtooth.ks:
         archs = parts._architectures(cfg, k)
         assert max(s[1] for a, s in archs if a == "shallow") >= 2 ** k
         assert max(len(s) - 2 for a, s in archs if a == "deep") == 2 * k
     assert max(s[1] for a, s in parts._architectures(cfg, 8) if a == "shallow") >= 1000
 
 
-@pytest.mark.parametrize("bad", [{"ks": (0,)}, {"radial_dims": (0, 2)}, {"classify_ks": (-1,)},
-                                 {"lrs": ()}, {"steps": 0}, {"init": "xavier"}, {"dtype": "float16"},
-                                 {"radial_band": 0.0}, {"engine": "jax"}, {"deep_widths": (2.5,)},
-                                 {"radial_lrs": ()}, {"radial_n_seeds": 0}])
-def test_config_rejects_bad_values(bad):
-    with pytest.raises(ValueError):
-        exp.Config(**bad)
+@pytest.mark.parametrize("key,bad", [("sawtooth.ks", (0,)), ("radial.dims", (0, 2)), ("alternating.ks", (-1,)),
+                                     ("lrs", ()), ("steps", 0), ("init", "xavier"), ("dtype", "float16"),
+                                     ("radial.band", 0.0), ("engine", "jax"), ("sawtooth.deep_widths", (2.5,)),
+                                     ("radial.lrs", ()), ("radial.n_seeds", 0), ("radial", {"dims": (2,)})])
+def test_config_rejects_bad_values(key, bad):
+    with pytest.raises(ValueError, match=re.escape(key)):
+        replace_key(exp.Config(), key, bad)
 
 
 def test_unknown_part_raises():
@@ -168,8 +172,16 @@ def test_unknown_part_raises():
         exp.run_point(exp.Config(**exp.PRESETS["smoke"]), {"part": "e"})
 
 
-def test_cli_smoke_writes_results(smoke, tmp_path):
+def test_cli_smoke_writes_results(smoke, tmp_path, capsys):
     stored = run_smoke("depth_separation", tmp_path)
     assert set(stored["part"]) == set(exp.PARTS)
     # the figure and the text come from the CSV alone (--plot-only), and the run is seeded
     assert exp.describe(stored) == exp.describe(smoke[1])
+    # the record holds each part's group as an object, the command line names its fields with
+    # dotted keys: --plot-only with another radial.dims is refused, naming that key
+    record = json.loads((tmp_path / "depth_separation.json").read_text())
+    assert record["config"]["radial"]["dims"] == list(smoke[0].radial.dims) and "radial_dims" not in record["config"]
+    options = ["--preset", "smoke", "--device", "cpu", "--quiet", "--out", str(tmp_path), "--plot-only"]
+    assert main(["run", "depth_separation", *options, "--set", "radial.dims=3"]) == 2
+    assert "(radial.dims=[2] there, [3] asked)" in capsys.readouterr().err
+    assert main(["run", "depth_separation", *options, "--set", "radial.dims=2"]) == 0  # control: its own value

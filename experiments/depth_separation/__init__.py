@@ -24,29 +24,32 @@ Four parts, one tidy DataFrame with a ``part`` column:
     indicator of the unit ball, 2-layer (one hidden) versus 3-layer (two hidden) networks with
     equal parameter counts, test error versus size and versus training steps.
 
+The Config (config.py) groups each part's own fields, set with dotted keys:
+
+    approx run depth_separation --set radial.dims=2,8 --set sawtooth.ks=1,2,3
+
 ``run`` is the concatenation of ``run_point`` over ``points`` (one per part and k or d). The
 parts are computed in parts.py, drawn in figure.py and described in text.py.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 
 from approx.device import threads
 
 from . import parts
-from .config import PARTS, PRESETS, Config
+from .config import PARTS, PRESETS, Alternating, Config, Constructed, Radial, Sawtooth
 from .figure import plot
 from .text import describe
 
-__all__ = ["PARTS", "PRESETS", "Config", "describe", "plot", "points", "run", "run_point"]
+__all__ = ["PARTS", "PRESETS", "Config", "Constructed", "Sawtooth", "Alternating", "Radial", "describe", "plot",
+           "points", "run", "run_point"]
 
 
 def points(cfg: Config) -> list[dict]:
-    return ([{"part": "a"}] + [{"part": "b", "k": k} for k in cfg.ks]
-            + [{"part": "c", "k": k} for k in cfg.classify_ks]
-            + [{"part": "d", "d": d} for d in cfg.radial_dims])
+    return ([{"part": "a"}] + [{"part": "b", "k": k} for k in cfg.sawtooth.ks]
+            + [{"part": "c", "k": k} for k in cfg.alternating.ks]
+            + [{"part": "d", "d": d} for d in cfg.radial.dims])
 
 
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:

@@ -1,6 +1,10 @@
 """The configuration of experiments/depth_separation: its Config, with every field checked,
 and its presets. The computations (parts.py), the figure and the text import it; it imports
-none of them."""
+none of them.
+
+Each part's own fields form a group (Constructed, Sawtooth, Alternating, Radial: frozen
+dataclasses that check their fields), which the command line sets with dotted keys,
+``--set radial.dims=2,8``; the training settings that two parts share stay at the top."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +16,7 @@ from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 
-__all__ = ["MAX_K", "PARTS", "PRESETS", "Config"]
+__all__ = ["MAX_K", "PARTS", "PRESETS", "Config", "Constructed", "Sawtooth", "Alternating", "Radial"]
 
 PARTS = ("a", "b", "c", "d")
 # k of t^k: 2^k pieces, as many units as MAX_WIDTH in the one-hidden-layer network at k = 16
@@ -21,29 +25,94 @@ MAX_K = 16
 
 
 @dataclass(frozen=True)
-class Config:
-    constructed_ks: tuple[int, ...] = tuple(range(1, 13))  # (a) k of t^k and m of Yarotsky's x^2
-    ks: tuple[int, ...] = tuple(range(1, 9))  # (b) train on t^k for these k
-    deep_widths: tuple[int, ...] = (8,)  # (b) widths of the deep networks
-    depth_factors: tuple[int, ...] = (1, 2)  # (b) deep networks have factor * k hidden layers
-    shallow_factors: tuple[int, ...] = (1, 4)  # (b) one-hidden-layer widths factor * 2^k ...
+class Constructed:
+    """(a) the networks built by formula: deep against one hidden layer."""
+    ks: tuple[int, ...] = tuple(range(1, 13))  # k of t^k and m of Yarotsky's x^2
+
+    def __post_init__(self):
+        checks.integers("constructed.ks", self.ks, low=1, high=MAX_K)
+
+
+@dataclass(frozen=True)
+class Sawtooth:
+    """(b) networks trained on t^k (with the Config's steps, lrs, n_seeds and init)."""
+    ks: tuple[int, ...] = tuple(range(1, 9))  # train on t^k for these k
+    deep_widths: tuple[int, ...] = (8,)  # widths of the deep networks
+    depth_factors: tuple[int, ...] = (1, 2)  # deep networks have factor * k hidden layers
+    shallow_factors: tuple[int, ...] = (1, 4)  # one-hidden-layer widths factor * 2^k ...
     max_width: int = 1024  # ... capped here (plus one matched to each deep network's size)
-    points_per_piece: int = 2  # (b) training grid x = j / (points_per_piece * 2^k): kinks, midpoints
-    classify_ks: tuple[int, ...] = (5, 6, 7, 8)  # (c) n = 2^k alternating points
-    classify_deep_width: int = 4  # (c) deep networks: k hidden layers of this width
-    radial_dims: tuple[int, ...] = (2, 8, 32)  # (d) input dimensions d
-    radial_widths: tuple[int, ...] = (8, 32)  # (d) widths of the 3-layer networks
-    radial_band: float = 0.2  # (d) the target falls from 1 to 0 over |x| in 1 -+ band/2
-    n_radial_train: int = 1000  # (d) training points
-    n_radial_test: int = 2000  # (d) test points
+    points_per_piece: int = 2  # training grid x = j / (points_per_piece * 2^k): kinks, midpoints
+
+    def __post_init__(self):
+        checks.integers("sawtooth.ks", self.ks, low=1, high=MAX_K)
+        checks.integers("sawtooth.deep_widths", self.deep_widths, low=1, high=MAX_WIDTH)
+        checks.integers("sawtooth.depth_factors", self.depth_factors, low=1, high=MAX_DEPTH)
+        checks.integers("sawtooth.shallow_factors", self.shallow_factors, low=1, high=MAX_WIDTH)
+        checks.integer("sawtooth.max_width", self.max_width, low=1, high=MAX_WIDTH)
+        checks.integer("sawtooth.points_per_piece", self.points_per_piece, low=1, high=MAX_POINTS)
+        checks.product_at_most("hidden layers of (b)", {
+            "max(sawtooth.depth_factors) x max(sawtooth.ks)": max(self.depth_factors) * max(self.ks)}, MAX_DEPTH)
+        checks.product_at_most("the training grid of (b)", self.grid, MAX_POINTS)
+
+    @property
+    def grid(self) -> dict[str, int]:
+        """The largest training grid's size, as named factors (for the size checks)."""
+        return {"sawtooth.points_per_piece": self.points_per_piece, "2^max(sawtooth.ks)": 2 ** max(self.ks)}
+
+
+@dataclass(frozen=True)
+class Alternating:
+    """(c) Telgarsky's alternating points (trained with the Config's steps, lrs, n_seeds and init)."""
+    ks: tuple[int, ...] = (5, 6, 7, 8)  # n = 2^k alternating points
+    deep_width: int = 4  # deep networks: k hidden layers of this width
+
+    def __post_init__(self):
+        checks.integers("alternating.ks", self.ks, low=1, high=MAX_K)
+        checks.integer("alternating.deep_width", self.deep_width, low=1, high=MAX_WIDTH)
+
+
+@dataclass(frozen=True)
+class Radial:
+    """(d) the radial target in d dimensions, with its own training settings."""
+    dims: tuple[int, ...] = (2, 8, 32)  # input dimensions d
+    widths: tuple[int, ...] = (8, 32)  # widths of the 3-layer networks
+    band: float = 0.2  # the target falls from 1 to 0 over |x| in 1 -+ band/2
+    n_train: int = 1000  # training points
+    n_test: int = 2000  # test points
+    steps: int = 600  # Adam steps, full batch
+    lrs: tuple[float, ...] = (3e-3, 1e-2)  # Adam rates
+    n_seeds: int = 2  # initialisations per configuration
+    init: str = "standard"  # an approx.network.INITS name
+
+    def __post_init__(self):
+        checks.integers("radial.dims", self.dims, low=1, high=MAX_DIM)
+        checks.integers("radial.widths", self.widths, low=1, high=MAX_WIDTH)
+        checks.number("radial.band", self.band, low=0, high=2, low_open=True, high_open=True)
+        for name in ("n_train", "n_test"):  # 2: Var(y) scales the errors
+            checks.integer(f"radial.{name}", getattr(self, name), low=2, high=MAX_POINTS)
+        checks.integer("radial.steps", self.steps, low=1, high=MAX_STEPS)
+        checks.numbers("radial.lrs", self.lrs, low=0, low_open=True)
+        checks.integer("radial.n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
+        checks.choice("radial.init", self.init, INITS)
+        # the largest tensor: an ensemble of n_seeds x lrs members, its activations on all the
+        # points (full batch)
+        w = max(self.widths)
+        checks.product_at_most("a hidden activation of (d)", {
+            "radial.n_seeds x len(radial.lrs)": self.n_seeds * len(self.lrs),
+            "max(radial.n_train, radial.n_test)": max(self.n_train, self.n_test),
+            "max(radial.widths)^2 (the matched one-hidden-layer width, at d = 1)": w * w}, MAX_NUMBERS)
+
+
+@dataclass(frozen=True)
+class Config:
+    constructed: Constructed = Constructed()  # (a)
+    sawtooth: Sawtooth = Sawtooth()  # (b)
+    alternating: Alternating = Alternating()  # (c)
+    radial: Radial = Radial()  # (d), with its own training settings
     steps: int = 1000  # (b, c) Adam steps, full batch
-    radial_steps: int = 600  # (d) Adam steps, full batch
     lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)  # (b, c) Adam rates; the best final training loss is kept
     n_seeds: int = 3  # (b, c) initialisations per configuration
-    radial_lrs: tuple[float, ...] = (3e-3, 1e-2)  # (d) Adam rates
-    radial_n_seeds: int = 2  # (d) initialisations per configuration
     init: str = "kinks"  # (b, c): He weights, first-layer kinks ~ U[0, 1]; or an INITS name
-    radial_init: str = "standard"  # (d): an approx.network.INITS name
     engine: str = "autograd"  # approx.train.TRAINING_ENGINES
     dtype: str = "float32"  # training dtype; pieces and errors are always computed in float64
     threads: int = 1  # CPU intra-op threads while a point runs (restored after): small tensors
@@ -51,69 +120,47 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
 
     def __post_init__(self):
-        for name in ("constructed_ks", "ks", "classify_ks"):
-            checks.integers(name, getattr(self, name), low=1, high=MAX_K)
-        checks.integers("deep_widths", self.deep_widths, low=1, high=MAX_WIDTH)
-        checks.integers("depth_factors", self.depth_factors, low=1, high=MAX_DEPTH)
-        checks.integers("shallow_factors", self.shallow_factors, low=1, high=MAX_WIDTH)
-        checks.integer("max_width", self.max_width, low=1, high=MAX_WIDTH)
-        checks.integer("points_per_piece", self.points_per_piece, low=1, high=MAX_POINTS)
-        checks.integer("classify_deep_width", self.classify_deep_width, low=1, high=MAX_WIDTH)
-        checks.integers("radial_dims", self.radial_dims, low=1, high=MAX_DIM)
-        checks.integers("radial_widths", self.radial_widths, low=1, high=MAX_WIDTH)
-        checks.number("radial_band", self.radial_band, low=0, high=2, low_open=True, high_open=True)
-        for name in ("n_radial_train", "n_radial_test"):  # 2: Var(y) scales the errors
-            checks.integer(name, getattr(self, name), low=2, high=MAX_POINTS)
-        for name in ("steps", "radial_steps"):
-            checks.integer(name, getattr(self, name), low=1, high=MAX_STEPS)
-        for name in ("lrs", "radial_lrs"):
-            checks.numbers(name, getattr(self, name), low=0, low_open=True)
-        for name in ("n_seeds", "radial_n_seeds"):
-            checks.integer(name, getattr(self, name), low=1, high=MAX_COUNT)
+        for name, group in (("constructed", Constructed), ("sawtooth", Sawtooth), ("alternating", Alternating),
+                            ("radial", Radial)):
+            checks.group(name, getattr(self, name), group)  # each group checked its own fields
+        checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
+        checks.numbers("lrs", self.lrs, low=0, low_open=True)
+        checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
         checks.choice("init", self.init, ("kinks", *INITS))
-        checks.choice("radial_init", self.radial_init, INITS)
         checks.choice("engine", self.engine, TRAINING_ENGINES)
         checks.choice("dtype", self.dtype, DTYPES)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
         checks.seed(self.seed)
         checks.choice("device", self.device, DEVICES)
-        # the largest tensors of (b), (c) and (d): an ensemble of seeds x lrs members, its
+        # the largest tensors of (b) and (c): an ensemble of seeds x lrs members, its
         # activations on all the training points (full batch) and its weights
         members = {"n_seeds x len(lrs)": self.n_seeds * len(self.lrs)}
-        k = max(self.ks)
-        checks.product_at_most("hidden layers of (b)", {"max(depth_factors) x max(ks)": max(self.depth_factors) * k},
-                               MAX_DEPTH)
-        grid = {"points_per_piece": self.points_per_piece, "2^max(ks)": 2**k}
-        checks.product_at_most("the training grid of (b)", grid, MAX_POINTS)
+        saw = self.sawtooth
         checks.product_at_most("a hidden activation of (b)", {
-            **members, **grid, "widest layer": max(self.max_width, *self.deep_widths)}, MAX_NUMBERS)
+            **members, **saw.grid, "widest layer": max(saw.max_width, *saw.deep_widths)}, MAX_NUMBERS)
         checks.product_at_most("the deep weights of (b)", {
-            **members, "max(depth_factors) x max(ks)": max(self.depth_factors) * k,
-            "max(deep_widths)^2": max(self.deep_widths) ** 2}, MAX_NUMBERS)
-        k = max(self.classify_ks)
+            **members, "max(sawtooth.depth_factors) x max(sawtooth.ks)": max(saw.depth_factors) * max(saw.ks),
+            "max(sawtooth.deep_widths)^2": max(saw.deep_widths) ** 2}, MAX_NUMBERS)
+        alt = self.alternating
+        k = max(alt.ks)
         checks.product_at_most("a hidden activation of (c)", {
-            **members, "2^max(classify_ks) points": 2**k, "widest layer": max(2**k, self.classify_deep_width)},
+            **members, "2^max(alternating.ks) points": 2**k, "widest layer": max(2**k, alt.deep_width)},
             MAX_NUMBERS)
         checks.product_at_most("the deep weights of (c)", {
-            **members, "max(classify_ks)": k, "classify_deep_width^2": self.classify_deep_width**2}, MAX_NUMBERS)
-        radial = {"radial_n_seeds x len(radial_lrs)": self.radial_n_seeds * len(self.radial_lrs)}
-        w = max(self.radial_widths)
-        checks.product_at_most("a hidden activation of (d)", {
-            **radial, "max(n_radial_train, n_radial_test)": max(self.n_radial_train, self.n_radial_test),
-            "max(radial_widths)^2 (the matched one-hidden-layer width, at d = 1)": w * w}, MAX_NUMBERS)
+            **members, "max(alternating.ks)": k, "alternating.deep_width^2": alt.deep_width**2}, MAX_NUMBERS)
 
 
 PRESETS = {
-    "smoke": {"constructed_ks": (1, 2, 3, 4), "ks": (2,), "depth_factors": (1,),
-              "classify_ks": (4,), "radial_dims": (2,), "radial_widths": (4,), "steps": 60,
-              "radial_steps": 30, "n_radial_train": 128, "n_radial_test": 128, "n_seeds": 1,
-              "lrs": (1e-2, 3e-2), "radial_n_seeds": 1},
+    "smoke": {"constructed": Constructed(ks=(1, 2, 3, 4)), "sawtooth": Sawtooth(ks=(2,), depth_factors=(1,)),
+              "alternating": Alternating(ks=(4,)),
+              "radial": Radial(dims=(2,), widths=(4,), steps=30, n_train=128, n_test=128, n_seeds=1),
+              "steps": 60, "n_seeds": 1, "lrs": (1e-2, 3e-2)},
     # default: t^k for k = 1..8 at 1000 steps, the most that fits 4 minutes on a 2-core CPU
     # (the one-hidden-layer networks of 4 * 2^k units cost ~ 4^k per step)
     "default": {},
-    "full": {"deep_widths": (4, 8), "shallow_factors": (1, 4, 16), "max_width": 4096,
-             "points_per_piece": 4, "classify_ks": (5, 6, 7, 8, 9), "radial_dims": (2, 4, 8, 16, 32),
-             "radial_widths": (8, 16, 32, 64), "n_radial_train": 4000, "n_radial_test": 4000,
-             "steps": 10000, "radial_steps": 4000, "lrs": (1e-3, 3e-3, 1e-2, 3e-2), "n_seeds": 4,
-             "radial_lrs": (1e-3, 3e-3, 1e-2), "radial_n_seeds": 4},
+    "full": {"sawtooth": Sawtooth(deep_widths=(4, 8), shallow_factors=(1, 4, 16), max_width=4096, points_per_piece=4),
+             "alternating": Alternating(ks=(5, 6, 7, 8, 9)),
+             "radial": Radial(dims=(2, 4, 8, 16, 32), widths=(8, 16, 32, 64), n_train=4000, n_test=4000,
+                              steps=4000, lrs=(1e-3, 3e-3, 1e-2), n_seeds=4),
+             "steps": 10000, "lrs": (1e-3, 3e-3, 1e-2, 3e-2), "n_seeds": 4},
 }

@@ -52,7 +52,7 @@ __all__ = ["classification", "constructed", "pl_errors", "radial", "trained_sawt
 def constructed(cfg: Config) -> pd.DataFrame:
     """Parameters needed, deep versus one hidden layer, for t^k exactly and x^2 to 2^(-2m-2)."""
     rows = []
-    for k in cfg.constructed_ks:
+    for k in cfg.constructed.ks:
         knots = (torch.arange(2 ** k + 1, dtype=torch.float64) / 2 ** k).unsqueeze(1)
         for arch, net in (("deep", sawtooth(k)), ("shallow", sawtooth_shallow(k))):
             # both are piecewise linear with kinks among j / 2^k: the sup distance sits on a knot
@@ -82,7 +82,7 @@ def _constructed_row(target: str, k: int, arch: str, net: Network, err: float, e
 # ---------------------------------------------------------------------- training helpers
 def _members(cfg: Config, radial: bool = False) -> list[tuple[int, float]]:
     """(seed, lr) of every ensemble member: all seeds times all learning rates (part d's own)."""
-    n_seeds, lrs = (cfg.radial_n_seeds, cfg.radial_lrs) if radial else (cfg.n_seeds, cfg.lrs)
+    n_seeds, lrs = (cfg.radial.n_seeds, cfg.radial.lrs) if radial else (cfg.n_seeds, cfg.lrs)
     return list(itertools.product(range(cfg.seed, cfg.seed + n_seeds), lrs))
 
 
@@ -157,16 +157,16 @@ def _pieces_bound(sizes: list[int]) -> float:
 # ---------------------------------------------------------------------- (b) trained on t^k
 def _architectures(cfg: Config, k: int) -> list[tuple[str, list[int]]]:
     """(arch, sizes): deep narrow nets, one-hidden-layer nets matched to each, and wide ones."""
-    deep = [[1] + [w] * (f * k) + [1] for f in cfg.depth_factors for w in cfg.deep_widths]
+    deep = [[1] + [w] * (f * k) + [1] for f in cfg.sawtooth.depth_factors for w in cfg.sawtooth.deep_widths]
     matched = {max(1, round((Network.random(s, "relu").n_params - 1) / 3)) for s in deep}
-    wide = {min(f * 2 ** k, cfg.max_width) for f in cfg.shallow_factors}
+    wide = {min(f * 2 ** k, cfg.sawtooth.max_width) for f in cfg.sawtooth.shallow_factors}
     shallow = [[1, w, 1] for w in sorted(matched | wide)]
     return [("deep", s) for s in deep] + [("shallow", s) for s in shallow]
 
 
 def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-    n = cfg.points_per_piece * 2 ** k
+    n = cfg.sawtooth.points_per_piece * 2 ** k
     x = (torch.arange(n + 1, dtype=torch.float64) / n).unsqueeze(1)  # (n + 1, 1), holds every kink
     y = tooth_power(x, k)
     x, y = x.to(device, dtype), y.to(device, dtype)
@@ -202,7 +202,7 @@ def classification(cfg: Config, k: int) -> pd.DataFrame:
              "n_pieces": len(breakpoints(constructed, 0.0, 1.0)) + 1, "err_floor_pieces": 0.0,
              "telgarsky_width": bound_width, "best_lr": True}]
     widths = sorted({w for w in (bound_width, 2 ** (k - 2), 2 ** k) if w >= 1})
-    archs = [("deep", [1] + [cfg.classify_deep_width] * k + [1])]
+    archs = [("deep", [1] + [cfg.alternating.deep_width] * k + [1])]
     archs += [("shallow", [1, w, 1]) for w in widths]
     members = _members(cfg)
     for arch, sizes in archs:
@@ -246,15 +246,15 @@ def _radial_data(cfg: Config, d: int, n: int, seed: int):
     u = u / u.norm(dim=1, keepdim=True)
     r = 2 * torch.rand(n, 1, generator=gen, dtype=torch.float64)
     x = r * u
-    y = (0.5 + (1 - r) / cfg.radial_band).clamp(0, 1)
+    y = (0.5 + (1 - r) / cfg.radial.band).clamp(0, 1)
     return x, y
 
 
 def radial(cfg: Config, d: int) -> pd.DataFrame:
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
     seed = cfg.seed + 1000 * d
-    x, y = (t.to(device, dtype) for t in _radial_data(cfg, d, cfg.n_radial_train, seed))
-    x_test, y_test = (t.to(device, dtype) for t in _radial_data(cfg, d, cfg.n_radial_test, seed + 1))
+    x, y = (t.to(device, dtype) for t in _radial_data(cfg, d, cfg.radial.n_train, seed))
+    x_test, y_test = (t.to(device, dtype) for t in _radial_data(cfg, d, cfg.radial.n_test, seed + 1))
     variance = y_test.var().item()
 
     def test_rel_mse(net: Network) -> torch.Tensor:  # (E,) test MSE / Var(y): unexplained variance
@@ -263,15 +263,15 @@ def radial(cfg: Config, d: int) -> pd.DataFrame:
     members = _members(cfg, radial=True)
     seeds = [s for s, _ in members]
     rows = []
-    for w3 in cfg.radial_widths:
-        draw = {"seed": seeds, "init": cfg.radial_init, "dtype": dtype, "device": device}
+    for w3 in cfg.radial.widths:
+        draw = {"seed": seeds, "init": cfg.radial.init, "dtype": dtype, "device": device}
         three = Network.random([d, w3, w3, 1], "relu", **draw)
         w2 = max(1, round((three.n_params - 1) / (d + 2)))  # equal parameter count, one hidden layer
         two = Network.random([d, w2, 1], "relu", **draw)
         for arch, net in (("2-layer", two), ("3-layer", three)):
-            _, history = _train(cfg, net, x, y, cfg.radial_steps, members,
+            _, history = _train(cfg, net, x, y, cfg.radial.steps, members,
                                 metrics={"test_rel_mse": test_rel_mse},
-                                log_every=max(1, cfg.radial_steps // 20))
+                                log_every=max(1, cfg.radial.steps // 20))
             for e, (seed, lr) in enumerate(members):
                 for _, h in history[history["member"] == e].iterrows():
                     rows.append({"part": "d", "target": "radial", "d": d, "arch": arch,

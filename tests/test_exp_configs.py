@@ -112,7 +112,7 @@ BAD_INPUTS = [
     ("depth_separation", ["--set", "steps=1e9"], "steps must be an integer in [1, 10000000], got 1000000000"),
     ("depth_separation", ["--set", "radial.dims=2,0"], "every entry of radial.dims must be an integer in [1, 4096], got 0"),
     ("depth_separation", ["--set", "sawtooth.ks=16", "--set", "sawtooth.points_per_piece=1000"],
-     "the training grid of (b) would be sawtooth.points_per_piece 1000 x 2^max(sawtooth.ks) 65536"),
+     "the training grid of sawtooth would be sawtooth.points_per_piece 1000 x 2^max(sawtooth.ks) 65536"),
     ("overparam", ["--set", "seeds=100000"], "seeds must be an integer in [1, 1000], got 100000"),
     ("universal", ["--set", "widths=2,4", "--set", "trained_widths=4"],
      "widths needs at least two widths >= 8 (FIT_MIN_WIDTH: rates are fitted there), got (2, 4)"),

@@ -26,17 +26,17 @@ def smoke() -> tuple[exp.Config, pd.DataFrame]:
 
 def test_run_is_the_concatenation_of_its_points(smoke):
     cfg, df = smoke
-    assert [p["part"] for p in exp.points(cfg)] == ["a", "b", "c", "d"]
+    assert [p["part"] for p in exp.points(cfg)] == ["constructed", "sawtooth", "alternating", "radial"]
     assert set(df["part"]) == set(exp.PARTS)
     again = exp.run_point(cfg, exp.points(cfg)[1])  # seeded: same numbers
-    first = df[df["part"] == "b"].dropna(axis=1, how="all")
+    first = df[df["part"] == "sawtooth"].dropna(axis=1, how="all")
     pd.testing.assert_frame_equal(again.reset_index(drop=True), first.reset_index(drop=True),
                                   check_dtype=False, check_like=True)
 
 
 def test_constructed_part_is_exact(smoke):
     _, df = smoke
-    a = df[df["part"] == "a"]
+    a = df[df["part"] == "constructed"]
     saw = a[a["target"] == "sawtooth"]
     assert (saw["err_sup"] == 0).all() and (saw["n_pieces"] == 2 ** saw["k"]).all()
     assert (saw[saw["arch"] == "deep"]["n_params"] == 6 * saw[saw["arch"] == "deep"]["k"] + 1).all()
@@ -51,7 +51,7 @@ def test_constructed_part_is_exact(smoke):
 
 def test_trained_sawtooth_rows(smoke):
     cfg, df = smoke
-    b = df[df["part"] == "b"]
+    b = df[df["part"] == "sawtooth"]
     n_members = cfg.n_seeds * len(cfg.lrs)
     assert len(b) == n_members * b.groupby(["k", "arch", "n_hidden", "width"]).ngroups
     assert (b["n_pieces"] <= b["n_regions"]).all()
@@ -63,9 +63,9 @@ def test_trained_sawtooth_rows(smoke):
     assert (best["train_loss"] == lowest[best.index]).all()
 
 
-def test_classification_rows_respect_the_floors(smoke):
+def test_alternating_rows_respect_the_floors(smoke):
     _, df = smoke
-    c = df[df["part"] == "c"]
+    c = df[df["part"] == "alternating"]
     assert c[c["arch"] == "constructed"]["class_err"].tolist() == [0.0]
     trained = c[c["arch"] != "constructed"]
     assert (trained["class_err"] >= trained["err_floor_pieces"]).all()
@@ -75,9 +75,9 @@ def test_classification_rows_respect_the_floors(smoke):
 
 def test_radial_rows(smoke):
     cfg, df = smoke
-    d = df[df["part"] == "d"]
+    d = df[df["part"] == "radial"]
     final = d[d["final"]]
-    n_members = cfg.radial.n_seeds * len(cfg.radial.lrs)  # part d's own grid, not part b's
+    n_members = cfg.radial.n_seeds * len(cfg.radial.lrs)  # radial's own grid, not sawtooth's
     assert len(final) == 2 * len(cfg.radial.widths) * len(cfg.radial.dims) * n_members
     assert set(d["lr"]) == set(cfg.radial.lrs) != set(cfg.lrs)
     for (dim, _), pair in final.groupby(["d", "budget_width"]):
@@ -92,30 +92,58 @@ def test_plot_and_describe(smoke, tmp_path):
     exp.plot(df, tmp_path / "x.png")
     assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
     text = exp.describe(df)
-    for heading in ("(a) Constructed", "(b) Trained on t^k", "(c) Alternating points", "(d) Radial target"):
+    for heading in ("**Constructed.**", "**Sawtooth: trained on t^k**", "**Alternating points**",
+                    "**Radial target.**"):
         assert heading in text
     # numbers come from df: the deep sawtooth's parameter count at the largest k, and the table
     # row of the trained deep network (one deep architecture in the smoke preset)
-    k = int(df[df["part"] == "a"]["k"].max())
+    k = int(df[df["part"] == "constructed"]["k"].max())
     assert f"{6 * k + 1} parameters deep" in text
-    b = df[(df["part"] == "b") & df["best_lr"] & (df["arch"] == "deep")]
+    b = df[(df["part"] == "sawtooth") & df["best_lr"] & (df["arch"] == "deep")]
     (kb, layers, width, n_params), = b.groupby(["k", "n_hidden", "width", "n_params"]).groups
     row = (f"| {int(kb)} | {2 ** int(kb)} | {layers} x {width} ({n_params}) "
            f"| {b['err_l2'].median():.3g} [{b['err_l2'].min():.2g}, {b['err_l2'].max():.2g}] |")
     assert row in text
 
 
+def _titled_by_part(titles: list[str]) -> bool:
+    """Is every panel title distinct, led by the name of a part, with no (a)-(d) letters?"""
+    return (len(set(titles)) == len(titles)
+            and all(t.split(":")[0].split(",")[0].split()[0] in exp.PARTS for t in titles)
+            and not any(re.search(r"\([a-d]\)", t) for t in titles))
+
+
+def test_panels_are_titled_by_part_each_title_once(smoke, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from experiments.depth_separation import figure as figure_module
+
+    drawn = []
+    monkeypatch.setattr(figure_module, "save", lambda fig, path: drawn.append(fig))
+    exp.plot(smoke[1], tmp_path / "x.png")
+    titles = [ax.get_title() for ax in drawn[0].axes if ax.get_title()]
+    plt.close(drawn[0])
+    assert len(titles) == 6 and _titled_by_part(titles), titles
+    assert [t.split(":")[0].split(",")[0].split()[0] for t in titles] == [
+        "constructed", "sawtooth", "sawtooth", "alternating", "radial", "radial"]
+    # negative control: the old titles, two of them "(b)" and two "(d)", fail the check
+    assert not _titled_by_part(["(a) constructed: parameters, same accuracy", "(b) trained on t^k",
+                                "(b) pieces realised", "(c) alternating points", "(d) radial target",
+                                "(d) largest size"])
+    assert not _titled_by_part(["sawtooth: errors", "sawtooth: errors"])  # a repeated title fails too
+
+
 def test_diverged_runs_are_passed_over_counted_and_shown(smoke, tmp_path):
-    # Adam at 1e3 (next to a sane 1e-2) blows parts b and c up, and 1e6 as part d's only rate:
+    # Adam at 1e3 (next to a sane 1e-2) blows sawtooth and alternating up, and 1e6 as radial's only rate:
     # the best-rate choice passes over a diverged run wherever the sane rate completed, the text
-    # counts the diverged runs and the shown ones (part d's, where every rate diverged), and the
+    # counts the diverged runs and the shown ones (radial's, where every rate diverged), and the
     # figure says so under its panels
     cfg, df = smoke
     blown = exp.run(replace_key(dataclasses.replace(cfg, lrs=(1e-2, 1e3)), "radial.lrs", (1e6,)))
-    runs = blown[blown["part"].isin(["b", "c"])]
+    runs = blown[blown["part"].isin(["sawtooth", "alternating"])]
     assert (runs[runs["lr"] == 1e3]["status"] == "diverged").all()
     assert not (runs["best_lr"].astype(bool) & (runs["status"] == "diverged")).any()
-    n_d = int(((blown["part"] == "d") & blown["final"].astype("boolean").fillna(False)).sum())
+    n_d = int(((blown["part"] == "radial") & blown["final"].astype("boolean").fillna(False)).sum())
     n_diverged = len(runs[runs["lr"] == 1e3]) + n_d
     text = exp.describe(blown)
     assert f"{n_diverged} of the {len(runs) + n_d} trained runs diverged" in text
@@ -146,8 +174,8 @@ def test_exact_pl_errors_match_dense_sampling():
 
 
 def test_default_preset_covers_the_issue():
-    # issue 5 (b): t^k for k = 1..8; one hidden layer up to >= 2^k units and to ~a thousand
-    # overall; deep up to 2k layers; >= 3 seeds and >= 3 learning rates; (c) up to k >= 7
+    # sawtooth: t^k for k = 1..8; one hidden layer up to >= 2^k units and to ~a thousand
+    # overall; deep up to 2k layers; >= 3 seeds and >= 3 learning rates; alternating up to k >= 7
     cfg = exp.Config(**exp.PRESETS["default"])
     assert cfg.sawtooth.ks == tuple(range(1, 9)) and cfg.n_seeds >= 3 and len(cfg.lrs) >= 3
     assert max(cfg.alternating.ks) >= 7
@@ -170,6 +198,8 @@ def test_config_rejects_bad_values(key, bad):
 def test_unknown_part_raises():
     with pytest.raises(ValueError, match="unknown part"):
         exp.run_point(exp.Config(**exp.PRESETS["smoke"]), {"part": "e"})
+    with pytest.raises(ValueError, match=r"^unknown part 'a'; allowed: constructed, sawtooth, alternating, radial$"):
+        exp.run_point(exp.Config(**exp.PRESETS["smoke"]), {"part": "a"})  # the old letters are gone
 
 
 def test_cli_smoke_writes_results(smoke, tmp_path, capsys):

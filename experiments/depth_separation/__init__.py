@@ -3,24 +3,28 @@
     approx run depth_separation                  # default preset -> results/depth_separation.*
     approx run depth_separation --preset smoke   # seconds on CPU; what the tests run
 
-Four parts, one tidy DataFrame with a ``part`` column:
+Four parts, one tidy DataFrame whose ``part`` column names them:
 
-(a) constructed. Telgarsky's sawtooth t^k (2^k pieces) is k hidden layers of width 2, 6k + 1
-    parameters; one hidden layer needs 2^k units, 3 * 2^k + 1 parameters (minimal:
+constructed
+    Telgarsky's sawtooth t^k (2^k pieces) is k hidden layers of width 2, 6k + 1 parameters;
+    one hidden layer needs 2^k units, 3 * 2^k + 1 parameters (minimal:
     approx.constructions.depth.sawtooth_shallow_width). Yarotsky's x^2 to error 2^(-2m-2):
     12m - 2 parameters deep, 3 * 2^m + 1 shallow, and any one-hidden-layer network reaching
     it needs >= 2^(m - 1/2) pieces (a piece of length h costs h^2/8). Linear versus exponential.
-(b) trained on t^k, k = 1..8: deep narrow networks (L = k and 2k hidden layers of width 8) and
+sawtooth
+    Trained on t^k, k = 1..8: deep narrow networks (L = k and 2k hidden layers of width 8) and
     one-hidden-layer networks matched to each in parameters, of 2^k units (enough to represent
     t^k) and of 4 * 2^k (up to 1024); all seeds times all learning rates as one ensemble, Adam,
     full batch on the kinks and midpoints j / 2^(k+1). Errors are exact (both functions are
     piecewise linear: the sup and L2 distances are read off the union of their breakpoints),
     and approx.pieces counts the pieces each trained network realises, against 2^k and the
     (2m)^L bound.
-(c) Telgarsky (2015)'s 2^k alternating points: zero error for the sawtooth; error >= 1/6 for
+alternating
+    Telgarsky (2015)'s 2^k alternating points: zero error for the sawtooth; error >= 1/6 for
     any network with l layers of m <= 2^((k-3)/l - 1) units. Trained deep and shallow networks,
     with the floor (n - t - 1)/(2n) implied by each network's own piece count t.
-(d) a radial target in d dimensions (Eldan & Shamir 2016; Safran & Shamir 2017): a smoothed
+radial
+    A radial target in d dimensions (Eldan & Shamir 2016; Safran & Shamir 2017): a smoothed
     indicator of the unit ball, 2-layer (one hidden) versus 3-layer (two hidden) networks with
     equal parameter counts, test error versus size and versus training steps.
 
@@ -47,9 +51,9 @@ __all__ = ["PARTS", "PRESETS", "Config", "Constructed", "Sawtooth", "Alternating
 
 
 def points(cfg: Config) -> list[dict]:
-    return ([{"part": "a"}] + [{"part": "b", "k": k} for k in cfg.sawtooth.ks]
-            + [{"part": "c", "k": k} for k in cfg.alternating.ks]
-            + [{"part": "d", "d": d} for d in cfg.radial.dims])
+    return ([{"part": "constructed"}] + [{"part": "sawtooth", "k": k} for k in cfg.sawtooth.ks]
+            + [{"part": "alternating", "k": k} for k in cfg.alternating.ks]
+            + [{"part": "radial", "d": d} for d in cfg.radial.dims])
 
 
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
@@ -59,13 +63,13 @@ def run_point(cfg: Config, point: dict) -> pd.DataFrame:
 
 def _run_part(cfg: Config, point: dict) -> pd.DataFrame:
     part = point.get("part")
-    if part == "a":
+    if part == "constructed":
         return parts.constructed(cfg)
-    if part == "b":
+    if part == "sawtooth":
         return parts.trained_sawtooth(cfg, int(point["k"]))
-    if part == "c":
-        return parts.classification(cfg, int(point["k"]))
-    if part == "d":
+    if part == "alternating":
+        return parts.alternating(cfg, int(point["k"]))
+    if part == "radial":
         return parts.radial(cfg, int(point["d"]))
     raise ValueError(f"unknown part {part!r}; allowed: {', '.join(PARTS)}")
 

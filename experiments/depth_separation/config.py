@@ -18,7 +18,7 @@ from .._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MA
 
 __all__ = ["MAX_K", "PARTS", "PRESETS", "Config", "Constructed", "Sawtooth", "Alternating", "Radial"]
 
-PARTS = ("a", "b", "c", "d")
+PARTS = ("constructed", "sawtooth", "alternating", "radial")
 # k of t^k: 2^k pieces, as many units as MAX_WIDTH in the one-hidden-layer network at k = 16
 # (the default constructs k <= 12 and trains k <= 8)
 MAX_K = 16
@@ -26,7 +26,7 @@ MAX_K = 16
 
 @dataclass(frozen=True)
 class Constructed:
-    """(a) the networks built by formula: deep against one hidden layer."""
+    """The constructed part: networks built by formula, deep against one hidden layer."""
     ks: tuple[int, ...] = tuple(range(1, 13))  # k of t^k and m of Yarotsky's x^2
 
     def __post_init__(self):
@@ -35,7 +35,7 @@ class Constructed:
 
 @dataclass(frozen=True)
 class Sawtooth:
-    """(b) networks trained on t^k (with the Config's steps, lrs, n_seeds and init)."""
+    """The sawtooth part: networks trained on t^k (with the Config's steps, lrs, n_seeds and init)."""
     ks: tuple[int, ...] = tuple(range(1, 9))  # train on t^k for these k
     deep_widths: tuple[int, ...] = (8,)  # widths of the deep networks
     depth_factors: tuple[int, ...] = (1, 2)  # deep networks have factor * k hidden layers
@@ -50,9 +50,9 @@ class Sawtooth:
         checks.integers("sawtooth.shallow_factors", self.shallow_factors, low=1, high=MAX_WIDTH)
         checks.integer("sawtooth.max_width", self.max_width, low=1, high=MAX_WIDTH)
         checks.integer("sawtooth.points_per_piece", self.points_per_piece, low=1, high=MAX_POINTS)
-        checks.product_at_most("hidden layers of (b)", {
+        checks.product_at_most("hidden layers of sawtooth", {
             "max(sawtooth.depth_factors) x max(sawtooth.ks)": max(self.depth_factors) * max(self.ks)}, MAX_DEPTH)
-        checks.product_at_most("the training grid of (b)", self.grid, MAX_POINTS)
+        checks.product_at_most("the training grid of sawtooth", self.grid, MAX_POINTS)
 
     @property
     def grid(self) -> dict[str, int]:
@@ -62,7 +62,8 @@ class Sawtooth:
 
 @dataclass(frozen=True)
 class Alternating:
-    """(c) Telgarsky's alternating points (trained with the Config's steps, lrs, n_seeds and init)."""
+    """The alternating part: Telgarsky's alternating points (trained with the Config's steps, lrs,
+    n_seeds and init)."""
     ks: tuple[int, ...] = (5, 6, 7, 8)  # n = 2^k alternating points
     deep_width: int = 4  # deep networks: k hidden layers of this width
 
@@ -73,7 +74,7 @@ class Alternating:
 
 @dataclass(frozen=True)
 class Radial:
-    """(d) the radial target in d dimensions, with its own training settings."""
+    """The radial part: a radial target in d dimensions, with its own training settings."""
     dims: tuple[int, ...] = (2, 8, 32)  # input dimensions d
     widths: tuple[int, ...] = (8, 32)  # widths of the 3-layer networks
     band: float = 0.2  # the target falls from 1 to 0 over |x| in 1 -+ band/2
@@ -97,7 +98,7 @@ class Radial:
         # the largest tensor: an ensemble of n_seeds x lrs members, its activations on all the
         # points (full batch)
         w = max(self.widths)
-        checks.product_at_most("a hidden activation of (d)", {
+        checks.product_at_most("a hidden activation of radial", {
             "radial.n_seeds x len(radial.lrs)": self.n_seeds * len(self.lrs),
             "max(radial.n_train, radial.n_test)": max(self.n_train, self.n_test),
             "max(radial.widths)^2 (the matched one-hidden-layer width, at d = 1)": w * w}, MAX_NUMBERS)
@@ -105,14 +106,14 @@ class Radial:
 
 @dataclass(frozen=True)
 class Config:
-    constructed: Constructed = Constructed()  # (a)
-    sawtooth: Sawtooth = Sawtooth()  # (b)
-    alternating: Alternating = Alternating()  # (c)
-    radial: Radial = Radial()  # (d), with its own training settings
-    steps: int = 1000  # (b, c) Adam steps, full batch
-    lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)  # (b, c) Adam rates; the best final training loss is kept
-    n_seeds: int = 3  # (b, c) initialisations per configuration
-    init: str = "kinks"  # (b, c): He weights, first-layer kinks ~ U[0, 1]; or an INITS name
+    constructed: Constructed = Constructed()
+    sawtooth: Sawtooth = Sawtooth()
+    alternating: Alternating = Alternating()
+    radial: Radial = Radial()  # with its own training settings
+    steps: int = 1000  # sawtooth, alternating: Adam steps, full batch
+    lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)  # ... Adam rates; the best final training loss is kept
+    n_seeds: int = 3  # ... initialisations per configuration
+    init: str = "kinks"  # ... He weights, first-layer kinks ~ U[0, 1]; or an INITS name
     engine: str = "autograd"  # approx.train.TRAINING_ENGINES
     dtype: str = "float32"  # training dtype; pieces and errors are always computed in float64
     threads: int = 1  # CPU intra-op threads while a point runs (restored after): small tensors
@@ -132,21 +133,21 @@ class Config:
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
         checks.seed(self.seed)
         checks.choice("device", self.device, DEVICES)
-        # the largest tensors of (b) and (c): an ensemble of seeds x lrs members, its
+        # the largest tensors of sawtooth and alternating: an ensemble of seeds x lrs members, its
         # activations on all the training points (full batch) and its weights
         members = {"n_seeds x len(lrs)": self.n_seeds * len(self.lrs)}
         saw = self.sawtooth
-        checks.product_at_most("a hidden activation of (b)", {
+        checks.product_at_most("a hidden activation of sawtooth", {
             **members, **saw.grid, "widest layer": max(saw.max_width, *saw.deep_widths)}, MAX_NUMBERS)
-        checks.product_at_most("the deep weights of (b)", {
+        checks.product_at_most("the deep weights of sawtooth", {
             **members, "max(sawtooth.depth_factors) x max(sawtooth.ks)": max(saw.depth_factors) * max(saw.ks),
             "max(sawtooth.deep_widths)^2": max(saw.deep_widths) ** 2}, MAX_NUMBERS)
         alt = self.alternating
         k = max(alt.ks)
-        checks.product_at_most("a hidden activation of (c)", {
+        checks.product_at_most("a hidden activation of alternating", {
             **members, "2^max(alternating.ks) points": 2**k, "widest layer": max(2**k, alt.deep_width)},
             MAX_NUMBERS)
-        checks.product_at_most("the deep weights of (c)", {
+        checks.product_at_most("the deep weights of alternating", {
             **members, "max(alternating.ks)": k, "alternating.deep_width^2": alt.deep_width**2}, MAX_NUMBERS)
 
 

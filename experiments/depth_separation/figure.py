@@ -22,14 +22,15 @@ def _errorbar(ax, rows: pd.DataFrame, **style) -> None:
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
-    """Six panels: (a) parameters, (b) errors and pieces, (c) classification, (d) size and steps."""
+    """Six panels, titled by part: constructed (parameters), sawtooth (errors; pieces), alternating
+    (classification), radial (error against size; against steps)."""
     fig, axes = figure(2, 3, width=4.2, height=3.3)
-    _plot_constructed(axes[0, 0], df[df["part"] == "a"])
-    if (df["part"] == "b").any():
+    _plot_constructed(axes[0, 0], df[df["part"] == "constructed"])
+    if (df["part"] == "sawtooth").any():
         _plot_trained(axes[0, 1], axes[0, 2], df)
-    if (df["part"] == "c").any():
+    if (df["part"] == "alternating").any():
         _plot_classification(axes[1, 0], df)
-    if (df["part"] == "d").any():
+    if (df["part"] == "radial").any():
         _plot_radial(axes[1, 1], axes[1, 2], df)
     n_diverged, n_runs, n_shown = diverged_runs(df)
     if n_diverged:  # under the panels (constrained layout makes room); the text gives the rule
@@ -51,12 +52,13 @@ def _plot_constructed(ax, a: pd.DataFrame) -> None:
         open_marker = {"markerfacecolor": "none", "markersize": 8} if marker == "s" else {}
         ax.plot(rows["k"], rows["n_params"], ls, color=color, marker=marker, label=label, **open_marker)
     ax.set(yscale="log", xlabel="k (teeth) or m (square)", ylabel="parameters",
-           title="(a) constructed: parameters, same accuracy")
+           title="constructed: parameters, same accuracy")
     ax.legend(loc="upper left")
 
 
 def _k_color(k) -> str:
-    """One color per k, shared by panels (b) and (c); gray (C7) is left for reference lines."""
+    """One color per k, shared by the sawtooth and alternating panels; gray (C7) is left for
+    reference lines."""
     return f"C{[0, 1, 2, 3, 4, 5, 6, 8, 9][(int(k) - 1) % 9]}"
 
 
@@ -64,7 +66,7 @@ DEPTH_MARKERS = "^vDs"  # deep networks with L = 1k, 2k, 3k, 4k hidden layers
 
 
 def _plot_trained(ax_err, ax_pieces, df: pd.DataFrame) -> None:
-    err = best(df, "b", ["k", "arch", "n_hidden", "width"], "err_l2")
+    err = best(df, "sawtooth", ["k", "arch", "n_hidden", "width"], "err_l2")
     err["factor"] = err["n_hidden"] // err["k"]  # deep: L = factor * k hidden layers
     factors = sorted(err[err["arch"] == "deep"]["factor"].unique())
     for k in sorted(err["k"].unique()):
@@ -79,16 +81,16 @@ def _plot_trained(ax_err, ax_pieces, df: pd.DataFrame) -> None:
     right = 10 * err["n_params"].max()  # room on the right for the legend
     ax_err.set(xscale="log", xlim=(None, right), xlabel="parameters",
                ylabel="L2 error to t^k (median, min-max)",
-               title=f"(b) trained on t^k: o 1 hidden, {deep}")
+               title=f"sawtooth, trained on t^k: o 1 hidden, {deep}")
     ax_err.xaxis.set_minor_formatter(NullFormatter())  # under a decade of n_params, labels collide
     ax_err.legend(ncol=2, loc="lower right", fontsize=7)
 
-    pieces = best(df, "b", ["k", "arch", "n_hidden", "width"], "n_pieces")
+    pieces = best(df, "sawtooth", ["k", "arch", "n_hidden", "width"], "n_pieces")
     ks = np.array(sorted(pieces["k"].unique()))
     ax_pieces.plot(ks, 2.0 ** ks, "k-", marker="*", markersize=7, label="t^k, constructed: 2^k")
     deep = pieces[pieces["arch"] == "deep"]
     deep = deep.assign(factor=deep["n_hidden"] // deep["k"])
-    bounds = df[(df["part"] == "b") & (df["arch"] == "deep")]
+    bounds = df[(df["part"] == "sawtooth") & (df["arch"] == "deep")]
     top = 1.0
     for j, ((factor, width), rows) in enumerate(deep.groupby(["factor", "width"])):
         rows = rows.sort_values("k")
@@ -106,13 +108,13 @@ def _plot_trained(ax_err, ax_pieces, df: pd.DataFrame) -> None:
     # the bounds grow like 16^k and 16^(2k): above 100x the data they leave the panel
     ax_pieces.set(yscale="log", ylim=(1, 100 * top), xlabel="k",
                   ylabel="linear pieces on [0, 1] (median)",
-                  title="(b) pieces realised (approx.pieces)")
+                  title="sawtooth: pieces realised (approx.pieces)")
     ax_pieces.legend(fontsize=7, loc="upper left")
 
 
 def _plot_classification(ax, df: pd.DataFrame) -> None:
-    c = df[df["part"] == "c"]
-    err = best(c.assign(part="c"), "c", ["k", "arch", "n_hidden", "width"], "class_err")
+    c = df[df["part"] == "alternating"]
+    err = best(c, "alternating", ["k", "arch", "n_hidden", "width"], "class_err")
     for k in sorted(err["k"].unique()):
         for arch, marker, ls in (("shallow", "o", "--"), ("deep", "^", "none"),
                                  ("constructed", "*", "none")):
@@ -125,13 +127,13 @@ def _plot_classification(ax, df: pd.DataFrame) -> None:
             ax.axvline(3 * width + 1, color=_k_color(k), ls=":", lw=1)
     ax.axhline(1 / 6, color="gray", ls="--", label="1/6: floor for m <= 2^((k-3)/l-1) (dotted)")
     ax.set(xscale="log", xlabel="parameters", ylabel="classification error", ylim=(-0.02, 0.55),
-           title="(c) alternating points: o shallow, ^ deep, * sawtooth")
+           title="alternating points: o shallow, ^ deep, * sawtooth")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(loc="center right", ncol=2, fontsize=7)
 
 
 def _plot_radial(ax_size, ax_steps, df: pd.DataFrame) -> None:
-    err = best(df, "d", ["d", "arch", "budget_width"], "test_rel_mse")
+    err = best(df, "radial", ["d", "arch", "budget_width"], "test_rel_mse")
     dims = sorted(err["d"].unique())
     for i, d in enumerate(dims):
         for arch, ls, marker in (("2-layer", "--", "o"), ("3-layer", "-", "s")):
@@ -139,9 +141,9 @@ def _plot_radial(ax_size, ax_steps, df: pd.DataFrame) -> None:
             ax_size.plot(rows["n_params"], rows["median"], ls, marker=marker, color=f"C{i}",
                          label=f"d={int(d)}, {arch}")
     ax_size.set(xscale="log", yscale="log", xlabel="parameters (equal for each pair)",
-                ylabel="test MSE / Var(y) (median over seeds)", title="(d) radial target: 2 vs 3 layers")
+                ylabel="test MSE / Var(y) (median over seeds)", title="radial target: 2 vs 3 layers")
     ax_size.legend(ncol=2, fontsize=7)
-    d_rows = df[(df["part"] == "d") & df["best_lr"].astype(bool)]
+    d_rows = df[(df["part"] == "radial") & df["best_lr"].astype(bool)]
     for i, d in enumerate(dims):
         rows = d_rows[d_rows["d"] == d]
         rows = rows[rows["budget_width"] == rows["budget_width"].max()]
@@ -149,5 +151,5 @@ def _plot_radial(ax_size, ax_steps, df: pd.DataFrame) -> None:
             curve = rows[rows["arch"] == arch].groupby("step")["test_rel_mse"].median()
             ax_steps.plot(curve.index, curve.values, ls, color=f"C{i}", label=f"d={int(d)}, {arch}")
     ax_steps.set(yscale="log", xlabel="Adam steps", ylabel="test MSE / Var(y) (median)",
-                 title="(d) largest size: error vs training steps")
+                 title="radial, largest size: error vs training steps")
     ax_steps.legend(ncol=2, fontsize=7)

@@ -1,23 +1,25 @@
-"""The computations of experiments/depth_separation, one function per part (a)-(d).
+"""The computations of experiments/depth_separation, one function per part: constructed,
+trained_sawtooth, alternating, radial.
 
 Each takes the experiment's Config (config.py) and returns a tidy DataFrame of its rows; the
-package's __init__.py (points, the runner contract), figure.py and text.py live beside it. Columns (a part leaves the others empty):
+package's __init__.py (points, the runner contract), figure.py and text.py live beside it.
+Columns (a part leaves the others empty):
 
-    part, target, arch            which study, which function, which architecture
-    k, d                          teeth / alternating-points exponent; input dimension (part d)
+    part, target, arch            which part (its name), which function, which architecture
+    k, d                          teeth / alternating-points exponent; input dimension (radial)
     n_hidden, width, n_params     hidden layers, the widest of them, parameters of one network
     seed, lr, best_lr             member's initialisation and Adam rate; True on the rate with
                                   the lowest final training loss for its configuration and seed
-    train_loss, status, step      final (or, in part d, logged) training loss and fit status
-    n_points                      training points (parts b, c)
-    err_sup, err_l2               exact distances to t^k on [0, 1] (part b), or the constructed
-                                  network's sup error and err_target = 2^(-2m-2) (part a)
+    train_loss, status, step      final (or, in radial, logged) training loss and fit status
+    n_points                      training points (sawtooth, alternating)
+    err_sup, err_l2               exact distances to t^k on [0, 1] (sawtooth), or the constructed
+                                  network's sup error and err_target = 2^(-2m-2) (constructed)
     n_pieces, n_regions           realised linear pieces and activation regions (approx.pieces)
     n_pieces_target, pieces_bound 2^k, and (2m)^L for L hidden layers of width <= m
     class_err, err_floor_pieces   classification error at threshold 1/2; (n - t - 1)/(2n)
     telgarsky_width               largest width with the 1/6 guarantee for one hidden layer
-    test_rel_mse, train_rel_mse   part d: MSE / Var(y) on test and training data
-    budget_width, final           part d: the 3-layer width that sets the parameter budget;
+    test_rel_mse, train_rel_mse   radial: MSE / Var(y) on test and training data
+    budget_width, final           radial: the 3-layer width that sets the parameter budget;
                                   True on each member's last logged row
 """
 from __future__ import annotations
@@ -48,7 +50,7 @@ from .config import Config
 
 __all__ = ["classification", "constructed", "pl_errors", "radial", "trained_sawtooth"]
 
-# ---------------------------------------------------------------------- (a) constructed
+# ---------------------------------------------------------------------- constructed
 def constructed(cfg: Config) -> pd.DataFrame:
     """Parameters needed, deep versus one hidden layer, for t^k exactly and x^2 to 2^(-2m-2)."""
     rows = []
@@ -67,21 +69,21 @@ def constructed(cfg: Config) -> pd.DataFrame:
             rows.append(_constructed_row("square", k, arch, net, err, eps))
         # any one-hidden-layer network within eps has >= 2^(k - 1/2) pieces, so >= that - 1 units
         n_units = math.ceil(2 ** (k - 0.5) - 1e-9) - 1
-        rows.append({"part": "a", "target": "square", "k": k, "arch": "shallow_lower_bound",
+        rows.append({"part": "constructed", "target": "square", "k": k, "arch": "shallow_lower_bound",
                      "n_params": 3 * n_units + 1, "width": n_units, "n_hidden": 1,
                      "err_sup": eps, "err_target": eps, "n_pieces": n_units + 1})
     return pd.DataFrame(rows)
 
 
 def _constructed_row(target: str, k: int, arch: str, net: Network, err: float, eps: float) -> dict:
-    return {"part": "a", "target": target, "k": k, "arch": arch, "n_params": net.n_params,
+    return {"part": "constructed", "target": target, "k": k, "arch": arch, "n_params": net.n_params,
             "width": max(net.sizes[1:-1]), "n_hidden": net.depth - 1, "err_sup": err,
             "err_target": eps, "n_pieces": len(breakpoints(net, 0.0, 1.0)) + 1}
 
 
 # ---------------------------------------------------------------------- training helpers
 def _members(cfg: Config, radial: bool = False) -> list[tuple[int, float]]:
-    """(seed, lr) of every ensemble member: all seeds times all learning rates (part d's own)."""
+    """(seed, lr) of every ensemble member: all seeds times all learning rates (radial's own)."""
     n_seeds, lrs = (cfg.radial.n_seeds, cfg.radial.lrs) if radial else (cfg.n_seeds, cfg.lrs)
     return list(itertools.product(range(cfg.seed, cfg.seed + n_seeds), lrs))
 
@@ -154,7 +156,7 @@ def _pieces_bound(sizes: list[int]) -> float:
     return float((2 * max(hidden)) ** len(hidden))
 
 
-# ---------------------------------------------------------------------- (b) trained on t^k
+# ---------------------------------------------------------------------- sawtooth: trained on t^k
 def _architectures(cfg: Config, k: int) -> list[tuple[str, list[int]]]:
     """(arch, sizes): deep narrow nets, one-hidden-layer nets matched to each, and wide ones."""
     deep = [[1] + [w] * (f * k) + [1] for f in cfg.sawtooth.depth_factors for w in cfg.sawtooth.deep_widths]
@@ -178,7 +180,7 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
         final = _final(history)
         measured = _piece_rows(trained.to("cpu", torch.float64), k)
         for e, ((seed, lr), extra) in enumerate(zip(members, measured)):
-            rows.append({"part": "b", "target": "sawtooth", "k": k, "arch": arch,
+            rows.append({"part": "sawtooth", "target": "sawtooth", "k": k, "arch": arch,
                          "n_hidden": len(sizes) - 2, "width": max(sizes[1:-1]),
                          "n_params": trained.n_params, "seed": seed, "lr": lr,
                          "train_loss": final.loc[e, "loss"], "status": final.loc[e, "status"],
@@ -187,8 +189,8 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
     return _mark_best_lr(pd.DataFrame(rows), ["k", "arch", "n_hidden", "width"])
 
 
-# ---------------------------------------------------------------------- (c) alternating points
-def classification(cfg: Config, k: int) -> pd.DataFrame:
+# ---------------------------------------------------------------------- alternating points
+def alternating(cfg: Config, k: int) -> pd.DataFrame:
     """Telgarsky's n-ap: the sawtooth (error 0), trained deep and shallow networks (MSE on 0/1)."""
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
     x64, y64 = alternating_points(k)
@@ -196,7 +198,7 @@ def classification(cfg: Config, k: int) -> pd.DataFrame:
     x, y = x64.to(device, dtype), y64.to(device, dtype)
     bound_width = alternating_error_floor_width(k, 1)
     constructed = sawtooth(k)
-    rows = [{"part": "c", "target": "alternating", "k": k, "arch": "constructed", "n_hidden": k,
+    rows = [{"part": "alternating", "target": "alternating", "k": k, "arch": "constructed", "n_hidden": k,
              "width": 2, "n_params": constructed.n_params, "seed": np.nan, "lr": np.nan,
              "class_err": _class_error(constructed, x64, y64)[0],
              "n_pieces": len(breakpoints(constructed, 0.0, 1.0)) + 1, "err_floor_pieces": 0.0,
@@ -214,7 +216,7 @@ def classification(cfg: Config, k: int) -> pd.DataFrame:
         for e, (seed, lr) in enumerate(members):
             member = trained64.member(e)
             n_pieces = len(breakpoints(member, 0.0, 1.0)) + 1
-            rows.append({"part": "c", "target": "alternating", "k": k, "arch": arch,
+            rows.append({"part": "alternating", "target": "alternating", "k": k, "arch": arch,
                          "n_hidden": len(sizes) - 2, "width": max(sizes[1:-1]),
                          "n_params": trained.n_params, "seed": seed, "lr": lr,
                          "train_loss": final.loc[e, "loss"], "status": final.loc[e, "status"],
@@ -234,7 +236,7 @@ def _class_error(net: Network, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     return wrong.reshape(net.ensemble or 1, -1).mean(1).tolist()
 
 
-# ---------------------------------------------------------------------- (d) radial target
+# ---------------------------------------------------------------------- radial target
 def _radial_data(cfg: Config, d: int, n: int, seed: int):
     """x = r u with u uniform on the sphere and r ~ U(0, 2); y = clamp(1/2 + (1 - |x|)/band, 0, 1).
 
@@ -274,7 +276,7 @@ def radial(cfg: Config, d: int) -> pd.DataFrame:
                                 log_every=max(1, cfg.radial.steps // 20))
             for e, (seed, lr) in enumerate(members):
                 for _, h in history[history["member"] == e].iterrows():
-                    rows.append({"part": "d", "target": "radial", "d": d, "arch": arch,
+                    rows.append({"part": "radial", "target": "radial", "d": d, "arch": arch,
                                  "n_hidden": net.depth - 1, "width": max(net.sizes[1:-1]),
                                  "n_params": net.n_params, "budget_width": w3, "seed": seed,
                                  "lr": lr, "step": int(h["step"]), "train_loss": h["loss"],

@@ -12,12 +12,12 @@ __all__ = ["describe"]
 
 def describe(df: pd.DataFrame) -> str:
     """The gallery paragraph: theorem, prediction, measurement, every number read from df."""
-    parts = [_describe_constructed(df[df["part"] == "a"])]
-    if (df["part"] == "b").any():
+    parts = [_describe_constructed(df[df["part"] == "constructed"])]
+    if (df["part"] == "sawtooth").any():
         parts.append(_describe_trained(df))
-    if (df["part"] == "c").any():
+    if (df["part"] == "alternating").any():
         parts.append(_describe_classification(df))
-    if (df["part"] == "d").any():
+    if (df["part"] == "radial").any():
         parts.append(_describe_radial(df))
     parts.append(_describe_divergence(df))
     return "\n\n".join(p for p in parts if p)
@@ -48,7 +48,7 @@ def _describe_constructed(a: pd.DataFrame) -> str:
     sq = a[(a["target"] == "square") & (a["arch"] != "shallow_lower_bound")]
     worst = (sq["err_sup"] / sq["err_target"] - 1).abs().max()
     return (
-        f"**(a) Constructed.** Telgarsky: t^k (the tooth composed k times) has 2^k linear pieces. "
+        f"**Constructed.** Telgarsky: t^k (the tooth composed k times) has 2^k linear pieces. "
         f"As k hidden layers of width 2 it costs 6k + 1 parameters; one hidden layer needs 2^k units "
         f"(each unit adds one kink, and the first slope 2^k is not a sum of the kinks' slope changes "
         f"+-2^(k+1)). At k = {k}: {params('sawtooth', 'deep')} parameters deep versus "
@@ -101,9 +101,9 @@ def _trained_table(summary: pd.DataFrame) -> str:
 
 
 def _describe_trained(df: pd.DataFrame) -> str:
-    b = df[df["part"] == "b"]
+    b = df[df["part"] == "sawtooth"]
     keys = ["k", "arch", "n_hidden", "width"]
-    summary = _per_k(best(df, "b", keys, "err_l2"), best(df, "b", keys, "n_pieces"))
+    summary = _per_k(best(df, "sawtooth", keys, "err_l2"), best(df, "sawtooth", keys, "n_pieces"))
     chosen = b[b["best_lr"].astype(bool)]
     deep_best = chosen[chosen["arch"] == "deep"]
     found = deep_best[deep_best["err_l2"] < 0.01]
@@ -123,7 +123,7 @@ def _describe_trained(df: pd.DataFrame) -> str:
             + (f"{';' if len(enough) else ':'} at k = {', '.join(map(str, short))} fewer than t^k has"
                if len(short) else "") + ". Gradient descent does not find the composition.")
     # "learned nothing": every configuration's median within 1% of the constant fit
-    medians = best(df, "b", keys, "err_l2").groupby("k")["median"].min()
+    medians = best(df, "sawtooth", keys, "err_l2").groupby("k")["median"].min()
     flat = medians.index[medians >= 0.99 * CONSTANT_FIT]
     widest = summary.iloc[-1]["widest"]
     flat_text = "" if flat.empty else (
@@ -134,7 +134,7 @@ def _describe_trained(df: pd.DataFrame) -> str:
         f"{2 ** int(widest['k'])}).")
     over = int((b["n_pieces"] > b["pieces_bound"]).sum())
     return (
-        f"**(b) Trained on t^k** (Adam, {int(b['step'].max())} full-batch steps on the kinks and "
+        f"**Sawtooth: trained on t^k** (Adam, {int(b['step'].max())} full-batch steps on the kinks and "
         f"midpoints j / 2^(k+1) ({int(b['n_points'].max())} points at k = {int(b['k'].max())}), best "
         f"of {b['lr'].nunique()} learning rates ({', '.join(f'{v:g}' for v in sorted(b['lr'].unique()))}) "
         f"by final training loss; median [min, max] over {chosen['seed'].nunique()} seeds; L2 errors "
@@ -150,8 +150,8 @@ def _describe_trained(df: pd.DataFrame) -> str:
 
 
 def _describe_classification(df: pd.DataFrame) -> str:
-    c = df[df["part"] == "c"]
-    err = best(df, "c", ["k", "arch", "n_hidden", "width"], "class_err")
+    c = df[df["part"] == "alternating"]
+    err = best(df, "alternating", ["k", "arch", "n_hidden", "width"], "class_err")
     lines = []
     for k in sorted(int(v) for v in err["k"].unique()):
         e = err[err["k"] == k]
@@ -170,7 +170,7 @@ def _describe_classification(df: pd.DataFrame) -> str:
     covered = trained[(trained["arch"] == "shallow") & (trained["width"] <= trained["telgarsky_width"])]
     fitted = trained[trained["class_err"] == 0]
     return (
-        "**(c) Alternating points** (Telgarsky 2015, Thm 1.1: the 2^k points i/2^k with labels "
+        "**Alternating points** (Telgarsky 2015, Thm 1.1: the 2^k points i/2^k with labels "
         "i mod 2 are fit with zero error by the sawtooth, while l layers of m <= 2^((k-3)/l-1) "
         "units err on >= 1/6). "
         "Median classification error at the best rate: " + "; ".join(lines) + ". "
@@ -183,7 +183,7 @@ def _describe_classification(df: pd.DataFrame) -> str:
 
 
 def _describe_radial(df: pd.DataFrame) -> str:
-    err = best(df, "d", ["d", "arch", "budget_width"], "test_rel_mse")
+    err = best(df, "radial", ["d", "arch", "budget_width"], "test_rel_mse")
     lines, wins, total = [], 0, 0
     for d in sorted(int(v) for v in err["d"].unique()):
         e = err[err["d"] == d]
@@ -197,7 +197,7 @@ def _describe_radial(df: pd.DataFrame) -> str:
             wins += int(pair["3-layer"] < pair["2-layer"])
             total += 1
     return (
-        "**(d) Radial target.** Eldan & Shamir (2016): a radial function on R^d that 3-layer networks "
+        "**Radial target.** Eldan & Shamir (2016): a radial function on R^d that 3-layer networks "
         "of width poly(d) approximate, but 2-layer networks only with width exponential in d; Safran & "
         "Shamir (2017) prove such gaps for the indicator of a ball and see them when training. Two "
         "hidden layers can form |x|^2 as a sum of d one-dimensional functions and then threshold it. "

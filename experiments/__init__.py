@@ -1,4 +1,5 @@
-"""The studies. One module per experiment; the runner (``approx.run.runner``) finds them here.
+"""The studies. One module per experiment, or one package when a study needs several files; the
+runner (``approx.run.runner``) finds them here.
 
 The contract every module follows (see ../DESIGN.md and README.md):
 
@@ -33,4 +34,19 @@ and ``run(cfg)`` is then the concatenation of ``run_point`` over ``points`` in o
 calls ``run_point`` itself so that it can store each finished point (``--resume``) and hand
 points to an executor. A point is the natural batch: all seeds of one width, say, trained as
 one ensemble.
+
+A study that needs more than one file is a package, with the same names in every one:
+
+    NAME/__init__.py    the docstring above (``approx list`` reads it) and the points; it
+                        imports the rest and exports Config, PRESETS, run, points, run_point,
+                        plot, describe
+    NAME/config.py      Config and PRESETS (a Config may group each part's fields in a frozen
+                        dataclass of their own, set as --set part.field=...)
+    NAME/figure.py      plot;  NAME/text.py: describe
+    NAME/analysis.py    what figure and text both read off the DataFrame, where there is any
+    NAME/__main__.py    the ``__main__`` guard above, for python -m experiments.NAME
+
+and named parts beside them as needed (depth_separation/parts.py). Nothing imports back up:
+config.py imports no other part, and no part imports ``__init__.py``. ``_shallow.py`` and
+``_limits.py`` are helpers shared by several studies.
 """

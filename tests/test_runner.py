@@ -72,6 +72,22 @@ def test_the_real_experiments_package_is_the_default(monkeypatch):
     assert all(not n.startswith("_") for n in catalog.experiment_names())
 
 
+def test_a_study_that_is_a_package_is_listed_with_its_summary_without_importing_it(monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("experiments.depth_separation")]:
+        monkeypatch.delitem(sys.modules, name)
+    names = catalog.experiment_names("experiments")
+    assert "depth_separation" in names and "gradcheck" in names  # a package and a module
+    assert (catalog.summary("depth_separation", "experiments")
+            == "Depth versus width: functions a small deep network represents and a shallow one cannot.")
+    assert not [m for m in sys.modules if m.startswith("experiments.depth_separation")]  # read with ast
+    # its parts are not studies: only the experiments package's own children are listed
+    assert not {"config", "figure", "text", "analysis", "parts"} & set(names)
+    module = catalog.load_experiment("depth_separation", "experiments")
+    assert module.__name__ == "experiments.depth_separation" and module.Config.__module__.endswith(".config")
+
+
 def _request(tmp_path: Path, **kwargs) -> Request:
     return Request("counting", "smoke", out=tmp_path, quiet=True, **kwargs)
 

@@ -1,4 +1,4 @@
-"""Run an experiment's smoke preset through the real command line (shared by tests/test_exp_*.py)."""
+"""Run an experiment's smoke preset through the real command line (shared by tests/experiments/)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-SENSITIVE = ["test_activations.py", "test_backprop_mlp.py", "test_backprop_ops.py", "test_losses.py",
-             "test_network.py", "test_exp_shallow.py", "test_constructions_depth.py",
-             "test_constructions_universal.py", "test_pieces.py", "test_autograd_engine.py",
+SENSITIVE = ["test_activations.py", "backprop/test_mlp.py", "backprop/test_rules.py", "test_losses.py",
+             "test_network.py", "experiments/test_shallow.py", "constructions/test_depth.py",
+             "constructions/test_universal.py", "test_pieces.py", "test_autograd.py",
              "test_optim.py", "test_linear.py", "test_ntk.py"]
 OLD_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
            "OPENBLAS_CORETYPE": "Sandybridge"}

@@ -27,7 +27,7 @@ exp(1000) = inf, 1e200 ** 2 = inf, log(0) = -inf, log(-1) = nan, 0 ** -1 = inf a
 (-8) ** (1/3) = nan, and the reverse pass sends what the same formulas give: d log(x)/dx at 0 is
 1/0 = inf, d(1/x)/dx at 0 is -inf, an inf times 0 is nan. Python floats raise on several of
 these, so scalar graphs compute them through ``scalar.divide``, ``power``, ``exp`` and ``log``
-(tests/test_backprop_floating_point.py checks both kinds of node against PyTorch's own
+(tests/backprop/test_scalar.py checks both kinds of node against PyTorch's own
 derivatives).
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ import torch
 
 from approx.run import provenance
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def _head(cwd: Path) -> str | None:

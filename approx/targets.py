@@ -10,6 +10,8 @@ A ``Target`` is a callable with a documented shape convention, a formula, and ex
     barron     = Barron's (1993) constant C_{f,B} on the cube B = [0, 1]^d around its centre c:
                  C_{f,B} = int sup_{x in B} |w . (x - c)| |F(dw)| = int |w|_1 / 2 |F(dw)|,
                  with f(x) = int e^{i w.x} F(dw); inf where it is not finite, None if unknown.
+    kinks      = the points of (0, 1) where a piecewise-linear target's slope changes (abs,
+                 triangle); None for targets that are not piecewise linear.
 
 Shapes: points are rows, x (n, d) -> f(x) (n, 1), matching a network's output. The 1-D catalogue
 is elementwise, so it maps any tensor to a tensor of the same shape (x (n,) -> (n,)); the
@@ -59,6 +61,9 @@ class Target:
     barron: float | None = None  # C_{f,B} on [0, 1]^d; math.inf if not finite; None if unknown
     elementwise: bool = True  # fn acts on each entry (the 1-D catalogue); else on rows (..., d)
     params: dict = field(default_factory=dict)  # the formula's parameters, for constructions
+    # piecewise-linear targets: the points of (0, 1) where the slope changes, f affine between
+    # them (sup errors of ReLU networks are then exact, approx.sup_error); None: not piecewise linear
+    kinks: tuple[float, ...] | None = None
 
     @property
     def smooth(self) -> bool:
@@ -112,14 +117,16 @@ def _abs(center: float = 0.5) -> Target:
     c = center
     return Target("abs", lambda x: (x - c).abs(), 1, "lipschitz", f"|x - {c:g}|",
                   sup_norm=max(c, 1 - c), lipschitz=1.0, max_f2=None,
-                  omega=lambda dt: np.minimum(np.asarray(dt, dtype=float), max(c, 1 - c)))
+                  omega=lambda dt: np.minimum(np.asarray(dt, dtype=float), max(c, 1 - c)),
+                  kinks=(c,) if 0 < c < 1 else ())
 
 
 def _triangle() -> Target:
     # Slope +-4 on pieces of length 1/4: the modulus is exactly min(4 dt, 1).
     return Target("triangle", lambda x: torch.relu(1 - 4 * (x - 0.5).abs()), 1, "lipschitz",
                   "max(0, 1 - 4 |x - 1/2|)", sup_norm=1.0, lipschitz=4.0, max_f2=None,
-                  omega=lambda dt: np.minimum(4 * np.asarray(dt, dtype=float), 1.0))
+                  omega=lambda dt: np.minimum(4 * np.asarray(dt, dtype=float), 1.0),
+                  kinks=(0.25, 0.5, 0.75))
 
 
 def _step(at: float = 0.5) -> Target:

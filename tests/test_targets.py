@@ -186,3 +186,22 @@ def test_sample_on_device(device):
     xc, yc = targets.sample(t, 64, seed=0)
     assert x.device.type == device
     assert torch.allclose(x.cpu(), xc) and torch.allclose(y.cpu(), yc, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ONE_D)
+def test_kinks_are_where_a_piecewise_linear_target_bends(name):
+    """Between its kinks a piecewise-linear target is affine: every second difference on a grid
+    that has the kinks among its points is 0 (to rounding); at each kink it is not. A target
+    without kinks (None) is not piecewise linear: some second difference is far from 0."""
+    t = targets.get(name)
+    x = torch.linspace(0, 1, 4001, dtype=torch.float64)  # 0.25, 0.5, 0.75 are grid points
+    second = (t(x[2:]) - 2 * t(x[1:-1]) + t(x[:-2])).abs()  # (3999,) centred at x[1:-1]
+    if t.kinks is None:
+        assert second.max() > 1e-9, name  # the negative control: bent everywhere or jumps
+        return
+    at_kink = torch.zeros_like(second, dtype=torch.bool)
+    for k in t.kinks:
+        at_kink |= (x[1:-1] - k).abs() < 1e-12
+    assert int(at_kink.sum()) == len(t.kinks)
+    assert second[~at_kink].max() <= 1e-12  # rounding of O(1) values
+    assert (second[at_kink] > 1e-6).all()  # the slope really changes there

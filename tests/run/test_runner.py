@@ -1,18 +1,14 @@
-"""The runner's pieces: Config layering and parsing, discovery order, planning, the store's life."""
+"""The runner's pieces: discovery order, planning, the store's life."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Optional
 
 import pandas as pd
 import pytest
 
 from approx.run import catalog
 from approx.run.cli import main
-from approx.run.configs import build_config, parse_value
 from approx.run.runner import Request, RunInterrupted, UsageError, execute, plan_run
 from runner_support import use_fixture_experiments
 
@@ -20,45 +16,6 @@ from runner_support import use_fixture_experiments
 @pytest.fixture(autouse=True)
 def _fixture_experiments(monkeypatch):
     use_fixture_experiments(monkeypatch)
-
-
-@dataclass(frozen=True)
-class Toy:
-    steps: int = 10
-    lr: float = 0.1
-    seed: int = 0
-
-
-TOY = SimpleNamespace(Config=Toy, PRESETS={"smoke": {"steps": 2, "lr": 0.5}, "full": {"steps": 100}})
-
-
-def test_layers_apply_in_order_defaults_preset_flags_set():
-    assert build_config("toy", TOY) == Toy()
-    assert build_config("toy", TOY, "smoke") == Toy(steps=2, lr=0.5)
-    assert build_config("toy", TOY, "smoke", fields_from_flags={"seed": 4}) == Toy(2, 0.5, 4)
-    assert build_config("toy", TOY, "smoke", fields_from_flags={"seed": 4},
-                        assignments=["lr=0.25", "seed=9"]) == Toy(2, 0.25, 9)
-
-
-def test_flags_for_fields_a_config_lacks_are_ignored():
-    # `approx reproduce --device cpu` reaches every experiment, with or without a device field
-    assert build_config("toy", TOY, fields_from_flags={"device": "cpu", "seed": None}) == Toy()
-
-
-def test_a_preset_that_sets_an_unknown_field_is_reported():
-    bad = SimpleNamespace(Config=Toy, PRESETS={"smoke": {"stepz": 1}})
-    with pytest.raises(ValueError, match="preset 'smoke' of toy sets unknown field 'stepz'; allowed: steps, lr, seed"):
-        build_config("toy", bad, "smoke")
-
-
-@pytest.mark.parametrize("text,tp,value", [
-    ("1e4", int, 10_000), ("-3", int, -3), ("inf", float, float("inf")), ("0", bool, False),
-    ("True", bool, True), ("", tuple[int, ...], ()), ("7", tuple[int, ...], (7,)),
-    ("a, b", tuple[str, ...], ("a", "b")), ("None", Optional[float], None), ("0.5", float | None, 0.5),
-    ("none", str, "none"),  # only Optional fields turn "none" into None
-])
-def test_values_parse_by_field_type(text, tp, value):
-    assert parse_value("k", text, tp) == value and type(parse_value("k", text, tp)) is type(value)
 
 
 def test_catalog_order_puts_known_studies_first_in_their_fixed_order():

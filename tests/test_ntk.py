@@ -1,10 +1,10 @@
-"""H^inf against Monte Carlo, the empirical NTK on two engines, and lazy training (Du et al. 2019)."""
+"""approx.ntk: H^inf against Monte Carlo and the empirical NTK on two engines (Du et al. 2019)."""
 import math
 
 import pytest
 import torch
 
-from approx import lazy, ntk
+from approx import ntk
 from approx.network import Network
 
 N_SE = 5  # Monte Carlo tolerance: 5 standard errors per entry (two-sided p ~ 6e-7 per entry)
@@ -146,64 +146,3 @@ def test_ntk_on_device(device):
     assert theta.device.type == device and ntk.h_infinity(x).device.type == device
     ref = ntk.empirical_ntk(net, x, engine="torch.func", trainable=ntk.DU_TRAINABLE)
     assert torch.allclose(theta, ref, rtol=1e-10, atol=1e-14)
-
-
-# ---------------------------------------------------------------- lazy training
-def _lazy_problem(n=10, d=5):
-    x = ntk.unit_sphere(n, d, seed=0)
-    y = torch.randint(0, 2, (n, 1), generator=torch.Generator().manual_seed(1)).to(torch.float64) * 2 - 1
-    h = torch.linalg.eigvalsh(ntk.h_infinity(x))
-    return x, y, h[0].item(), h[-1].item()
-
-
-def test_loss_decays_at_least_as_fast_as_du_et_al_bound():
-    """Theorem 4.1 (Du et al. 2019): L(k) <= (1 - eta_Du lambda_0 / 2)^k L(0); that is the threshold."""
-    x, y, lam0, lam_max = _lazy_problem()
-    n = x.shape[0]
-    lr = n / (2 * lam_max)  # eta_Du = 2 lr / n = 1 / lambda_max(H^inf)
-    net = ntk.two_layer_relu(2048, x.shape[1], seed=0, ensemble=3)
-    _, hist = lazy.train_first_layer(net, x, y, lr=lr, steps=150, log_steps=range(0, 151, 10))
-    rho = lazy.du_rate_bound(lr, lam0, n)
-    start = hist[hist.step == 0].set_index("member").loss
-    for _, row in hist.iterrows():
-        assert row.loss <= rho ** row.step * start[row.member] * (1 + 1e-12)
-    assert (hist.status.iloc[-3:] == "completed").all()
-    # negative control: the slow eigen-directions of H cannot decay at 1/2 per step, so a bound
-    # with lambda_max in place of lambda_0 (1 - eta_Du lambda_max / 2 = 1/2) is violated
-    fast = lazy.du_rate_bound(lr, lam_max, n)
-    assert any(row.loss > fast ** row.step * start[row.member] for _, row in hist.iterrows())
-
-
-def test_weight_movement_and_flips_shrink_like_one_over_sqrt_width():
-    x, y, lam0, lam_max = _lazy_problem()
-    lr = x.shape[0] / (2 * lam_max)
-    moved, flipped = [], []
-    for m in (64, 256, 1024):
-        net = ntk.two_layer_relu(m, x.shape[1], seed=0, ensemble=4)
-        trained, _ = lazy.train_first_layer(net, x, y, lr=lr, steps=100)
-        moved.append(lazy.weight_movement(net, trained).median().item())
-        flipped.append(lazy.activation_flips(net, trained, x).median().item())
-    assert moved[0] > moved[1] > moved[2] > 0
-    assert flipped[0] > flipped[1] > flipped[2] > 0
-    # ~1/sqrt(m): a factor 16 in width is a factor ~4; [2, 8] rules out no decay and 1/m decay
-    assert 2 < moved[0] / moved[2] < 8
-    assert 2 < flipped[0] / flipped[2] < 8
-
-
-def test_first_layer_training_is_the_same_on_both_engines_and_freezes_the_rest():
-    x, y, _, lam_max = _lazy_problem()
-    net = ntk.two_layer_relu(32, x.shape[1], seed=2)
-    a, h_a = lazy.train_first_layer(net, x, y, lr=1.0, steps=20, engine="backprop")
-    b, h_b = lazy.train_first_layer(net, x, y, lr=1.0, steps=20, engine="autograd")
-    assert torch.allclose(a.layers[0].weight, b.layers[0].weight, rtol=1e-12, atol=1e-14)
-    assert torch.allclose(torch.tensor(h_a.loss.values), torch.tensor(h_b.loss.values), rtol=1e-10)
-    for p, q in zip(net.parameters()[1:], a.parameters()[1:]):
-        assert torch.equal(p, q)  # b1, a, b2 never move
-    assert not torch.equal(net.layers[0].weight, a.layers[0].weight)
-
-
-def test_too_large_step_is_recorded_as_diverged():
-    x, y, _, lam_max = _lazy_problem()
-    net = ntk.two_layer_relu(64, x.shape[1], seed=0, ensemble=2)
-    _, hist = lazy.train_first_layer(net, x, y, lr=1e3 * x.shape[0] / lam_max, steps=300)
-    assert set(hist.groupby("member").status.last()) == {"diverged"}

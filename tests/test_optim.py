@@ -1,4 +1,4 @@
-"""Optimizers and schedules: each update rule against torch.optim, per-member rates, input checks."""
+"""approx.optim: each update rule against torch.optim, per-member rates, input checks."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from approx import optim, schedules
+from approx import optim
 
 # Same update, same float64 arithmetic up to the order of a few operations: agreement to a few
 # ulps per step, so 1e-13 relative after 20 steps leaves a wide margin and still catches any
@@ -130,17 +130,3 @@ def test_make_rejects_bad_names_and_hyperparameters():
         optim.make("adam", eps=0.0)
     with pytest.raises(ValueError, match="weight_decay"):
         optim.make("gd", weight_decay=-1.0)
-
-
-def test_schedules():
-    assert [schedules.constant(t, 10) for t in (0, 5, 9)] == [1.0, 1.0, 1.0]
-    # step: divide by 10 every total // 3 = 3 steps
-    assert [schedules.step(t, 10) for t in (0, 2, 3, 5, 6, 9)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.001])
-    assert schedules.step(7, 100, step_size=5, gamma=0.5) == 0.5
-    cos = schedules.get("cosine")
-    assert cos(0, 100) == 1.0 and cos(50, 100) == pytest.approx(0.5) and cos(100, 100) == pytest.approx(0.0)
-    assert all(cos(t, 100) >= cos(t + 1, 100) for t in range(100))  # monotone decay
-    custom = lambda t, total: 1.0 / (1 + t)  # noqa: E731
-    assert schedules.get(custom) is custom
-    with pytest.raises(ValueError, match="unknown schedule 'linear'; allowed: constant, step, cosine"):
-        schedules.get("linear")

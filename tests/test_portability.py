@@ -20,7 +20,7 @@ TESTS = Path(__file__).resolve().parent
 SENSITIVE = ["test_activations.py", "backprop/test_mlp.py", "backprop/test_rules.py", "test_losses.py",
              "test_network.py", "experiments/test_shallow.py", "constructions/test_depth.py",
              "constructions/test_universal.py", "test_pieces.py", "test_autograd.py",
-             "test_optim.py", "test_linear.py", "test_ntk.py", "test_lazy.py"]
+             "test_optim.py", "test_schedules.py", "test_linear.py", "test_ntk.py", "test_lazy.py"]
 OLD_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
            "OPENBLAS_CORETYPE": "Sandybridge"}
 

@@ -1,6 +1,7 @@
-"""A run's result files: an unusable --out is refused before any work, the files appear all
-together or not at all (plot() raising, Ctrl-C while writing), and a killed run's temporaries
-are removed by the next run of the same experiment."""
+"""approx.files, and a run's result files through it: write_atomic replaces whole files; an
+unusable --out is refused before any work, the files appear all together or not at all (plot()
+raising, Ctrl-C while writing), and a killed run's temporaries are removed by the next run of the
+same experiment."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from approx import files
+from approx.files import write_atomic
 from approx.run.cli import main
 from runner_support import log_events, snapshot, stored_sizes, use_fixture_experiments
 
@@ -214,3 +216,28 @@ def test_move_together_delivers_ctrl_c_only_after_the_last_rename(tmp_path, monk
         for name in names:
             os.replace(staging / name, target / name)
     assert renamed == ["a.csv"]
+
+
+def test_write_atomic_replaces_whole_files_readable_by_others(tmp_path):
+    target = tmp_path / "sub" / "x.csv"
+    write_atomic(target, "a,b\n1,2\n")
+    write_atomic(target, b"a,b\n3,4\n")
+    assert target.read_bytes() == b"a,b\n3,4\n"
+    assert (target.stat().st_mode & 0o777) == 0o644
+    assert [p.name for p in target.parent.iterdir()] == ["x.csv"]
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_a_failure_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch, failing):
+    target = tmp_path / "x.json"
+    write_atomic(target, "old\n")
+
+    def fail(*args, **kwargs):
+        raise OSError(f"simulated {failing} failure (disk full, power cut, ...)")
+
+    monkeypatch.setattr(files.os, failing, fail)
+    with pytest.raises(OSError, match="simulated"):
+        write_atomic(target, "new and longer\n" * 1000)
+    monkeypatch.undo()
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

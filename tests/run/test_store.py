@@ -1,4 +1,4 @@
-"""The per-point store and atomic writes: stable keys, exact round trips, corruption detected."""
+"""approx.run.store, the per-point store: stable keys, exact round trips, corruption detected."""
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from approx import files
-from approx.files import write_atomic
 from approx.run.store import PointStore, StoreError, frame_from_record, frame_to_record, point_key
 
 
@@ -108,31 +106,6 @@ def test_keys_ignore_and_remove_temporaries_and_clear_forgets_everything(tmp_pat
     assert not leftover.exists() and store.keys() == ["a", "b"]
     store.clear()
     assert store.keys() == [] and not store.directory.exists()
-
-
-def test_write_atomic_replaces_whole_files_readable_by_others(tmp_path):
-    target = tmp_path / "sub" / "x.csv"
-    write_atomic(target, "a,b\n1,2\n")
-    write_atomic(target, b"a,b\n3,4\n")
-    assert target.read_bytes() == b"a,b\n3,4\n"
-    assert (target.stat().st_mode & 0o777) == 0o644
-    assert [p.name for p in target.parent.iterdir()] == ["x.csv"]
-
-
-@pytest.mark.parametrize("failing", ["fsync", "replace"])
-def test_a_failure_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch, failing):
-    target = tmp_path / "x.json"
-    write_atomic(target, "old\n")
-
-    def fail(*args, **kwargs):
-        raise OSError(f"simulated {failing} failure (disk full, power cut, ...)")
-
-    monkeypatch.setattr(files.os, failing, fail)
-    with pytest.raises(OSError, match="simulated"):
-        write_atomic(target, "new and longer\n" * 1000)
-    monkeypatch.undo()
-    assert target.read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
 def test_nullable_columns_round_trip_through_json():

@@ -1,5 +1,5 @@
-"""The reverse pass of approx.backprop: the lemma in the notes, node reuse, long chains, finite
-differences, the graph builders, and the promise that no torch autodiff is used inside."""
+"""The reverse pass of approx.backprop (node.py): the lemma in the notes, node reuse, long chains,
+finite differences, bad input, and the promise that no torch autodiff is used inside the engine."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import approx.backprop
-from approx import Network, autograd
-from approx.backprop import Node, graphs, loss_and_grad, topological_order
+from approx import Network
+from approx.backprop import Node, graphs, topological_order
 
 
 def sigmoid(x: float) -> float:
@@ -171,39 +171,6 @@ def test_finite_differences_with_negative_control():
     assert err <= 1e-6
     bad = ((w.grad * 1.01 - numeric).abs().max() / numeric.abs().max()).item()
     assert bad > 1e-6
-
-
-@pytest.mark.parametrize("activation", ["tanh", "relu", "softplus", "sigmoid", "ramp"])
-@pytest.mark.parametrize("loss", ["mse", "logistic"])
-def test_scalar_graph_tensor_graph_and_fused_path_agree(activation, loss):
-    """Three granularities of one graph (one node per weight, per array op, per layer)."""
-    net = Network.random([2, 4, 3, 2], activation, seed=4, init="ntk")
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(5, 2, generator=gen, dtype=torch.float64)
-    y = (torch.randn(5, 2, generator=gen, dtype=torch.float64) > 0).double()
-    ref_value, ref = autograd.loss_and_grad(net, x, y, loss)
-    scalar, params = graphs.scalar_loss(net, x, y, loss)
-    scalar.backward()
-    tensor, nodes = graphs.tensor_loss(net, x, y, loss)
-    tensor.backward()
-    value, fused = loss_and_grad(net, x, y, loss)
-    for grads in (graphs.to_tensors(params, net.parameters()), [n.grad for n in nodes], fused):
-        for g, r in zip(grads, ref):
-            assert g.shape == r.shape and torch.allclose(g, r, rtol=1e-10, atol=1e-14)
-    assert scalar.value == pytest.approx(ref_value, rel=1e-12) == value
-    # the scalar graph has four edges per weight (a product and a sum) plus the neurons'
-    assert graphs.count_edges(scalar) >= 4 * 5 * (2 * 4 + 4 * 3 + 3 * 2)
-
-
-def test_tensor_graph_on_device(device):
-    net = Network.random([3, 8, 1], "tanh", seed=0, device=device)
-    x = torch.randn(6, 3, dtype=torch.float64, device=device)
-    y = torch.randn(6, 1, dtype=torch.float64, device=device)
-    tensor, nodes = graphs.tensor_loss(net, x, y)
-    tensor.backward()
-    _, ref = autograd.loss_and_grad(net, x, y)
-    for n, r in zip(nodes, ref):
-        assert n.grad.device == r.device and torch.allclose(n.grad, r, rtol=1e-10, atol=1e-14)
 
 
 def test_bad_input_raises_value_error():

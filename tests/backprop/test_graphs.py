@@ -1,0 +1,42 @@
+"""approx.backprop.graphs: a Network's loss as a graph of scalar nodes and as a graph of tensor
+nodes gives autograd's gradients, as the fused path does, on every device."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from approx import Network, autograd
+from approx.backprop import graphs, loss_and_grad
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "softplus", "sigmoid", "ramp"])
+@pytest.mark.parametrize("loss", ["mse", "logistic"])
+def test_scalar_graph_tensor_graph_and_fused_path_agree(activation, loss):
+    """Three granularities of one graph (one node per weight, per array op, per layer)."""
+    net = Network.random([2, 4, 3, 2], activation, seed=4, init="ntk")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 2, generator=gen, dtype=torch.float64)
+    y = (torch.randn(5, 2, generator=gen, dtype=torch.float64) > 0).double()
+    ref_value, ref = autograd.loss_and_grad(net, x, y, loss)
+    scalar, params = graphs.scalar_loss(net, x, y, loss)
+    scalar.backward()
+    tensor, nodes = graphs.tensor_loss(net, x, y, loss)
+    tensor.backward()
+    value, fused = loss_and_grad(net, x, y, loss)
+    for grads in (graphs.to_tensors(params, net.parameters()), [n.grad for n in nodes], fused):
+        for g, r in zip(grads, ref):
+            assert g.shape == r.shape and torch.allclose(g, r, rtol=1e-10, atol=1e-14)
+    assert scalar.value == pytest.approx(ref_value, rel=1e-12) == value
+    # the scalar graph has four edges per weight (a product and a sum) plus the neurons'
+    assert graphs.count_edges(scalar) >= 4 * 5 * (2 * 4 + 4 * 3 + 3 * 2)
+
+
+def test_tensor_graph_on_device(device):
+    net = Network.random([3, 8, 1], "tanh", seed=0, device=device)
+    x = torch.randn(6, 3, dtype=torch.float64, device=device)
+    y = torch.randn(6, 1, dtype=torch.float64, device=device)
+    tensor, nodes = graphs.tensor_loss(net, x, y)
+    tensor.backward()
+    _, ref = autograd.loss_and_grad(net, x, y)
+    for n, r in zip(nodes, ref):
+        assert n.grad.device == r.device and torch.allclose(n.grad, r, rtol=1e-10, atol=1e-14)

@@ -1,21 +1,30 @@
-"""Every field of every experiment's Config is checked in ``__post_init__`` (approx.checks), so a
+"""experiments/__init__.py, the contract every study follows.
+
+Every field of every experiment's Config is checked in ``__post_init__`` (approx.checks), so a
 bad value costs no work: the CLI prints one line, exits with 2 and writes nothing.
 
 The walk below feeds each field values that no field may take (by the field's type: a negative or
 absurdly large integer, a bool for a number, nan and inf, an unknown name, a tuple holding such a
 value), so a field added without a check fails here. Its negative control: every preset builds.
+
+Every study that is a package has the same named parts, and nothing in it imports back up:
+config.py imports no sibling, and no part imports the package's ``__init__.py`` (the cycle the
+old _depth_separation_parts.py had). Read with ast, nothing imported.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import math
 import re
 import typing
+from pathlib import Path
 
 import pytest
 
 from approx.run import catalog, configs
 from approx.run.cli import main
+from runner_support import REPO
 
 NAMES = catalog.experiment_names("experiments")
 ABSURD = 10**15  # above every size limit (experiments/_limits.py) and every seed
@@ -162,3 +171,58 @@ def test_a_good_command_line_runs_and_writes(capsys, tmp_path, monkeypatch):
                  "--seed", str(2**32 - 1), "--set", "lr=0.05", "--set", "widths=4,8,16", "--set", "trained_widths=4",
                  "--set", "activations=relu", "--set", "targets=sin1"]) == 0
     assert {"universal.csv", "universal.json", "universal.png"} <= {p.name for p in out.iterdir()}
+
+
+# ---------------------------------------------------------------------- package studies
+EXPERIMENTS = REPO / "experiments"
+PARTS_EVERY_PACKAGE_HAS = {"__init__.py", "__main__.py", "config.py", "figure.py", "text.py"}
+
+
+def _packages() -> list[Path]:
+    return [EXPERIMENTS / name for name in catalog.experiment_names("experiments") if (EXPERIMENTS / name).is_dir()]
+
+
+def _relative_imports(source: str) -> set[str]:
+    """What a part imports from its own package: the module of ``from .x import y``, each name of
+    ``from . import a, b`` (a sibling module, or else a name from the package's __init__.py).
+    ``from .. import`` (the shared helpers) is not counted."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return found
+
+
+def _imports_back_up(source: str, siblings: set[str]) -> bool:
+    """Does the part import a name from its package's __init__ rather than from a sibling?"""
+    return bool(_relative_imports(source) - siblings)
+
+
+def test_every_package_study_has_the_named_parts():
+    packages = _packages()
+    assert {p.name for p in packages} >= {"depth_separation", "universal", "overparam", "double_descent",
+                                          "benchmark"}
+    for package in packages:
+        assert PARTS_EVERY_PACKAGE_HAS <= {p.name for p in package.glob("*.py")}, package.name
+    # the old helpers beside the modules are gone
+    assert not list(EXPERIMENTS.glob("_*_plot.py")) and not list(EXPERIMENTS.glob("_depth_separation_*.py"))
+
+
+def test_nothing_imports_back_up():
+    for package in _packages():
+        siblings = {p.stem for p in package.glob("*.py")} - {"__init__", "__main__"}
+        for part in package.glob("*.py"):
+            if part.name in ("__init__.py", "__main__.py"):
+                continue
+            source = part.read_text()
+            assert not _imports_back_up(source, siblings), f"{package.name}/{part.name}"
+            if part.name == "config.py":
+                assert not _relative_imports(source), f"{package.name}/config.py imports a sibling"
+    # negative controls: the old cycle and a config importing its figure are caught
+    assert _imports_back_up("from __future__ import annotations\nfrom . import Config\n", {"config", "figure"})
+    assert _imports_back_up("from .depth_separation import Config\n", {"config", "figure"})
+    assert not _imports_back_up("from .config import Config\nfrom . import analysis\n", {"config", "analysis"})
+    assert _relative_imports("from .figure import plot\n") == {"figure"}

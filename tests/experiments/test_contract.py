@@ -10,6 +10,9 @@ value), so a field added without a check fails here. Its negative control: every
 Every study that is a package has the same named parts, and nothing in it imports back up:
 config.py imports no sibling, and no part imports the package's ``__init__.py`` (the cycle the
 old _depth_separation_parts.py had). Read with ast, nothing imported.
+
+Every experiment module ends with the ``__main__`` guard (a study that is a package, in its
+``__main__.py``), so that ``python -m experiments.NAME`` runs as ``approx run NAME``.
 """
 from __future__ import annotations
 
@@ -226,3 +229,31 @@ def test_nothing_imports_back_up():
     assert _imports_back_up("from .depth_separation import Config\n", {"config", "figure"})
     assert not _imports_back_up("from .config import Config\nfrom . import analysis\n", {"config", "analysis"})
     assert _relative_imports("from .figure import plot\n") == {"figure"}
+
+
+# ---------------------------------------------------------------------- python -m experiments.NAME
+GUARD = "main_for_module(__spec__.name)"
+
+
+def _has_guard(source: str) -> bool:
+    """Does the module end with ``if __name__ == "__main__": ... main_for_module(__spec__.name)``?"""
+    last = ast.parse(source).body[-1]
+    return (isinstance(last, ast.If) and ast.unparse(last.test) in ('__name__ == "__main__"', "__name__ == '__main__'")
+            and GUARD in ast.unparse(last))
+
+
+def _guarded_source(name: str) -> Path:
+    """Where experiment NAME keeps its guard: NAME.py, or a package's NAME/__main__.py."""
+    package = REPO / "experiments" / name
+    return package / "__main__.py" if package.is_dir() else REPO / "experiments" / f"{name}.py"
+
+
+def test_every_experiment_module_ends_with_the_guard():
+    names = catalog.experiment_names("experiments")
+    assert len(names) >= 9
+    assert any((REPO / "experiments" / name).is_dir() for name in names)  # packages are checked too
+    for name in names:
+        assert _has_guard(_guarded_source(name).read_text()), name
+    # negative control: a module without it is caught
+    assert not _has_guard('"""doc"""\n\ndef run(cfg):\n    return cfg\n')
+    assert not _has_guard('if __name__ == "__main__":\n    pass\n')

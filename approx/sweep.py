@@ -16,7 +16,7 @@ are drawn one by one (``Network.random`` with the member's seed), stacked into o
 trained by one ``fit`` call, each member with its own seed and rate. Any other field is a
 *label* (a width, a target name, ...): it is copied to the output and may choose the data, but
 never splits a group. Because an ensemble equals its members trained one at a time (to
-rounding, tests/test_ensembles.py), ``sweep`` returns what ``fit_one`` would give for every
+rounding, tests/test_train.py), ``sweep`` returns what ``fit_one`` would give for every
 configuration, in a fraction of the time.
 
 Data: one pair (x, y) for every configuration, or a callable config -> (x, y); members whose

@@ -8,7 +8,7 @@ import torch
 
 from approx.sweep import fit_one, group, sweep
 
-RTOL = 1e-12  # ensembles equal single runs to rounding (see test_ensembles.py)
+RTOL = 1e-12  # ensembles equal single runs to rounding (see test_train.py)
 
 
 def _x(n=32):

@@ -177,7 +177,7 @@ def describe(df: pd.DataFrame) -> str:
         f"cost per model is flat in E; the ensemble's falls like 1/E while the step is overhead-"
         f"bound. At E = {largest}: " + "; ".join(parts) + f" (medians of {df.repeat.nunique()} "
         "repeats; the dotted line marks the 10x target). Every ensemble member's result equals "
-        "its single run to 1e-12 in float64 (tests/test_ensembles.py)."
+        "its single run to 1e-12 in float64 (tests/test_train.py)."
     )
 
 

@@ -53,6 +53,21 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def one_line_error(capsys, argv: list[str]) -> str:
+    """Run ``approx.run.cli.main(argv)``; assert exit status 2, nothing on stdout and one line
+    ``approx: ...`` on stderr without a traceback; return that line."""
+    from approx.run.cli import main
+
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == 2, captured
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("approx: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
 def log_events(path: Path) -> list[tuple[str, int, int]]:
     """The (event, size, pid) lines the ``counting`` fixture appended to its log."""
     if not path.exists():

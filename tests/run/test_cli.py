@@ -13,23 +13,12 @@ import pytest
 import torch
 
 from approx.run.cli import main, main_for_module
-from runner_support import PACKAGE, REPO, cli_env, run_cli, snapshot, use_fixture_experiments
+from runner_support import PACKAGE, REPO, cli_env, one_line_error, run_cli, snapshot, use_fixture_experiments
 
 
 @pytest.fixture(autouse=True)
 def _fixture_experiments(monkeypatch):
     use_fixture_experiments(monkeypatch)
-
-
-def _one_line_error(capsys, argv: list[str]) -> str:
-    rc = main(argv)
-    captured = capsys.readouterr()
-    assert rc == 2, captured
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("approx: "), captured.err
-    assert "Traceback" not in captured.err
-    return lines[0]
 
 
 def test_list_shows_experiments_with_their_summary_without_importing_them(capsys):
@@ -77,7 +66,7 @@ def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path,
     monkeypatch.delenv("APPROX_DASK_ADDRESS", raising=False)
     out = tmp_path / "out"
     extra = ["--out", str(out)] if argv[:1] == ["run"] and len(argv) > 1 else []
-    line = _one_line_error(capsys, argv + extra)
+    line = one_line_error(capsys, argv + extra)
     for fragment in expected:
         assert fragment in line
     assert not out.exists()
@@ -86,7 +75,7 @@ def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path,
 @pytest.mark.parametrize("argv", [["--device", "cuda"], ["--set", "device=cuda"], ["--device", "cuda:0"]])
 def test_cuda_without_cuda_is_one_line_exit_2(capsys, tmp_path, monkeypatch, argv):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # this machine has none anyway
-    line = _one_line_error(capsys, ["run", "single", *argv, "--out", str(tmp_path / "out")])
+    line = one_line_error(capsys, ["run", "single", *argv, "--out", str(tmp_path / "out")])
     assert "CUDA is not available" in line and "allowed here: auto, cpu" in line
     assert not (tmp_path / "out").exists()
 
@@ -99,14 +88,14 @@ def test_python_dash_m_approx_fails_in_one_line_without_traceback():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda_unpatched(capsys, tmp_path):
-    line = _one_line_error(capsys, ["run", "counting", "--device", "cuda", "--out", str(tmp_path / "out")])
+    line = one_line_error(capsys, ["run", "counting", "--device", "cuda", "--out", str(tmp_path / "out")])
     assert "CUDA is not available" in line
     assert not (tmp_path / "out").exists()
 
 
 def test_unknown_experiments_package_is_one_line(capsys, monkeypatch):
     monkeypatch.setenv("APPROX_EXPERIMENTS", "no_such_package_here")
-    line = _one_line_error(capsys, ["list"])
+    line = one_line_error(capsys, ["list"])
     assert "cannot import the experiments package 'no_such_package_here'" in line
 
 
@@ -191,7 +180,7 @@ def test_plot_only_with_a_corrupt_result_is_one_line_and_changes_nothing(tmp_pat
     else:
         record.write_text("{not json")
     before = snapshot(tmp_path)
-    line = _one_line_error(capsys, ["run", "counting", "--preset", "smoke", "--plot-only", "--out", str(tmp_path)])
+    line = one_line_error(capsys, ["run", "counting", "--preset", "smoke", "--plot-only", "--out", str(tmp_path)])
     assert "corrupt result" in line and ("counting.csv" in line or "counting.json" in line)
     assert snapshot(tmp_path) == before
 
@@ -247,7 +236,7 @@ def test_reproduce_reports_a_failing_experiment_and_runs_the_rest(tmp_path, caps
 
 def test_reproduce_validates_everything_before_running(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    line = _one_line_error(capsys, ["reproduce", "--device", "cuda", "--out", str(tmp_path / "o")])
+    line = one_line_error(capsys, ["reproduce", "--device", "cuda", "--out", str(tmp_path / "o")])
     assert "CUDA is not available" in line
     assert not (tmp_path / "o").exists()
 

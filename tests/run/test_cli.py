@@ -1,4 +1,4 @@
-"""The `approx` command line: listing, running, every error path, outputs, gallery, reproduce; and
+"""The `approx` command line: listing, running, every error path, outputs, progress; and
 ``python -m experiments.NAME [options]``, which runs exactly as ``approx run NAME [options]``
 (approx.run.cli.main_for_module)."""
 from __future__ import annotations
@@ -183,62 +183,6 @@ def test_plot_only_with_a_corrupt_result_is_one_line_and_changes_nothing(tmp_pat
     line = one_line_error(capsys, ["run", "counting", "--preset", "smoke", "--plot-only", "--out", str(tmp_path)])
     assert "corrupt result" in line and ("counting.csv" in line or "counting.json" in line)
     assert snapshot(tmp_path) == before
-
-
-def test_gallery_has_heading_figure_paragraph_and_command_in_fixed_order(tmp_path):
-    assert main(["run", "single", "--quiet", "--out", str(tmp_path)]) == 0
-    assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
-    text = (tmp_path / "README.md").read_text()
-    assert text.index("## counting") < text.index("## single-a")
-    for piece in ("![counting](counting.png)", "3 sizes, 24 rows, mean y =",
-                  "```bash\napprox run counting --preset smoke\n```", "2 widths; the largest value is 16."):
-        assert piece in text
-    (tmp_path / "README.md").unlink()
-    assert main(["gallery", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "README.md").read_text() == text
-
-
-def test_gallery_reports_a_result_it_cannot_describe_and_keeps_the_others(tmp_path):
-    assert main(["run", "single", "--quiet", "--out", str(tmp_path)]) == 0
-    assert main(["run", "counting", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
-    (tmp_path / "counting.csv").write_text("size\n1\n")
-    assert main(["gallery", "--out", str(tmp_path)]) == 0
-    text = (tmp_path / "README.md").read_text()
-    assert "Could not describe this result" in text.split("## single-a")[0]
-    assert "2 widths; the largest value is 16." in text
-
-
-def test_reproduce_runs_everything_then_writes_the_gallery(tmp_path, capsys):
-    assert main(["reproduce", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out] == ["counting", "single-a", "reproduce"]
-    assert out[-1].startswith("reproduce: 2 of 2 experiments in ")
-    for stem in ("counting", "single-a"):
-        for ext in ("csv", "png", "pdf", "json"):
-            assert (tmp_path / f"{stem}.{ext}").exists()
-    text = (tmp_path / "README.md").read_text()
-    assert "## counting" in text and "## single-a" in text
-
-
-def test_reproduce_reports_a_failing_experiment_and_runs_the_rest(tmp_path, capsys, monkeypatch):
-    import fixture_experiments.counting as counting
-
-    def broken(cfg, point):
-        raise RuntimeError("broken on purpose")
-
-    monkeypatch.setattr(counting, "run_point", broken)
-    assert main(["reproduce", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 1
-    err = capsys.readouterr().err
-    assert "broken on purpose" in err and "1 of 2 experiments failed: counting" in err
-    assert (tmp_path / "single-a.csv").exists() and not (tmp_path / "counting.csv").exists()
-    assert "## single-a" in (tmp_path / "README.md").read_text()
-
-
-def test_reproduce_validates_everything_before_running(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    line = one_line_error(capsys, ["reproduce", "--device", "cuda", "--out", str(tmp_path / "o")])
-    assert "CUDA is not available" in line
-    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("tty,quiet,shown", [(True, False, True), (True, True, False), (False, False, False)])

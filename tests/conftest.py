@@ -1,9 +1,13 @@
 """Shared fixtures. ``device`` runs a test on the CPU and, where CUDA exists, on the GPU;
-CUDA cases carry the ``gpu`` marker, so ``python -m pytest -m gpu`` selects exactly them."""
+CUDA cases carry the ``gpu`` marker, so ``python -m pytest -m gpu`` selects exactly them.
+``fixture_experiments`` points the runner at the test-only experiments; a runner test module
+selects it for every test with ``pytestmark = pytest.mark.usefixtures("fixture_experiments")``."""
 from __future__ import annotations
 
 import pytest
 import torch
+
+from runner_support import use_fixture_experiments
 
 def pytest_report_header(config):
     """Printed before the tests: what decides the last bits of every CPU result here."""
@@ -33,6 +37,12 @@ DEVICES = [
 @pytest.fixture(params=DEVICES)
 def device(request) -> str:
     return request.param
+
+
+@pytest.fixture
+def fixture_experiments(monkeypatch) -> None:
+    """The runner finds tests/fixture_experiments instead of experiments, for one test."""
+    use_fixture_experiments(monkeypatch)
 
 
 # Tolerances keyed by dtype (one table, as in neural-tangents): relative error allowed between

@@ -21,8 +21,8 @@ PACKAGE = "fixture_experiments"
 
 
 def use_fixture_experiments(monkeypatch) -> None:
-    """Point the runner at tests/fixture_experiments for one test (each test module calls this
-    from an autouse fixture)."""
+    """Point the runner at tests/fixture_experiments for one test (conftest.py's
+    ``fixture_experiments`` fixture calls this for every test of a runner test module)."""
     monkeypatch.syspath_prepend(str(TESTS_DIR))
     monkeypatch.setenv("APPROX_EXPERIMENTS", PACKAGE)
 

@@ -13,12 +13,10 @@ import pytest
 from approx import files
 from approx.files import write_atomic
 from approx.run.cli import main
-from runner_support import log_events, snapshot, stored_sizes, use_fixture_experiments
+from runner_support import log_events, snapshot, stored_sizes
 
 
-@pytest.fixture(autouse=True)
-def _fixture_experiments(monkeypatch):
-    use_fixture_experiments(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fixture_experiments")
 
 
 RESULTS = {"counting.csv", "counting.png", "counting.pdf", "counting.json", "README.md"}

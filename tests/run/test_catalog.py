@@ -5,12 +5,9 @@ from __future__ import annotations
 import pytest
 
 from approx.run import catalog
-from runner_support import use_fixture_experiments
 
 
-@pytest.fixture(autouse=True)
-def _fixture_experiments(monkeypatch):
-    use_fixture_experiments(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fixture_experiments")
 
 
 def test_catalog_order_puts_known_studies_first_in_their_fixed_order():

@@ -16,9 +16,7 @@ from approx.run.cli import main, main_for_module
 from runner_support import PACKAGE, REPO, cli_env, one_line_error, run_cli, snapshot, use_fixture_experiments
 
 
-@pytest.fixture(autouse=True)
-def _fixture_experiments(monkeypatch):
-    use_fixture_experiments(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fixture_experiments")
 
 
 def test_list_shows_experiments_with_their_summary_without_importing_them(capsys):

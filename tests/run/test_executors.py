@@ -29,12 +29,10 @@ from approx.run import executors
 from approx.run.cli import main
 from approx.run.executors import ExecutorSpec, InProcessExecutor, parse_executor
 from runner_support import (REPO, TESTS_DIR, cli_command, cli_env, kill_a_worker_mid_point, log_events,
-                            run_main_in_thread, running_points, use_fixture_experiments, wait_for)
+                            run_main_in_thread, running_points, wait_for)
 
 
-@pytest.fixture(autouse=True)
-def _fixture_experiments(monkeypatch):
-    use_fixture_experiments(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fixture_experiments")
 
 
 @pytest.mark.parametrize("text,spec", [

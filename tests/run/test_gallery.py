@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 
 from approx.run.cli import main
-from runner_support import use_fixture_experiments
 
-@pytest.fixture(autouse=True)
-def _fixture_experiments(monkeypatch):
-    use_fixture_experiments(monkeypatch)
+
+pytestmark = pytest.mark.usefixtures("fixture_experiments")
 
 
 def test_gallery_has_heading_figure_paragraph_and_command_in_fixed_order(tmp_path):

@@ -6,11 +6,9 @@ import pytest
 import torch
 
 from approx.run.cli import main
-from runner_support import one_line_error, use_fixture_experiments
+from runner_support import one_line_error
 
-@pytest.fixture(autouse=True)
-def _fixture_experiments(monkeypatch):
-    use_fixture_experiments(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fixture_experiments")
 
 
 def test_reproduce_runs_everything_then_writes_the_gallery(tmp_path, capsys):

@@ -20,12 +20,10 @@ import pytest
 from approx.run.cli import main
 from approx.run.runner import Request, RunInterrupted, UsageError, execute, plan_run
 from approx.run.store import PointStore, StoreError
-from runner_support import REPO, cli_command, cli_env, log_events, snapshot, use_fixture_experiments, wait_for
+from runner_support import REPO, cli_command, cli_env, log_events, snapshot, wait_for
 
 
-@pytest.fixture(autouse=True)
-def _fixture_experiments(monkeypatch):
-    use_fixture_experiments(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fixture_experiments")
 
 
 def _request(tmp_path: Path, **kwargs) -> Request:

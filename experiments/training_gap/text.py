@@ -1,0 +1,147 @@
+"""The gallery text of experiments/training_gap: the gap to the interpolant per optimizer setting,
+rates against width and budget, the cost, and the issue's targets met or missed, every number
+read from the DataFrame (the figure is in figure.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._shallow import diverged_text
+from .analysis import (
+    SMOOTH_KINDS, budget_exponents, final, issue_targets, labels, medians, reference_errors, trained, width_slopes,
+)
+from .config import FIT_MIN_WIDTH, SETTINGS
+
+__all__ = ["describe"]
+
+
+def describe(df: pd.DataFrame) -> str:
+    rows = trained(df)
+    label = labels(df)
+    settings = [s for s in SETTINGS if s in set(rows.setting)]
+    first = rows.iloc[0]
+    widths = sorted(rows.width.unique())
+    text = [
+        f"Trained one-hidden-layer networks ({', '.join(dict.fromkeys(rows.activation))}) on "
+        f"{', '.join(dict.fromkeys(rows.target))}, n = {', '.join(map(str, widths))}, {rows.seed.nunique()} seeds, "
+        f"{first.n_train:.0f} training points on an even grid, every setting from the same starting networks; "
+        "sup error: the largest over the evaluation grid, the breakpoints and bisected intervals (exact for ReLU "
+        f"networks on abs and triangle); {_certified_text(rows)}. Settings: "
+        + "; ".join(_setting_text(rows[rows.setting == s], label[s]) for s in settings) + "."
+    ]
+    text += _gap_text(df, settings, label)
+    text += _rates_text(df, settings, label)
+    text.append(_cost_text(df, settings, label))
+    verdicts = issue_targets(df)
+    text.append("The issue's targets: " + "; ".join(
+        f"{v['target']}: {v['verdict'].upper()} ({v['detail']}"
+        + (f"; missed at {', '.join(v['failures'][:4])}{' ...' if len(v['failures']) > 4 else ''}"
+           if v["verdict"] == "missed" else "") + ")" for v in verdicts) + ".")
+    text.append(_status_text(df, settings, label))
+    text.append(diverged_text(rows, lambda r: f"{r.setting} {r.activation} on {r.target} at n = {r.width} "
+                              f"({r.steps:.0f} steps, seed {int(r.seed)})"))
+    return " ".join(text)
+
+
+def _certified_text(rows: pd.DataFrame) -> str:
+    """How close the certified bounds came to the measured sup errors."""
+    close = rows.sup_error_bound <= rows.sup_error * (1 + 1e-3) + 1e-15
+    text = (f"the certified upper bound (approx.sup_error) is within 0.1% of it for {int(close.sum())} of "
+            f"{len(rows)} trained networks")
+    if not close.all():
+        worst = rows.loc[(rows.sup_error_bound / rows.sup_error)[~close].idxmax()]
+        text += (f" (the widest: {worst.sup_error:.2g} with a bound of {worst.sup_error_bound:.2g}, "
+                 f"{worst.setting} {worst.activation} on {worst.target} at n = {worst.width:.0f}, "
+                 "where the bisection's budget of points ran out)")
+    return text
+
+
+def _setting_text(rows: pd.DataFrame, name: str) -> str:
+    budgets = ", ".join(f"{b:.0f}" for b in sorted(rows.steps.unique()))
+    unit = "steps" if rows.optimizer.iloc[0] == "adam" else "iterations"
+    return f"{name}, {budgets} {unit}, n <= {rows.width.max():.0f}"
+
+
+def _gap_text(df: pd.DataFrame, settings: list[str], label: dict) -> list[str]:
+    """Per activation, at the widest width every setting trained: the median over targets of
+    (median trained sup error / interpolant's), per setting, and the best setting per target."""
+    rows = final(df)
+    med = medians(df).droplevel("steps")
+    interp = reference_errors(df)
+    out = []
+    for activation in dict.fromkeys(rows.activation):
+        part = rows[rows.activation == activation]
+        common = set.intersection(*(set(part[part.setting == s].width) for s in settings))
+        if not common:
+            continue
+        width = max(common)
+        ratios, best = {}, []
+        for s in settings:
+            r = [med[(t, activation, s, width)] / interp[(t, width)] for t in dict.fromkeys(part.target)
+                 if (t, activation, s, width) in med.index and interp[(t, width)] > 0]
+            ratios[s] = float(np.median(r)) if r else np.nan
+        for t in dict.fromkeys(part.target):
+            here = {s: med[(t, activation, s, width)] for s in settings if (t, activation, s, width) in med.index}
+            if here:
+                s = min(here, key=here.get)
+                best.append(f"{t} {here[s]:.2g} by {s} (interpolant {interp[(t, width)]:.2g})")
+        out.append(f"{activation} at n = {width}: median over targets of trained / interpolant sup error "
+                   + ", ".join(f"{label[s]} {ratios[s]:.3g}" for s in settings)
+                   + "; best median per target: " + ", ".join(best) + ".")
+    return out
+
+
+def _rates_text(df: pd.DataFrame, settings: list[str], label: dict) -> list[str]:
+    """Slopes against the width on the C^2 targets (where the interpolant's is -2), and the
+    exponents against the budget at the budget widths."""
+    slopes = width_slopes(df)
+    smooth = [t for t in dict.fromkeys(df[df.table == "reference"].target)
+              if df[df.target == t].kind.iloc[0] in SMOOTH_KINDS]
+    slopes = slopes[slopes.target.isin(smooth)]
+    out = []
+    interp = slopes[slopes.setting == "interpolant"]
+    if len(interp):
+        parts = []
+        for s in settings:
+            for activation, part in slopes[slopes.setting == s].groupby("activation", sort=False):
+                parts.append(f"{label[s]}, {activation}: " + ", ".join(f"{r.target} {r.slope:.2f}"
+                                                                       for r in part.itertuples()))
+        out.append(f"Sup-error slopes against n on the C^2 targets (n >= {FIT_MIN_WIDTH}, fitted on the medians "
+                   "over seeds): interpolant " + ", ".join(f"{r.target} {r.slope:.2f}" for r in interp.itertuples())
+                   + "; " + "; ".join(parts) + ".")
+    alphas = budget_exponents(df)
+    rows = trained(df)
+    alphas = alphas[alphas.width.isin(set(rows[rows.budget_width.astype(bool)].width))]
+    if len(alphas):
+        out.append(f"Exponent alpha of median sup error ~ budget^(-alpha) at n = "
+                   f"{', '.join(str(int(w)) for w in sorted(alphas.width.unique()))} (median over targets, "
+                   "activations and these widths, and its range): " + ", ".join(
+                       f"{label[s]} {alphas[alphas.setting == s].alpha.median():.2f} "
+                       f"({alphas[alphas.setting == s].alpha.min():.2f} .. {alphas[alphas.setting == s].alpha.max():.2f})"
+                       for s in settings if (alphas.setting == s).any())
+                   + "; a setting with one budget has none.")
+    return out
+
+
+def _cost_text(df: pd.DataFrame, settings: list[str], label: dict) -> str:
+    rows = final(df)
+    parts = []
+    for s in settings:
+        part = rows[rows.setting == s]
+        widest = part[part.width == part.width.max()].iloc[0]
+        per = widest.wall_s / widest.steps / widest.n_members
+        parts.append(f"{label[s]} {per * 1e3:.2g} ms at n = {widest.width:.0f} ({widest.wall_s:.1f} s for "
+                     f"{widest.steps:.0f} on {widest.n_members:.0f} networks, {widest.activation})")
+    total = rows.drop_duplicates(["activation", "setting", "width", "steps"]).wall_s.sum()
+    return (f"Wall time per step (or iteration) and network, ensembles trained as one batch: " + "; ".join(parts)
+            + f". Training at the largest budgets took {total:.0f} s in all.")
+
+
+def _status_text(df: pd.DataFrame, settings: list[str], label: dict) -> str:
+    rows = final(df)
+    parts = []
+    for s in settings:
+        counts = rows[rows.setting == s].status.value_counts()
+        parts.append(f"{label[s]} " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    return ("How the runs ended at the largest budget (stalled: L-BFGS found no decrease, or LM's damping "
+            "exceeded its maximum; converged: the loss reached its target): " + "; ".join(parts) + ".")

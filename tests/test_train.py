@@ -196,7 +196,7 @@ def test_each_ensemble_member_is_judged_against_its_own_reference():
 @pytest.mark.parametrize("ensemble", [None, 2])
 @pytest.mark.parametrize("check_every, last_fine", [(1, 7), (4, 4)])
 def test_nan_minibatch_loss_between_logs_is_caught_and_rolled_back(ensemble, check_every, last_fine):
-    # Issue 17: a NaN rate at step 7 makes the parameters NaN from step 8, a step that is
+    # A NaN rate at step 7 makes the parameters NaN from step 8, a step that is
     # checked but not logged (log_every=10). The run must stop there as diverged and return
     # the parameters of the last check at which the loss was fine: those a run of last_fine
     # steps ends with (same batches, same updates), bit for bit.

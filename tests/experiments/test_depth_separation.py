@@ -173,7 +173,7 @@ def test_exact_pl_errors_match_dense_sampling():
     assert parts.pl_errors(exact, k) == (0.0, 0.0)
 
 
-def test_default_preset_covers_the_issue():
+def test_default_preset_covers_k_1_to_8_with_matched_and_wide_shallow_nets():
     # sawtooth: t^k for k = 1..8; one hidden layer up to >= 2^k units and to ~a thousand
     # overall; deep up to 2k layers; >= 3 seeds and >= 3 learning rates; alternating up to k >= 7
     cfg = exp.Config(**exp.PRESETS["default"])

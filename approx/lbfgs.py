@@ -61,7 +61,7 @@ from torch import Tensor
 from . import checks
 from .engine_inputs import check_batch
 from .fit_options import FitOptions
-from .members import flatten, member_data, unflatten
+from .members import FlatStepper, flatten, member_data, unflatten
 from .network import Network
 
 __all__ = ["lbfgs_fit", "LBFGS", "strong_wolfe", "STATUSES", "HISTORY_COLUMNS"]
@@ -188,7 +188,7 @@ def _cubic_minimiser(lo: tuple, hi: tuple) -> float:
     return t if low + margin <= t <= high - margin else mid
 
 
-class LBFGS:
+class LBFGS(FlatStepper):
     """The stepper of ``approx.train.fit`` for optimizer="lbfgs" (the protocol is in
     approx.train): ``update`` is one L-BFGS iteration (a line search) of the running members."""
 
@@ -198,6 +198,7 @@ class LBFGS:
     def __init__(self, net: Network, x: Tensor, y: Tensor, options: FitOptions, loss_and_grad: Callable):
         y = check_batch(net, x, y)  # like the output: (batch, d_L) or (E, batch, d_L)
         self.net, self.single = net, net.ensemble is None
+        self.template = net
         self.memory, self.c1, self.c2 = options.memory, options.c1, options.c2
         self.max_evaluations = options.max_evaluations
         loss_name, single = options.loss, self.single
@@ -289,22 +290,6 @@ class LBFGS:
 
     def values(self, members: list[int]) -> list[list]:
         return [[self.step_sizes.get(e, 0.0), self.n_evaluations[e]] for e in members]
-
-    def network(self) -> Network:
-        return unflatten(self.net, self.theta)
-
-    def snapshot(self) -> Tensor:
-        return self.theta.clone()  # (E, P): updates write into theta
-
-    def restore(self, members: set[int], snapshot: Tensor) -> None:
-        idx = torch.tensor(sorted(members), device=self.theta.device)
-        self.theta[idx] = snapshot[idx]
-
-    def freeze(self, running: list[bool]) -> None:
-        self.running = list(running)
-
-    def result(self) -> Network:
-        return unflatten(self.net, self.theta)
 
 
 def _two_loop(grad: Tensor, pairs: list[tuple[Tensor, Tensor, Tensor]], gamma: Tensor) -> Tensor:

@@ -89,7 +89,7 @@ from . import checks
 from .engine_inputs import check_batch
 from .fit_options import FitOptions
 from .jacobian import jacobian, jacobian_bytes
-from .members import flatten, member_data, unflatten
+from .members import FlatStepper, flatten, member_data, unflatten
 from .network import Network
 
 __all__ = ["lm_fit", "LevenbergMarquardt", "nielsen_update", "solve_damped", "available_memory", "STATUSES",
@@ -252,7 +252,7 @@ def _factor(jac: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
     return aug[:, :rows, :n_params], aug[:, :rows, n_params]
 
 
-class LevenbergMarquardt:
+class LevenbergMarquardt(FlatStepper):
     """The stepper of ``approx.train.fit`` for optimizer="lm" (the protocol is in approx.train):
     ``update`` is one LM iteration of the running members, ``evaluate`` the mse it left."""
 
@@ -261,6 +261,7 @@ class LevenbergMarquardt:
 
     def __init__(self, net: Network, x: Tensor, y: Tensor, options: FitOptions):
         self.problem = problem = _Problem(net, x, y, options.engine)
+        self.template = net
         check_memory(net, problem.n, options.max_jacobian_bytes)
         self.max_damping = options.max_damping
         self.theta = theta = flatten(net)  # (E, P)
@@ -331,19 +332,3 @@ class LevenbergMarquardt:
     def values(self, members: list[int]) -> list[list]:
         lams = self.lam.tolist()
         return [[lams[e], self.accepted[e], self.n_jacobians[e]] for e in members]
-
-    def network(self) -> Network:
-        return unflatten(self.problem.net, self.theta)
-
-    def snapshot(self) -> Tensor:
-        return self.theta.clone()  # (E, P): updates write into theta
-
-    def restore(self, members: set[int], snapshot: Tensor) -> None:
-        idx = torch.tensor(sorted(members), device=self.theta.device)
-        self.theta[idx] = snapshot[idx]
-
-    def freeze(self, running: list[bool]) -> None:
-        self.running = list(running)
-
-    def result(self) -> Network:
-        return unflatten(self.problem.net, self.theta)

@@ -15,7 +15,7 @@ from torch import Tensor
 from .jacobian import parameter_slices
 from .network import Network
 
-__all__ = ["flatten", "unflatten", "member_data"]
+__all__ = ["flatten", "unflatten", "member_data", "FlatStepper"]
 
 
 def flatten(net: Network) -> Tensor:
@@ -42,3 +42,28 @@ def member_data(x: Tensor, y: Tensor, members: Tensor, single: bool) -> tuple[Te
         return x, y
     return (x if x.ndim == 2 else x[members]), y[members]
 
+
+
+class FlatStepper:
+    """What fit's loop asks of a stepper that keeps each member's parameters as one row of
+    ``theta`` (E, P) over the Network ``template``: snapshots to roll back to, freezing, and the
+    Network it ends with. Subclasses set ``template``, ``theta`` and ``running``."""
+
+    template: Network
+    theta: Tensor  # (E, P)
+    running: list[bool]
+
+    def network(self) -> Network:
+        return unflatten(self.template, self.theta)
+
+    result = network
+
+    def snapshot(self) -> Tensor:
+        return self.theta.clone()  # (E, P): updates write into theta
+
+    def restore(self, members: set[int], snapshot: Tensor) -> None:
+        idx = torch.tensor(sorted(members), device=self.theta.device)
+        self.theta[idx] = snapshot[idx]
+
+    def freeze(self, running: list[bool]) -> None:
+        self.running = list(running)

@@ -42,10 +42,14 @@ from torch import Tensor
 from approx.network import Layer, Network
 from approx.train import DIVERGENCE_FACTOR, fit
 
-__all__ = ["DIVERGED_STYLE", "shallow_ensemble", "train", "evaluate", "diverged_text"]
+__all__ = ["DIVERGED_STYLE", "OPTIMIZERS", "OPTIMIZER_NAMES", "shallow_ensemble", "train", "evaluate",
+           "optimizer_of", "diverged_text"]
 
 SIGMOIDAL = ("sigmoid", "tanh")
 DIVERGED_STYLE = {"marker": "x", "color": "red", "s": 18, "linewidths": 1.0, "zorder": 5}  # scatter
+# what a study's ``optimizer`` field may name, and how its texts name it
+OPTIMIZER_NAMES = {"adam": "Adam", "lbfgs": "L-BFGS", "lm": "Levenberg-Marquardt"}
+OPTIMIZERS = tuple(OPTIMIZER_NAMES)
 
 
 def shallow_ensemble(d: int, width: int, activation: str, seeds: Sequence[int], *,
@@ -63,15 +67,23 @@ def shallow_ensemble(d: int, width: int, activation: str, seeds: Sequence[int], 
 
 
 def train(net: Network, x: Tensor, y: Tensor, *, engine: str, lr: float, steps: int,
-          batch_size: int | None = None, beta2: float = 0.999,
-          seed: int = 0) -> tuple[Network, Tensor, list[str]]:
+          batch_size: int | None = None, beta2: float = 0.999, seed: int = 0,
+          optimizer: str = "adam") -> tuple[Network, Tensor, list[str]]:
     """Adam (betas (0.9, beta2)) with a cosine schedule; returns (trained net, final training
-    loss (E,), statuses). ``batch_size`` None or >= n trains on the full batch."""
-    if batch_size is not None and batch_size >= x.shape[-2]:
-        batch_size = None
-    trained, history = fit(net, (x, y), engine=engine, optimizer="adam", lr=lr, steps=steps,
-                           schedule="cosine", batch_size=batch_size, betas=(0.9, beta2),
-                           log_every=max(steps, 1), seed=seed)
+    loss (E,), statuses). ``batch_size`` None or >= n trains on the full batch.
+
+    optimizer "lbfgs" or "lm" (approx.train.fit's L-BFGS and Levenberg-Marquardt) instead take
+    ``steps`` iterations on the full batch: they set their own steps, so lr, batch_size, beta2
+    and seed (the mini-batch order) are Adam's and unused."""
+    if optimizer != "adam":
+        trained, history = fit(net, (x, y), engine=engine, optimizer=optimizer, steps=steps,
+                               log_every=max(steps, 1))
+    else:
+        if batch_size is not None and batch_size >= x.shape[-2]:
+            batch_size = None
+        trained, history = fit(net, (x, y), engine=engine, optimizer="adam", lr=lr, steps=steps,
+                               schedule="cosine", batch_size=batch_size, betas=(0.9, beta2),
+                               log_every=max(steps, 1), seed=seed)
     last = history.sort_values("step").groupby("member").tail(1).sort_values("member")
     return trained, torch.tensor(last.loss.to_numpy()), list(last.status)
 
@@ -86,6 +98,13 @@ def evaluate(net: Network, x: Tensor, cells: int = 2**18) -> Tensor:
     x = x.to(net64.device, torch.float64)
     rows = max(1, cells // ((net64.ensemble or 1) * max(net64.sizes)))
     return torch.cat([net64(x[i:i + rows]) for i in range(0, x.shape[0], rows)], dim=-2)
+
+
+def optimizer_of(row: pd.Series) -> str:
+    """The optimizer a result row's networks were trained with: its ``optimizer`` column, or
+    "adam" in results written before the column existed."""
+    value = row.get("optimizer", "adam")
+    return value if isinstance(value, str) else "adam"
 
 
 def diverged_text(trained: pd.DataFrame, label: Callable[[Any], str], shown: int = 6) -> str:

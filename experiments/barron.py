@@ -16,7 +16,8 @@ about half the cube (C = inf). Two kinds of networks:
   * trained: for each d, family and width, ``n_seeds`` networks trained by Adam on mini-batches
     of a large sample (so that the test error measures approximation and optimisation, not
     overfitting), tested on fresh points; a mean-field output layer (experiments/_shallow.py)
-    lets one learning rate serve widths 4 .. 512; trained in float32, tested in float64;
+    lets one learning rate serve widths 4 .. 512; trained in float32, tested in float64 (or,
+    with --set optimizer=lbfgs or lm, by L-BFGS or Levenberg-Marquardt on the full sample);
   * sampled: the network of Barron's proof (approx.constructions.barron.barron_sampled: n units
     drawn by Maurey's argument), ``n_draws`` draws per width, for the ridge family, whose
     expected error is at most ~V^2/n with V <= 2C.
@@ -43,7 +44,9 @@ from approx.plotting import figure, save
 from approx.train import TRAINING_ENGINES
 
 from ._limits import MAX_COUNT, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
-from ._shallow import DIVERGED_STYLE, diverged_text, evaluate, shallow_ensemble, train
+from ._shallow import (
+    DIVERGED_STYLE, OPTIMIZER_NAMES, OPTIMIZERS, diverged_text, evaluate, optimizer_of, shallow_ensemble, train,
+)
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
            "describe"]
@@ -61,8 +64,9 @@ class Config:
     activation: str = "sigmoid"  # Barron's theorem is for sigmoidal units
     n_seeds: int = 3  # networks per (d, family, width), trained as one ensemble
     n_train: int = 8192  # training sample (uniform on [0, 1]^d)
+    optimizer: str = "adam"  # adam | lbfgs | lm (float64 suits these two: set dtype=float64; full batch)
     batch_size: int = 128  # Adam mini-batch
-    steps: int = 1500  # Adam steps (cosine schedule)
+    steps: int = 1500  # Adam steps (cosine schedule); lbfgs, lm: iterations
     lr: float = 0.1  # Adam learning rate
     beta2: float = 0.999  # Adam's second-moment decay
     init_steepness: float = 8.0  # first-layer init scale (experiments/_shallow.py)
@@ -83,6 +87,7 @@ class Config:
         checks.choice("activation", self.activation, ("sigmoid", "tanh", "relu", "softplus"))
         checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
         checks.integer("n_train", self.n_train, low=1, high=MAX_POINTS)
+        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
         checks.integer("batch_size (at most n_train)", self.batch_size, low=1, high=self.n_train)
         checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
         checks.number("lr", self.lr, low=0, low_open=True)
@@ -167,8 +172,10 @@ def run_point(cfg: Config, point: dict) -> pd.DataFrame:
                                init_steepness=cfg.init_steepness, mean_field=cfg.mean_field,
                                dtype=DTYPES[cfg.dtype], device=device)
         net, loss, status = train(net, x, y, engine=cfg.engine, lr=cfg.lr, steps=cfg.steps,
-                                  batch_size=cfg.batch_size, beta2=cfg.beta2, seed=cfg.seed)
+                                  batch_size=cfg.batch_size, beta2=cfg.beta2, seed=cfg.seed,
+                                  optimizer=cfg.optimizer)
         test = (evaluate(net, xt) - yt).square().mean(dim=(1, 2)).cpu()  # (E,), float64
+    adam = cfg.optimizer == "adam"  # lbfgs and lm: full batch, no rate
     rows = []
     for e, (f, s) in enumerate(members):
         constant = f.barron
@@ -176,8 +183,9 @@ def run_point(cfg: Config, point: dict) -> pd.DataFrame:
                      "test_mse": float(test[e]), "train_mse": float(loss[e]),
                      "target_var": float(yt[e].var()), "barron_constant": constant,
                      "barron_bound": (2 * constant) ** 2 / width, "status": status[e],
-                     "steps": cfg.steps, "batch_size": cfg.batch_size, "n_train": cfg.n_train,
-                     "lr": cfg.lr, "mean_field": cfg.mean_field, "train_dtype": cfg.dtype})
+                     "optimizer": cfg.optimizer, "steps": cfg.steps,
+                     "batch_size": cfg.batch_size if adam else cfg.n_train, "n_train": cfg.n_train,
+                     "lr": cfg.lr if adam else np.nan, "mean_field": cfg.mean_field, "train_dtype": cfg.dtype})
     return pd.DataFrame(rows)
 
 
@@ -231,7 +239,8 @@ def _error_panel(ax, part: pd.DataFrame, colors: dict, method: str, family: str,
         w = np.array([part.width.min(), part.width.max()], dtype=float)
         anchor = part[part.width == w[0]].test_mse.median()
         ax.plot(w, anchor * w[0] / w, color="grey", linewidth=1.2, linestyle=":", label="slope -1")
-    what = {"trained": "trained (Adam)", "sampled": "sampled as in Barron's proof"}[method]
+    trained_by = OPTIMIZER_NAMES[optimizer_of(part.iloc[0])] if len(part) else "Adam"
+    what = {"trained": f"trained ({trained_by})", "sampled": "sampled as in Barron's proof"}[method]
     note = ("\n(dashed: E err^2 <= ~V^2/n, V <= 2C)" if method == "sampled"
             else "" if finite else "\n(Barron constant infinite)")
     ax.set(xscale="log", yscale="log", xlabel="hidden units n", ylabel="test MSE (squared L2 error)",
@@ -323,14 +332,16 @@ def _trained_text(trained: pd.DataFrame) -> str:
     rel = (trained.test_mse / trained.target_var).groupby(
         [trained.family, trained.d, trained.width]).median()  # (family, d, width) -> median
     output = "mean-field output layer" if first.mean_field else "standard output layer"
+    name = OPTIMIZER_NAMES[optimizer_of(first)]
+    how = (f"Adam, {first.steps:.0f} steps, cosine schedule from lr {first.lr:g}, mini-batches of "
+           f"{first.batch_size:.0f} from" if name == "Adam" else f"{name}, {first.steps:.0f} iterations on all")
     return (
-        f"Trained networks ({trained.seed.nunique()} seeds; Adam, {first.steps:.0f} steps, cosine "
-        f"schedule from lr {first.lr:g}, mini-batches of {first.batch_size:.0f} from "
+        f"Trained networks ({trained.seed.nunique()} seeds; {how} "
         f"{first.n_train:.0f} uniform points, {output}, {first.train_dtype}): median test MSE / "
         f"Var f at n = {' -> '.join(map(str, shown))}: "
         + ", ".join(f"{fam} d={d} " + " -> ".join(f"{rel.get((fam, d, w), np.nan):.2g}" for w in shown)
                     for fam in dict.fromkeys(trained.family) for d in sorted(trained.d.unique()))
-        + ". Where these stop falling, Adam's step budget, not the width, sets the error, so the "
+        + f". Where these stop falling, {name}'s step budget, not the width, sets the error, so the "
         "trained slopes mix approximation with optimisation; the theorem is about the best network "
         "of each width, which the sampled networks track.")
 

@@ -15,7 +15,8 @@ sawtooth
     Trained on t^k, k = 1..8: deep narrow networks (L = k and 2k hidden layers of width 8) and
     one-hidden-layer networks matched to each in parameters, of 2^k units (enough to represent
     t^k) and of 4 * 2^k (up to 1024); all seeds times all learning rates as one ensemble, Adam,
-    full batch on the kinks and midpoints j / 2^(k+1). Errors are exact (both functions are
+    full batch on the kinks and midpoints j / 2^(k+1) (or --set optimizer=lbfgs or lm: L-BFGS
+    or Levenberg-Marquardt, one run per seed). Errors are exact (both functions are
     piecewise linear: the sup and L2 distances are read off the union of their breakpoints),
     and approx.pieces counts the pieces each trained network realises, against 2^k and the
     (2m)^L bound.

@@ -15,6 +15,7 @@ from approx.network import DTYPES, INITS
 from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
+from .._shallow import OPTIMIZERS
 
 __all__ = ["MAX_K", "PARTS", "PRESETS", "Config", "Constructed", "Sawtooth", "Alternating", "Radial"]
 
@@ -110,7 +111,9 @@ class Config:
     sawtooth: Sawtooth = Sawtooth()
     alternating: Alternating = Alternating()
     radial: Radial = Radial()  # with its own training settings
-    steps: int = 1000  # sawtooth, alternating: Adam steps, full batch
+    optimizer: str = "adam"  # sawtooth, alternating: adam | lbfgs | lm (one run per seed: no rates;
+    #                          float64 suits these two, set dtype=float64); radial keeps Adam
+    steps: int = 1000  # ... Adam steps, full batch (lbfgs, lm: iterations)
     lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)  # ... Adam rates; the best final training loss is kept
     n_seeds: int = 3  # ... initialisations per configuration
     init: str = "kinks"  # ... He weights, first-layer kinks ~ U[0, 1]; or an INITS name
@@ -124,6 +127,7 @@ class Config:
         for name, group in (("constructed", Constructed), ("sawtooth", Sawtooth), ("alternating", Alternating),
                             ("radial", Radial)):
             checks.group(name, getattr(self, name), group)  # each group checked its own fields
+        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
         checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
         checks.numbers("lrs", self.lrs, low=0, low_open=True)
         checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)

@@ -10,6 +10,7 @@ Columns (a part leaves the others empty):
     n_hidden, width, n_params     hidden layers, the widest of them, parameters of one network
     seed, lr, best_lr             member's initialisation and Adam rate; True on the rate with
                                   the lowest final training loss for its configuration and seed
+    optimizer                     sawtooth, alternating: adam, lbfgs or lm (lr NaN for these)
     train_loss, status, step      final (or, in radial, logged) training loss and fit status
     n_points                      training points (sawtooth, alternating)
     err_sup, err_l2               exact distances to t^k on [0, 1] (sawtooth), or the constructed
@@ -83,8 +84,11 @@ def _constructed_row(target: str, k: int, arch: str, net: Network, err: float, e
 
 # ---------------------------------------------------------------------- training helpers
 def _members(cfg: Config, radial: bool = False) -> list[tuple[int, float]]:
-    """(seed, lr) of every ensemble member: all seeds times all learning rates (radial's own)."""
+    """(seed, lr) of every ensemble member: all seeds times all learning rates (radial's own);
+    with lbfgs or lm (sawtooth, alternating) one member per seed, lr NaN: they take no rate."""
     n_seeds, lrs = (cfg.radial.n_seeds, cfg.radial.lrs) if radial else (cfg.n_seeds, cfg.lrs)
+    if not radial and cfg.optimizer != "adam":
+        lrs = (math.nan,)
     return list(itertools.product(range(cfg.seed, cfg.seed + n_seeds), lrs))
 
 
@@ -106,7 +110,11 @@ def _network_1d(cfg: Config, sizes: list[int], seeds: list[int], device, dtype) 
 
 
 def _train(cfg: Config, net: Network, x, y, steps: int, members: list[tuple[int, float]],
-           metrics=None, log_every: int | None = None):
+           metrics=None, log_every: int | None = None, optimizer: str = "adam"):
+    """Adam at each member's rate, or lbfgs / lm (no rate, no mini-batches: seed unused)."""
+    if optimizer != "adam":
+        return fit(net, (x, y), engine=cfg.engine, loss="mse", optimizer=optimizer, steps=steps,
+                   log_every=log_every or steps, metrics=metrics)
     return fit(net, (x, y), engine=cfg.engine, loss="mse", optimizer="adam",
                lr=[lr for _, lr in members], steps=steps, seed=[s for s, _ in members],
                log_every=log_every or steps, metrics=metrics)
@@ -176,13 +184,13 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
     rows = []
     for arch, sizes in _architectures(cfg, k):
         net = _network_1d(cfg, sizes, [s for s, _ in members], device, dtype)
-        trained, history = _train(cfg, net, x, y, cfg.steps, members)
+        trained, history = _train(cfg, net, x, y, cfg.steps, members, optimizer=cfg.optimizer)
         final = _final(history)
         measured = _piece_rows(trained.to("cpu", torch.float64), k)
         for e, ((seed, lr), extra) in enumerate(zip(members, measured)):
             rows.append({"part": "sawtooth", "target": "sawtooth", "k": k, "arch": arch,
                          "n_hidden": len(sizes) - 2, "width": max(sizes[1:-1]),
-                         "n_params": trained.n_params, "seed": seed, "lr": lr,
+                         "n_params": trained.n_params, "seed": seed, "lr": lr, "optimizer": cfg.optimizer,
                          "train_loss": final.loc[e, "loss"], "status": final.loc[e, "status"],
                          "step": int(final.loc[e, "step"]), **extra, "n_pieces_target": 2 ** k,
                          "pieces_bound": _pieces_bound(sizes), "n_points": n + 1})
@@ -209,7 +217,7 @@ def alternating(cfg: Config, k: int) -> pd.DataFrame:
     members = _members(cfg)
     for arch, sizes in archs:
         net = _network_1d(cfg, sizes, [s for s, _ in members], device, dtype)
-        trained, history = _train(cfg, net, x, y, cfg.steps, members)
+        trained, history = _train(cfg, net, x, y, cfg.steps, members, optimizer=cfg.optimizer)
         final = _final(history)
         trained64 = trained.to("cpu", torch.float64)
         errors = _class_error(trained64, x64, y64)
@@ -218,7 +226,7 @@ def alternating(cfg: Config, k: int) -> pd.DataFrame:
             n_pieces = len(breakpoints(member, 0.0, 1.0)) + 1
             rows.append({"part": "alternating", "target": "alternating", "k": k, "arch": arch,
                          "n_hidden": len(sizes) - 2, "width": max(sizes[1:-1]),
-                         "n_params": trained.n_params, "seed": seed, "lr": lr,
+                         "n_params": trained.n_params, "seed": seed, "lr": lr, "optimizer": cfg.optimizer,
                          "train_loss": final.loc[e, "loss"], "status": final.loc[e, "status"],
                          "class_err": errors[e], "n_pieces": n_pieces,
                          "err_floor_pieces": alternating_error_floor(n_pieces, k),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._shallow import OPTIMIZER_NAMES, optimizer_of
 from .analysis import CONSTANT_FIT, best, diverged_runs
 
 __all__ = ["describe"]
@@ -102,6 +103,7 @@ def _trained_table(summary: pd.DataFrame) -> str:
 
 def _describe_trained(df: pd.DataFrame) -> str:
     b = df[df["part"] == "sawtooth"]
+    optimizer = optimizer_of(b.iloc[0])  # adam, lbfgs or lm
     keys = ["k", "arch", "n_hidden", "width"]
     summary = _per_k(best(df, "sawtooth", keys, "err_l2"), best(df, "sawtooth", keys, "n_pieces"))
     chosen = b[b["best_lr"].astype(bool)]
@@ -121,7 +123,9 @@ def _describe_trained(df: pd.DataFrame) -> str:
             f"realise {ratio.min():.2g} to {ratio.max():.2g} times the 2^k pieces of t^k"
             + (f": at k = {', '.join(map(str, enough))} enough pieces, misplaced" if len(enough) else "")
             + (f"{';' if len(enough) else ':'} at k = {', '.join(map(str, short))} fewer than t^k has"
-               if len(short) else "") + ". Gradient descent does not find the composition.")
+               if len(short) else "")
+            + f". {'Gradient descent' if optimizer == 'adam' else OPTIMIZER_NAMES[optimizer]} does not find the "
+            "composition.")
     # "learned nothing": every configuration's median within 1% of the constant fit
     medians = best(df, "sawtooth", keys, "err_l2").groupby("k")["median"].min()
     flat = medians.index[medians >= 0.99 * CONSTANT_FIT]
@@ -133,11 +137,13 @@ def _describe_trained(df: pd.DataFrame) -> str:
         f"{widest['median_pieces']:.0f} pieces at k = {int(widest['k'])} (t^k has "
         f"{2 ** int(widest['k'])}).")
     over = int((b["n_pieces"] > b["pieces_bound"]).sum())
+    rates = (f"best of {b['lr'].nunique()} learning rates ({', '.join(f'{v:g}' for v in sorted(b['lr'].unique()))}) "
+             "by final training loss" if optimizer == "adam" else "one run per seed")
     return (
-        f"**Sawtooth: trained on t^k** (Adam, {int(b['step'].max())} full-batch steps on the kinks and "
-        f"midpoints j / 2^(k+1) ({int(b['n_points'].max())} points at k = {int(b['k'].max())}), best "
-        f"of {b['lr'].nunique()} learning rates ({', '.join(f'{v:g}' for v in sorted(b['lr'].unique()))}) "
-        f"by final training loss; median [min, max] over {chosen['seed'].nunique()} seeds; L2 errors "
+        f"**Sawtooth: trained on t^k** ({OPTIMIZER_NAMES[optimizer]}, {int(b['step'].max())} full-batch "
+        f"{'steps' if optimizer == 'adam' else 'iterations'} on the kinks and "
+        f"midpoints j / 2^(k+1) ({int(b['n_points'].max())} points at k = {int(b['k'].max())}), {rates}; "
+        f"median [min, max] over {chosen['seed'].nunique()} seeds; L2 errors "
         f"exact, {CONSTANT_FIT:.3f} = 1/sqrt(12) is the constant fit 1/2). Prediction: k hidden layers "
         f"of width 2 (6k + 1 parameters) represent t^k exactly, one hidden layer needs 2^k units. "
         f"Measured:\n\n" + _trained_table(summary) + "\n\n"

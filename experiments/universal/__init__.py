@@ -12,7 +12,9 @@ and L2 error, on a fine grid, of
   * the piecewise-linear interpolant as n ReLUs (n - 1 intervals);
   * one-hidden-layer sigmoid, tanh and ReLU networks of width n *trained* by Adam on an even
     grid of n_train points (mini-batches, cosine schedule; seeds x targets as one ensemble per
-    width; approx.train.fit, either engine), over the same widths as the constructions. A
+    width; approx.train.fit, either engine), over the same widths as the constructions (or, with
+    --set optimizer=lbfgs or lm, by L-BFGS or Levenberg-Marquardt on the full batch; see
+    experiments/training_gap for all of them side by side). A
     mean-field output layer (experiments/_shallow.py) lets one learning rate serve every width;
     training runs in float32, errors are measured in float64.
 Rates are log-log slopes of error against width (approx.metrics.loglog_slope, 95% CI) over
@@ -104,7 +106,9 @@ def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
                            init_steepness=steepness, scale_relu=True,
                            mean_field=cfg.mean_field, dtype=DTYPES[cfg.dtype], device=device)
     net, loss, status = train(net, x, y, engine=cfg.engine, lr=cfg.lr, steps=cfg.steps,
-                              batch_size=cfg.batch_size, beta2=cfg.beta2, seed=cfg.seed)
+                              batch_size=cfg.batch_size, beta2=cfg.beta2, seed=cfg.seed,
+                              optimizer=cfg.optimizer)
+    adam = cfg.optimizer == "adam"  # lbfgs and lm: full batch, no rate
     xe = grid(cfg.n_eval, device=device)
     out = evaluate(net, xe)  # (E, n_eval, 1), float64
     rows = []
@@ -114,8 +118,9 @@ def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
                      "width": width, "n": width, "steepness": math.nan, "seed": s,
                      "bound": math.nan, "init_steepness": steepness, "train_loss": float(loss[e]),
                      "status": status[e],
-                     "steps": cfg.steps, "batch_size": min(cfg.batch_size, cfg.n_train),
-                     "n_train": cfg.n_train, "lr": cfg.lr, "mean_field": cfg.mean_field,
+                     "optimizer": cfg.optimizer, "steps": cfg.steps,
+                     "batch_size": min(cfg.batch_size, cfg.n_train) if adam else cfg.n_train,
+                     "n_train": cfg.n_train, "lr": cfg.lr if adam else math.nan, "mean_field": cfg.mean_field,
                      "train_dtype": cfg.dtype,
                      **errors(lambda _: out[e], _targets.get(name), xe)})
         if draw_curves and name == cfg.curve_target and s == seeds[0]:

@@ -14,6 +14,7 @@ from approx.network import DTYPES
 from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
+from .._shallow import OPTIMIZERS
 
 __all__ = ["Config", "PRESETS", "FIT_MIN_WIDTH", "RAMP", "INTERP", "steepness_of"]
 
@@ -34,8 +35,9 @@ class Config:
     n_seeds: int = 3  # trained networks per (target, activation, width): seeds seed .. seed+n-1
     n_train: int = 2048  # training points: an even grid on [0, 1] (more than a 1024-unit net's
     #                      3073 parameters can interpolate trivially)
+    optimizer: str = "adam"  # adam | lbfgs | lm (float64 suits these two: set dtype=float64; full batch)
     batch_size: int = 32  # Adam mini-batch (points per step); n_train or more: full batch
-    steps: int = 1500  # Adam steps (cosine schedule)
+    steps: int = 1500  # Adam steps (cosine schedule); lbfgs, lm: iterations
     lr: float = 0.2  # Adam learning rate
     beta2: float = 0.99  # Adam's second-moment decay
     init_steepness: float = 20.0  # first-layer init scale (experiments/_shallow.py); sigmoid
@@ -71,6 +73,7 @@ class Config:
         checks.choices("activations", self.activations, ("sigmoid", "tanh", "relu", "softplus"), min_len=0)
         checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
         checks.integer("n_train", self.n_train, low=2, high=MAX_POINTS)
+        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
         checks.integer("batch_size", self.batch_size, low=1, high=MAX_POINTS)
         checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
         checks.number("lr", self.lr, low=0, low_open=True)

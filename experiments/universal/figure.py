@@ -13,7 +13,7 @@ import pandas as pd
 
 from approx.plotting import figure, save
 
-from .._shallow import DIVERGED_STYLE
+from .._shallow import DIVERGED_STYLE, OPTIMIZER_NAMES, optimizer_of
 from .analysis import rates
 from .config import FIT_MIN_WIDTH, INTERP, RAMP
 
@@ -111,8 +111,10 @@ def draw(df: pd.DataFrame, table: pd.DataFrame, path: Path, fit_min_width: int) 
     trained = errs[errs.method.str.startswith("trained")]
     if len(trained) and "batch_size" in trained:
         first = trained.iloc[0]
-        bottom[3].text(0.5, 0.02, f"trained: Adam, {first.steps:.0f} steps, batches of "
-                       f"{first.batch_size:.0f}\nfrom {first.n_train:.0f} grid points; median of "
+        optimizer = optimizer_of(first)
+        how = (f"Adam, {first.steps:.0f} steps, batches of {first.batch_size:.0f}" if optimizer == "adam"
+               else f"{OPTIMIZER_NAMES[optimizer]}, {first.steps:.0f} iterations, full batch")
+        bottom[3].text(0.5, 0.02, f"trained: {how}\nfrom {first.n_train:.0f} grid points; median of "
                        f"{trained.seed.nunique()} seeds", transform=bottom[3].transAxes,
                        ha="center", va="bottom", fontsize=7, color="0.3")
     save(fig, path)

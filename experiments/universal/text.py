@@ -9,7 +9,7 @@ import pandas as pd
 
 from approx import targets as _targets
 
-from .._shallow import diverged_text
+from .._shallow import OPTIMIZER_NAMES, diverged_text, optimizer_of
 from .analysis import completed, rates
 from .config import FIT_MIN_WIDTH, INTERP, RAMP
 
@@ -77,9 +77,12 @@ def _trained_text(errs: pd.DataFrame, sup: pd.DataFrame, trained: list[str]) -> 
     first = rows.iloc[0]
     output = ("a mean-field output layer (1/n) sum a_i h_i" if first.mean_field
               else "a standard output layer")
-    text = [f"Trained networks ({rows.seed.nunique()} seeds per width and activation, medians): Adam "
-            f"({first.steps:.0f} steps, cosine schedule from lr {first.lr:g}) on mini-batches of "
-            f"{first.batch_size:.0f} from {first.n_train:.0f} grid points, {first.train_dtype}, "
+    optimizer = optimizer_of(first)
+    how = (f"Adam ({first.steps:.0f} steps, cosine schedule from lr {first.lr:g}) on mini-batches of "
+           f"{first.batch_size:.0f} from" if optimizer == "adam"
+           else f"{OPTIMIZER_NAMES[optimizer]} ({first.steps:.0f} iterations) on all")
+    text = [f"Trained networks ({rows.seed.nunique()} seeds per width and activation, medians): {how} "
+            f"{first.n_train:.0f} grid points, {first.train_dtype}, "
             f"{output}. Fitted slopes: " + "; ".join(
                 f"{m}: " + ", ".join(f"{r.target} {r.slope:.2f} [{r.lo:.2f}, {r.hi:.2f}]"
                                      for r in sup[sup.method == m].itertuples())

@@ -1,11 +1,18 @@
 """experiments/_shallow.py: the mean-field output layer computes the same function class and makes
-Adam's first step width-independent; chunked float64 evaluation equals the plain forward pass."""
+Adam's first step width-independent; chunked float64 evaluation equals the plain forward pass.
+Its ``train`` also takes optimizer lbfgs or lm: the ``optimizer`` field of universal, barron and
+depth_separation (issue 14, item 5) runs their trained parts with them through the command line,
+the rows and the text say which, Adam stays the default, and a bad name is refused in one line."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import torch
 
 from approx.network import Layer, Network
+from approx.run.cli import main
 from approx.train import fit
 from experiments._shallow import evaluate, shallow_ensemble
 from rounding import forward_error_bound
@@ -69,3 +76,60 @@ def test_evaluate_in_blocks_is_the_float64_forward_pass():
     # negative controls: the bound is tight enough to see a float32 evaluation, and a wrong member
     assert not bool(((net(x.float()).double() - whole).abs() <= bound).all())
     assert not bool(((evaluate(net.member(0), x) - whole[1]).abs() <= bound[1]).all())
+
+
+# ---------------------------------------------------------------------------- the optimizer field
+STUDIES = ("universal", "barron", "depth_separation")
+
+
+def _run(name: str, out: Path, *assignments: str) -> tuple[pd.DataFrame, str]:
+    """The smoke preset through the CLI with --set assignments; the CSV and the gallery text."""
+    argv = ["run", name, "--preset", "smoke", "--device", "cpu", "--quiet", "--out", str(out)]
+    for a in assignments:
+        argv += ["--set", a]
+    assert main(argv) == 0
+    return pd.read_csv(out / f"{name}.csv"), (out / "README.md").read_text()
+
+
+def _trained(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    if name == "universal":
+        return df[(df.table == "error") & (df.seed >= 0)]
+    if name == "barron":
+        return df[df.method == "trained"]
+    return df[df.part.isin(["sawtooth", "alternating"]) & (df.arch != "constructed")]
+
+
+@pytest.mark.parametrize("name", STUDIES)
+@pytest.mark.parametrize("optimizer, called", [("lm", "Levenberg-Marquardt"), ("lbfgs", "L-BFGS")])
+def test_second_order_smoke_runs(name, optimizer, called, tmp_path):
+    df, text = _run(name, tmp_path, f"optimizer={optimizer}", "dtype=float64")
+    rows = _trained(name, df)
+    assert len(rows) and (rows.optimizer == optimizer).all()
+    assert set(rows.status) <= {"completed", "converged", "stalled"}
+    assert rows.lr.isna().all()  # no rate: the line search or the damping sets the step
+    assert called in text
+    if name == "depth_separation":  # one run per seed, no grid of rates
+        part = rows[rows.part == "sawtooth"]
+        assert len(part) == part.groupby(["k", "arch", "n_hidden", "width"]).ngroups * part.seed.nunique()
+        assert (df[df.part == "radial"].lr.notna()).all()  # radial keeps Adam
+    else:
+        assert (rows.batch_size == rows.n_train).all()  # the full batch
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_adam_stays_the_default(name, tmp_path):
+    """The control: without the field the rows say adam and carry Adam's rate."""
+    df, text = _run(name, tmp_path)
+    rows = _trained(name, df)
+    assert (rows.optimizer == "adam").all() and rows.lr.notna().all()
+    assert "Levenberg-Marquardt" not in text
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_a_bad_optimizer_is_one_line(name, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", name, "--preset", "smoke", "--quiet", "--out", str(out), "--set", "optimizer=newton"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"approx: invalid configuration for {name}: unknown optimizer 'newton'; "
+                                "allowed: adam, lbfgs, lm"]
+    assert not out.exists()

@@ -123,6 +123,10 @@ class Config:
         settings = checks.choices("optimizers", self.optimizers, SETTINGS)
         for group in GROUPS:
             checks.group(group.GROUP, getattr(self, group.GROUP), group)
+        if not any(self.trains(s, w) for s in settings for w in widths):  # nothing to compare
+            caps = ", ".join(f"{s}.max_width={getattr(self, s).max_width}" for s in settings)
+            raise ValueError(f"no width in {widths!r} is trained: each is above {caps}; allowed: a width at or "
+                             f"below one of them")
         checks.integer("n_train", self.n_train, low=2, high=MAX_POINTS)
         checks.number("init_steepness", self.init_steepness, low=0, low_open=True)
         checks.flag("mean_field", self.mean_field)

@@ -103,7 +103,7 @@ def _budget_panel(ax, df: pd.DataFrame, activation: str, setting: str, title: st
         ax.plot(part.index, part.values, "o-", color=f"C{k + 4}", markersize=3, label=f"n = {width}{alpha}")
     ax.set(xscale="log", yscale="log", xlabel="budget (steps or iterations)", ylabel="median sup error",
            title=f"{title}: {name}, {activation}")
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _width_ticks(ax, sorted(set(rows.steps)))  # the budgets
     ax.legend(fontsize=7)
 
 
@@ -131,10 +131,10 @@ def _cost_panel(ax, df: pd.DataFrame, activation: str, settings: list[str], labe
     _width_ticks(ax, sorted(set(rows.width)))
 
 
-def _width_ticks(ax, widths: list[int]) -> None:
-    """Ticks at the widths, labelled as integers (no minor labels on the log axis)."""
-    if widths:
-        ax.set_xticks(widths, [f"{w:g}" for w in widths])
+def _width_ticks(ax, values: list[int]) -> None:
+    """Ticks at these widths (or budgets), labelled as integers (no minor labels on the log axis)."""
+    if values:
+        ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 

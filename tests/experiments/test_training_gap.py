@@ -162,13 +162,16 @@ def test_plot_and_describe_read_the_dataframe(smoke, tmp_path):
     ("lm.budgets=0", "lm.budgets=3", "every entry of lm.budgets must be an integer in [1, 10000000], got 0"),
     ("curve_widths=16", "curve_widths=8", "curve_widths must be among widths (4, 8), got (16,)"),
     ("targets=sin1,step", "targets=sin1,abs", "targets must name targets with a certified sup error"),
+    ("lbfgs.max_width=2", "lbfgs.max_width=4", "no width in (4, 8) is trained: each is above lbfgs.max_width=2"),
 ])
 def test_bad_settings_are_one_line(tmp_path, capsys, assignment, allowed, message):
     out = tmp_path / "out"
-    assert main(["run", "training_gap", "--preset", "smoke", "--quiet", "--out", str(out), "--set", assignment]) == 2
+    only = ["--set", "optimizers=lbfgs"] if assignment.startswith("lbfgs.") else []  # the one setting
+    assert main(["run", "training_gap", "--preset", "smoke", "--quiet", "--out", str(out), "--set", assignment,
+                 *only]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("approx: ") and message in err and "Traceback" not in err
     assert not out.exists()
     # control: the same key with an allowed value makes a Config
-    cfg = build_config("training_gap", training_gap, "smoke", assignments=[allowed])
+    cfg = build_config("training_gap", training_gap, "smoke", assignments=[allowed, *only[1:]])
     assert isinstance(cfg, training_gap.Config)

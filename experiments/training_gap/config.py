@@ -108,7 +108,7 @@ class Config:
     budget_widths: tuple[int, ...] = (8, 32)  # widths drawn in the error-against-budget panels
     curve_target: str = "sin3"  # target drawn with its trained approximants
     curve_widths: tuple[int, ...] = (8, 32)  # the two widths at which approximants are drawn
-    n_curve: int = 400  # points per drawn curve
+    n_curve: int = 200  # points per drawn curve
     threads: int = 1  # CPU threads (restored after each point)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda

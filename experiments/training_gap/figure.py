@@ -4,7 +4,8 @@ Rows of panels: per activation, the median sup error against the width per targe
 optimizer setting (at its largest budget) with the ReLU interpolant and ramp staircase of the same
 width; then the error against the budget at the budget widths (fitted alpha in the legend) per
 setting, and the wall time per step and network against the width; last, the trained approximants
-beside the target at two widths. Diverged runs are red crosses, left out of the medians.
+(first seed) beside the target and the interpolant at two widths, per activation as room allows.
+Diverged runs are red crosses, left out of the medians.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     activations = list(dict.fromkeys(rows.activation))
     settings = [s for s in SETTINGS if s in set(rows.setting)]
     label = labels(df)
-    n_cols = max(len(names), len(settings) + 1, 3)
+    n_cols = max(len(names), len(settings) + 1, 2 * min(len(activations), 2) + 1)
     fig, axes = figure(len(activations) + 2, n_cols, width=3.3, height=2.8)
     for i, activation in enumerate(activations):
         for j, name in enumerate(names):
@@ -49,9 +50,10 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     bottom = axes[-1]
     curves = df[df.table == "curve"]
     widths = sorted(w for w in curves.width.unique() if w > 0)[:2]
-    for k, width in enumerate(widths):
-        _curve_panel(bottom[k], curves, width, focus, settings, label)
-    for j in range(len(widths), n_cols):
+    drawn = [(a, w) for a in activations for w in widths][:n_cols - 1]  # the last panel holds the legend
+    for k, (activation, width) in enumerate(drawn):
+        _curve_panel(bottom[k], curves, width, activation, settings, label)
+    for j in range(len(drawn), n_cols):
         bottom[j].axis("off")
     handles, texts = axes[0][0].get_legend_handles_labels()
     if (rows.status == "diverged").any():

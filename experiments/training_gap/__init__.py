@@ -1,5 +1,5 @@
 """Training reach: trained one-hidden-layer networks against the constructions of the same width,
-with Adam, full-batch Adam, L-BFGS and Levenberg-Marquardt (issue 14).
+with Adam, full-batch Adam, L-BFGS and Levenberg-Marquardt.
 
     approx run training_gap                  # default preset -> results/training_gap.{csv,png,pdf,json}
     approx run training_gap --preset smoke   # seconds on CPU; what the tests run
@@ -27,7 +27,7 @@ on an even grid (l2_error). The references are the ReLU interpolant with n knots
 the ReLU ramp staircase (n/2 steps of 2 ReLUs) of experiments/universal, measured the same way.
 
 The default preset is sized for `approx reproduce` on a 2-core CPU (n <= 64, five targets, tanh
-and ReLU); `full` is the issue's grid (six targets, three activations, n up to 1024, LM and
+and ReLU); `full` is the complete grid (six targets, three activations, n up to 1024, LM and
 L-BFGS up to 256), for a GPU. The Config is in config.py, what figure and text share in
 analysis.py, the figure in figure.py and the text in text.py.
 """
@@ -48,13 +48,13 @@ from approx.sup_error import sup_error_interval
 from approx.train import fit
 
 from .._shallow import evaluate, shallow_ensemble, train
-from .analysis import budget_exponents, issue_targets, width_slopes
+from .analysis import budget_exponents, study_targets, width_slopes
 from .config import FIRST_ORDER, INTERP, PRESETS, STAIRCASE, Config
 from .figure import plot
 from .text import describe
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "measure",
-           "width_slopes", "budget_exponents", "issue_targets"]
+           "width_slopes", "budget_exponents", "study_targets"]
 
 
 def points(cfg: Config) -> list[dict]:

@@ -1,5 +1,5 @@
 """What the figure and the text of experiments/training_gap both read off the DataFrame: medians over
-seeds, slopes against the width, exponents against the budget, and the issue's targets.
+seeds, slopes against the width, exponents against the budget, and the study's targets.
 
 Medians and fits leave out diverged runs (frozen early, they measure no training). Slopes and
 exponents are fitted on the medians over seeds (approx.metrics.loglog_slope, 95% intervals), so
@@ -16,9 +16,9 @@ from approx.metrics import loglog_slope
 from .config import FIT_MIN_WIDTH, INTERP
 
 __all__ = ["trained", "completed", "final", "labels", "medians", "reference_errors", "width_slopes",
-           "budget_exponents", "issue_targets", "EXACT", "SMOOTH_KINDS"]
+           "budget_exponents", "study_targets", "EXACT", "SMOOTH_KINDS"]
 
-EXACT = 1e-10  # a sup error at or below this is an exact fit (the issue's threshold)
+EXACT = 1e-10  # a sup error at or below this is an exact fit (the study's threshold)
 SMOOTH_KINDS = ("smooth", "rough")  # C^2 targets
 
 
@@ -105,7 +105,7 @@ def budget_exponents(df: pd.DataFrame) -> pd.DataFrame:
                                       "n_budgets"])
 
 
-# ---------------------------------------------------------------------------- the issue's targets
+# ---------------------------------------------------------------------------- the study's targets
 def _widths_text(widths) -> str:
     return ", ".join(str(int(w)) for w in widths)
 
@@ -133,8 +133,8 @@ def _stalled(rows: pd.DataFrame, target: str, activation: str, width: int | None
     return f"{int((part.status == 'stalled').sum())} of {len(part)} stalled"
 
 
-def issue_targets(df: pd.DataFrame) -> list[dict]:
-    """The targets of issue 14 that this study measures, each a dict with the target (a short
+def study_targets(df: pd.DataFrame) -> list[dict]:
+    """The targets this study measures, each a dict with the target (a short
     statement), the verdict (met, missed, met where measured, not measured), a detail with the
     numbers, and the failures (what missed it)."""
     med = medians(df)

@@ -27,7 +27,7 @@ SECOND_ORDER = ("lbfgs", "lm")
 SETTINGS = FIRST_ORDER + SECOND_ORDER
 ACTIVATIONS = ("tanh", "sigmoid", "relu")  # one hidden layer of these (the sup error is certified for them)
 INTERP, STAIRCASE = "relu interpolant", "relu ramp staircase"  # the constructions of equal width
-FIT_MIN_WIDTH = 8  # slopes against the width are fitted on widths >= this (the n = 8 .. 64)
+FIT_MIN_WIDTH = 8  # slopes against the width are fitted on widths >= this (n = 8 .. 64)
 MAX_CURVE_POINTS = 65_536  # points per drawn curve: far more than a figure can show
 TARGETS_ALLOWED = "sin1, sin2, ..., gaussian, square, abs, triangle, weierstrass"
 
@@ -90,7 +90,7 @@ GROUPS = (AdamRun, AdamFullRun, LBFGSRun, LMRun)  # in SETTINGS order
 
 @dataclass(frozen=True)
 class Config:
-    # default: sized for `approx reproduce` on a 2-core CPU (~2 minutes); `full` is the grid
+    # default: sized for `approx reproduce` on a 2-core CPU (~2 minutes); `full` is the complete grid
     targets: tuple[str, ...] = ("sin1", "sin3", "square", "abs", "triangle")  # 1-D, from approx.targets
     activations: tuple[str, ...] = ("tanh", "relu")  # of the one hidden layer
     widths: tuple[int, ...] = (4, 8, 16, 32, 64)  # hidden units n
@@ -170,7 +170,7 @@ PRESETS = {
               "n_train": 64, "n_eval": 1025, "budget_widths": (8,), "curve_target": "sin1",
               "curve_widths": (4, 8), "n_curve": 50},
     "default": {},
-    # the grid, sized for a GPU: six targets, three activations, n = 2 .. 1024 (Adam) and
+    # the complete grid, sized for a GPU: six targets, three activations, n = 2 .. 1024 (Adam) and
     # .. 256 (L-BFGS, LM: an LM iteration costs ~ P^3 per member), budgets Adam {1.5k, 6k, 24k}
     # steps, L-BFGS and LM {100, 300, 1000} iterations
     "full": {"targets": ("sin1", "sin3", "gaussian", "square", "abs", "triangle"), "activations": ACTIVATIONS,

@@ -1,5 +1,5 @@
 """The gallery text of experiments/training_gap: the gap to the interpolant per optimizer setting,
-rates against width and budget, the cost, and the issue's targets met or missed, every number
+rates against width and budget, the cost, and the study's targets met or missed, every number
 read from the DataFrame (the figure is in figure.py)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 
 from .._shallow import diverged_text
 from .analysis import (
-    SMOOTH_KINDS, budget_exponents, final, issue_targets, labels, medians, reference_errors, trained, width_slopes,
+    SMOOTH_KINDS, budget_exponents, final, study_targets, labels, medians, reference_errors, trained, width_slopes,
 )
 from .config import FIT_MIN_WIDTH, SETTINGS
 
@@ -32,8 +32,8 @@ def describe(df: pd.DataFrame) -> str:
     text += _gap_text(df, settings, label)
     text += _rates_text(df, settings, label)
     text.append(_cost_text(df, settings, label))
-    verdicts = issue_targets(df)
-    text.append("The issue's targets: " + "; ".join(
+    verdicts = study_targets(df)
+    text.append("The study's targets: " + "; ".join(
         f"{v['target']}: {v['verdict'].upper()} ({v['detail']}"
         + (f"; missed at {', '.join(v['failures'][:4])}{' ...' if len(v['failures']) > 4 else ''}"
            if v["verdict"] == "missed" else "") + ")" for v in verdicts) + ".")

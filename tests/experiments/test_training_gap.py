@@ -1,6 +1,6 @@
 """experiments/training_gap: the smoke preset runs from the command line with every column; second-
 order budgets are read from one run exactly; the errors it reports hold against dense sampling;
-the issue's targets are judged from the rows (met and missed on hand-made tables); describe reads
+the study's targets are judged from the rows (met and missed on hand-made tables); describe reads
 its numbers from the DataFrame; bad settings are refused in one line."""
 from __future__ import annotations
 
@@ -117,9 +117,9 @@ def _table(tanh_lm: float, power: float, relu_exact: int) -> pd.DataFrame:
     return pd.DataFrame(refs + rows)
 
 
-def test_issue_targets_are_met_and_missed_by_the_numbers():
+def test_study_targets_are_met_and_missed_by_the_numbers():
     def verdicts(df):  # first words of each target -> its verdict
-        return {v["target"].split(" (")[0].split(" from")[0]: v["verdict"] for v in analysis.issue_targets(df)}
+        return {v["target"].split(" (")[0].split(" from")[0]: v["verdict"] for v in analysis.study_targets(df)}
 
     met = verdicts(_table(tanh_lm=0.5, power=2.5, relu_exact=2))
     assert met["tanh + LM at or below the ReLU interpolant"] == "met"
@@ -143,7 +143,7 @@ def test_plot_and_describe_read_the_dataframe(smoke, tmp_path):
     training_gap.plot(smoke, tmp_path / "x.png")
     assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
     text = training_gap.describe(smoke)
-    for verdict in analysis.issue_targets(smoke):
+    for verdict in analysis.study_targets(smoke):
         assert f"{verdict['target']}: {verdict['verdict'].upper()}" in text
     rows = analysis.final(smoke)
     lm = rows[rows.setting == "lm"]

@@ -208,3 +208,35 @@ def test_bad_method_raises():
 def test_cuda_networks_are_counted(device):
     net = sawtooth(8).to(device)
     assert count_pieces(net, 0, 1) == 256
+
+
+def test_max_regions_counts_two_kinks_per_ramp_unit():
+    # one ramp unit z = 2x - 0.5 crosses both kink levels (0 at x = 0.25, 1 at x = 0.75): three
+    # regions, more than the one-kink bound m + 1 = 2 allows, and no more than max_regions
+    d = torch.float64
+    net = Network.from_parameters([torch.tensor([[2.0]], dtype=d), torch.tensor([-0.5], dtype=d),
+                                   torch.tensor([[1.0]], dtype=d), torch.tensor([0.0], dtype=d)],
+                                  ["ramp", "identity"])
+    for method in METHODS:
+        assert count_regions(net, method=method) == 3 > 1 + 1
+        np.testing.assert_allclose(breakpoints(net, method=method), [0.25, 0.75], rtol=0, atol=1e-12)
+    assert max_regions(net) == 3
+    # random ramp networks (two ramp layers, and ramp then relu) stay within the bound
+    for activations, bound in ((["ramp", "ramp", "identity"], 9 * 7), (["ramp", "relu", "identity"], 9 * 4)):
+        for seed in range(5):
+            net = Network.random([1, 4, 3, 1], activations, seed=seed)
+            assert max_regions(net) == bound
+            for method in METHODS:
+                assert count_regions(net, -3.0, 3.0, method=method) <= bound
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_merged_cluster_of_breakpoints_reports_its_first_point(method):
+    # two relu kinks 4e-4 apart, closer than tol * (hi - lo) = 1e-3: counted once, at the first
+    d = torch.float64
+    net = Network.from_parameters([torch.tensor([[1.0], [1.0]], dtype=d), torch.tensor([-0.3, -0.3004], dtype=d),
+                                   torch.tensor([[1.0, 1.0]], dtype=d), torch.tensor([0.0], dtype=d)],
+                                  ["relu", "identity"])
+    found = breakpoints(net, tol=1e-3, method=method)
+    np.testing.assert_allclose(found, [0.3], rtol=0, atol=1e-12)
+    assert count_pieces(net, tol=1e-3, method=method) == 2

@@ -533,3 +533,16 @@ def test_ensemble_on_every_device(device):
                            engine="backprop", optimizer="sgd", momentum=0.9, batch_size=12,
                            lr=[0.01, 0.02, 0.04], steps=60, log_every=30)
     assert ((hist.loss - cpu_hist.loss).abs() / cpu_hist.loss).max() < 1e-9
+
+
+def test_an_int_seed_gives_member_e_the_mini_batches_of_seed_plus_e():
+    # one network copied into every member: only the mini-batch stream can tell members apart,
+    # and with seed=5 member e must train exactly as a single run with seed 5 + e
+    net = _net(sizes=(1, 8, 1))
+    kwargs = dict(engine="backprop", optimizer="sgd", batch_size=8, lr=0.05, steps=20, log_every=10)
+    trained, _ = fit(Network.stack([net] * 3), _data(), seed=5, **kwargs)
+    members = [flatten(trained.member(e)) for e in range(3)]
+    for e in range(3):
+        single, _ = fit(net, _data(), seed=5 + e, **kwargs)
+        torch.testing.assert_close(members[e], flatten(single), rtol=1e-12, atol=1e-12)
+    assert (members[0] - members[1]).abs().max() > 1e-6  # the streams differ, so the members do

@@ -310,3 +310,35 @@ def test_a_scheduler_that_does_not_answer_is_a_quick_clear_error(capsys, tmp_pat
     assert f"cannot reach the dask scheduler at tcp://127.0.0.1:{port} within 2 s" in err
     assert elapsed < 10  # the 2 s timeout, plus loading the experiment on a busy machine
     assert not (tmp_path / "o").exists()
+
+
+def test_a_point_runs_with_every_global_generator_seeded_by_the_config_seed(monkeypatch):
+    # an experiment that draws from the global generators (torch, numpy, random), not from
+    # its own: compute_point must seed them with cfg.seed, so the seed decides the rows
+    import dataclasses
+    import random
+    import types
+
+    import numpy as np
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        seed: int = 0
+
+    def draws() -> dict:
+        return {"torch": [float(torch.rand(1, dtype=torch.float64))],
+                "numpy": [float(np.random.rand())], "random": [random.random()]}
+
+    module = types.ModuleType("global_draws")
+    module.Config = Config
+    module.run = lambda cfg: pd.DataFrame(draws())
+    monkeypatch.setitem(sys.modules, "global_draws", module)
+
+    rows = {}
+    for seed in (3, 5):
+        rows[seed], _ = executors.compute_point("global_draws", Config(seed=seed), None)
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        pd.testing.assert_frame_equal(rows[seed], pd.DataFrame(draws()))
+    assert (rows[3].to_numpy() != rows[5].to_numpy()).all()

@@ -277,3 +277,28 @@ def test_plot_only_over_another_experiments_csv_is_refused(tmp_path, capsys):
     (out / "counting.json").write_text(json.dumps(record))
     line = _refused(capsys, _counting(out, "--plot-only"))
     assert "experiment 'single', not 'counting'" in line
+
+
+# another value of every field of the counting fixture's Config, as --set texts
+_OTHER_VALUES = {"sizes": "1,2,3,4", "n_samples": "9", "sleep_s": "0.5", "log_path": "other.log",
+                 "fail_size": "7", "seed": "3", "device": "auto"}
+
+
+def test_the_resume_key_hashes_every_config_field(tmp_path):
+    # a point is resumed only under the whole Config it was computed with: changing any one
+    # field (device too) must change the key of the same point, or --resume would reuse it
+    import dataclasses
+
+    from fixture_experiments.counting import Config
+
+    assert set(_OTHER_VALUES) == {f.name for f in dataclasses.fields(Config)}
+
+    def plan_and_key(*assignments: str):
+        plan = plan_run(_request(tmp_path / "o", assignments=assignments))
+        return plan.cfg, next(key for key, point in plan.units if point == {"size": 1})
+
+    base_cfg, base_key = plan_and_key()
+    for name, text in _OTHER_VALUES.items():
+        cfg, key = plan_and_key(f"{name}={text}")
+        assert getattr(cfg, name) != getattr(base_cfg, name), name  # the one field changed
+        assert key != base_key, f"the resume key ignores the Config field {name}"

@@ -2,6 +2,8 @@
 (Timings are measured, never asserted: only their bookkeeping is tested here.)"""
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -35,6 +37,7 @@ def test_smoke_runs_plots_and_describes(smoke, tmp_path):
     assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
     text = backprop_cost.describe(df)
     assert f"reverse-time slope {fits['scalar']}" in text and "meet their target" in text
+    assert "nan" not in text.lower()
 
 
 def test_M_counts_edges(smoke):
@@ -54,6 +57,34 @@ def test_M_counts_edges(smoke):
     assert (scalar.M == count_edges(root)).all()
     tensor = smoke[smoke.panel == "tensor"]
     assert (tensor.M == SMOKE.input_dim * tensor.width + tensor.width ** 2 + tensor.width).all()
+
+
+def _scalar_frame(power: float) -> "pd.DataFrame":
+    """Scalar-graph rows with known times: reverse = 1e-3 ms x nodes^power, forward half of it,
+    and 4 edges per 3 nodes; a +-1% wobble gives the fits an interval of nonzero width."""
+    nodes = 3 * np.array([100, 1_000, 10_000, 100_000, 1_000_000])
+    reverse = 1e-3 * nodes.astype(float) ** power * (1 + 0.01 * (-1) ** np.arange(len(nodes)))
+    return pd.DataFrame({"panel": "scalar", "width": range(len(nodes)), "M": 4 * nodes // 3,
+                         "n_graph_edges": 4 * nodes // 3, "n_nodes": nodes, "repeat": 0,
+                         "forward_ms": reverse / 2, "reverse_ms": reverse})
+
+
+def test_per_node_times_on_known_frames():
+    # time proportional to the nodes: 1 us per node at every size, slope exactly 1
+    linear = backprop_cost.per_node(_scalar_frame(1.0))
+    assert np.allclose(linear.reverse_ns_per_node, 1e3, rtol=0.011)
+    assert np.allclose(linear.forward_ns_per_node, 500, rtol=0.011)
+    assert np.allclose(linear.edges_per_node, 4 / 3)
+    assert backprop_cost.slopes(_scalar_frame(1.0))["scalar_upper"].contains(1.0)
+    text = backprop_cost._growth_text(_scalar_frame(1.0), backprop_cost.slopes(_scalar_frame(1.0)))
+    assert "upper-half interval includes 1" in text and "(1.00x;" in text
+    # negative control: time ~ nodes^1.1, the per-node time grows by 10^0.1 per decade
+    grown = backprop_cost.per_node(_scalar_frame(1.1))
+    assert np.allclose(np.diff(np.log10(grown.reverse_ns_per_node))[::2], 0.1 + np.log10(0.99 / 1.01))
+    fits = backprop_cost.slopes(_scalar_frame(1.1))
+    assert not fits["scalar_upper"].contains(1.0)
+    text = backprop_cost._growth_text(_scalar_frame(1.1), fits)
+    assert "upper-half interval excludes 1" in text and f"({100 ** 0.1:.2f}x;" in text
 
 
 def test_engine_targets():

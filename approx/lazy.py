@@ -22,7 +22,7 @@ from torch import Tensor
 from .network import Network
 from .train import engine_function
 
-__all__ = ["train_first_layer", "weight_movement", "activation_flips", "du_rate_bound"]
+__all__ = ["train_first_layer", "weight_movement", "weight_movement_rms", "activation_flips", "du_rate_bound"]
 
 
 def train_first_layer(net: Network, x: Tensor, y: Tensor, *, lr: float, steps: int,
@@ -67,6 +67,17 @@ def train_first_layer(net: Network, x: Tensor, y: Tensor, *, lr: float, steps: i
 def weight_movement(before: Network, after: Network) -> Tensor:
     """max_r ||w_r(after) - w_r(before)||_2 over the first-layer rows: a float tensor () or (E,)."""
     return (after.layers[0].weight - before.layers[0].weight).norm(dim=-1).amax(dim=-1)
+
+
+def weight_movement_rms(before: Network, after: Network) -> Tensor:
+    """sqrt(mean_r ||w_r(after) - w_r(before)||^2) over the first-layer rows: () or (E,).
+
+    Each w_r's gradient carries the factor 1/sqrt(m), so a typical row moves O(m^-1/2); the max
+    over m rows (``weight_movement``) adds the largest of m such draws, about sqrt(2 log m) standard
+    deviations for Gaussian-like tails, which tilts its fitted slope above -1/2. The RMS has no such
+    factor.
+    """
+    return (after.layers[0].weight - before.layers[0].weight).square().sum(dim=-1).mean(dim=-1).sqrt()
 
 
 def activation_flips(before: Network, after: Network, x: Tensor) -> Tensor:

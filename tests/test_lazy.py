@@ -64,3 +64,19 @@ def test_too_large_step_is_recorded_as_diverged():
     net = ntk.two_layer_relu(64, x.shape[1], seed=0, ensemble=2)
     _, hist = lazy.train_first_layer(net, x, y, lr=1e3 * x.shape[0] / lam_max, steps=300)
     assert set(hist.groupby("member").status.last()) == {"diverged"}
+
+
+def test_rms_movement_of_a_known_displacement_and_its_gap_to_the_max():
+    net = ntk.two_layer_relu(4, 3, seed=0)
+    params = net.parameters()
+    # rows move by 3, 4, 0, 0 (norms): RMS sqrt((9 + 16) / 4) = 2.5, max 4
+    shift = torch.zeros_like(params[0])
+    shift[0, 0], shift[1, 2] = 3.0, -4.0
+    moved = net.with_parameters([params[0] + shift, *params[1:]])
+    assert lazy.weight_movement_rms(net, moved).item() == 2.5
+    assert lazy.weight_movement(net, moved).item() == 4.0
+    # negative control: an unmoved network has RMS 0, and an ensemble gives one value per member
+    assert lazy.weight_movement_rms(net, net).item() == 0.0
+    pair = ntk.two_layer_relu(4, 3, seed=0, ensemble=2)
+    assert lazy.weight_movement_rms(pair, pair).shape == (2,)
+

@@ -1,11 +1,12 @@
 """The benchmark's gallery paragraph: peaks, derived ratios, the reverse / forward ratio against size
-and the targets table, all read from the df."""
+and the targets table, all read from the df. GPU peaks and utilisations are also quoted against
+the card's datasheet (card_specs), since the measured peak is the benchmark's own."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from . import analysis
+from . import analysis, card_specs
 
 __all__ = ["describe", "markdown_table"]
 
@@ -30,13 +31,17 @@ def describe(df: pd.DataFrame) -> str:
     if len(peaks):
         parts.append("Measured matmul peaks: " + "; ".join(
             f"{r.device} {r.precision}" + (f" at {r.threads} thread(s)" if r.device == "cpu" else "")
-            + f" {_flops(r.flops_per_s)}" for r in peaks.itertuples()) + ".")
+            + f" {_flops(r.flops_per_s)}" + (f" ({spec})" if (spec := _against_spec(
+                r.device, r.device_name, r.precision, r.flops_per_s)) else "")
+            for r in peaks.itertuples()) + ".")
     best = ok[(ok["mode"] != "peak") & ok["peak_fraction"].notna()]
     for device, group in best.groupby("device"):
         top = group.loc[group["peak_fraction"].idxmax()]
-        parts.append(f"Best {device} utilisation: {top['peak_fraction']:.0%} of the {top['precision']} peak "
+        parts.append(f"Best {device} utilisation: {top['peak_fraction']:.0%} of the measured {top['precision']} peak "
                      f"({top['engine']} {top['mode']}, width {int(top['width'])}, batch {int(top['batch'])}, "
-                     f"depth {int(top['depth'])}).")
+                     f"depth {int(top['depth'])}"
+                     + (f"; {spec}" if (spec := _against_spec(device, top["device_name"], top["precision"],
+                                                               top["flops_per_s"])) else "") + ").")
     speed = analysis.speedups(df)
     heat = speed[speed["sweep"] == "heatmap"]
     if len(heat):
@@ -75,6 +80,17 @@ def describe(df: pd.DataFrame) -> str:
                      f"first:\n\n" + markdown_table(ratios))
     table = analysis.targets(df)
     return text + "\n\nThe benchmark's targets against this run:\n\n" + markdown_table(table) + "\n"
+
+
+def _against_spec(device: str, device_name: str, precision: str, flops_per_s: float) -> str:
+    """'Y% of the CARD datasheet's X' for a GPU (card_specs): the measured peak is no specification.
+    Empty for the CPU, whose peak has no datasheet figure here."""
+    if device != "cuda":
+        return ""
+    spec = card_specs.spec_flops_per_s(device_name, precision)
+    if spec is None:
+        return f"no datasheet {precision} figure on file for {device_name}"
+    return f"{flops_per_s / spec:.0%} of the {device_name} datasheet's {_flops(spec)}"
 
 
 def _reverse_forward(df: pd.DataFrame) -> list[str]:

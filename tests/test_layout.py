@@ -3,6 +3,7 @@ its path:
 
     tests/test_NAME.py                  approx/NAME.py
     tests/SUB/test_NAME.py              approx/SUB/NAME.py    (SUB: backprop, bench, constructions, run)
+    tests/ci/test_NAME.py               .ci/NAME.py           (the dev tools of .ci/)
     tests/experiments/test_NAME.py      experiments/NAME.py, experiments/NAME/ or experiments/_NAME.py
     tests/experiments/test_NAME_PART.py experiments/NAME/PART.py (a part of a study that is a package)
 
@@ -38,6 +39,9 @@ def module_of(test: str, repo: Path = REPO) -> Path | None:
             if stem[cut] == "_" and (studies / study / f"{part}.py").is_file():
                 return studies / study / f"{part}.py"
         return None
+    if folders == ["ci"]:
+        tool = repo / ".ci" / f"{stem}.py"
+        return tool if tool.is_file() else None
     module = repo.joinpath("approx", *folders, f"{stem}.py")
     return module if module.is_file() else None
 
@@ -54,6 +58,8 @@ def test_the_mirror_check_finds_a_misplaced_test_file():
     assert module_of("constructions/test_universal.py") == REPO / "approx" / "constructions" / "universal.py"
     assert module_of("experiments/test_universal.py") == REPO / "experiments" / "universal"
     assert module_of("experiments/test_shallow.py") == REPO / "experiments" / "_shallow.py"
+    assert module_of("ci/test_mutation_report.py") == REPO / ".ci" / "mutation_report.py"
+    assert module_of("ci/test_nope.py") is None  # negative control: a dev tool that does not exist
     assert module_of("experiments/test_depth_separation_parts.py") == (REPO / "experiments" / "depth_separation"
                                                                        / "parts.py")
     # negative controls: the old names, a module in the wrong folder, a part that does not exist

@@ -4,10 +4,32 @@ CUDA cases carry the ``gpu`` marker, so ``python -m pytest -m gpu`` selects exac
 selects it for every test with ``pytestmark = pytest.mark.usefixtures("fixture_experiments")``."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+from hypothesis import settings
 
 from runner_support import use_fixture_experiments
+
+# Property tests (hypothesis). Two profiles, chosen by the HYPOTHESIS_PROFILE environment variable:
+#   "ci" (the default, so also what CI runs, with or without the CI variable): derandomize=True, so
+#       every run draws the same examples and a failure repeats exactly; max_examples=100 per
+#       property (the property tests together take a few seconds on a shared 2-core CPU; 300 took
+#       20 s, since later examples are larger, which is the budget, so 100 leaves room for more);
+#       deadline=None, because no test asserts a time (a slow machine must not fail a property).
+#   "thorough": HYPOTHESIS_PROFILE=thorough python -m pytest tests/... draws 1,000 fresh random
+#       examples per property and prints the blob that reproduces a failure (@reproduce_failure).
+# Neither keeps a database of examples; only a failing run writes a suggested patch (the failing
+# example as an @example line) under .hypothesis/patches/.
+settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, database=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None, database=None, print_blob=True)
+PROFILES = ("ci", "thorough")
+_profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+if _profile not in PROFILES:
+    raise ValueError(f"HYPOTHESIS_PROFILE={_profile!r}; allowed: {', '.join(PROFILES)}")
+settings.load_profile(_profile)
+
 
 def pytest_report_header(config):
     """Printed before the tests: what decides the last bits of every CPU result here."""

@@ -6,6 +6,8 @@ its path:
     tests/ci/test_NAME.py               .ci/NAME.py           (the dev tools of .ci/)
     tests/experiments/test_NAME.py      experiments/NAME.py, experiments/NAME/ or experiments/_NAME.py
     tests/experiments/test_NAME_PART.py experiments/NAME/PART.py (a part of a study that is a package)
+    tests/[SUB/]test_NAME_properties.py the same module as test_NAME.py: its property-based tests
+                                        (hypothesis), kept apart from the example-based ones
 
 Only the files in WHOLE test the project as a whole. Test files share basenames across folders
 (tests/constructions/test_universal.py, tests/experiments/test_universal.py), which pytest's
@@ -21,6 +23,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 WHOLE = {"test_import_graph.py", "test_layout.py", "test_portability.py", "test_readme.py",
          "experiments/test_contract.py"}
+PROPERTIES = "_properties"  # test_NAME_properties.py: the property-based tests of NAME
 
 
 def module_of(test: str, repo: Path = REPO) -> Path | None:
@@ -29,6 +32,8 @@ def module_of(test: str, repo: Path = REPO) -> Path | None:
     if not name.startswith("test_") or not name.endswith(".py") or len(folders) > 1:
         return None
     stem = name[len("test_"):-len(".py")]
+    if folders != ["experiments"] and stem.endswith(PROPERTIES):
+        stem = stem[:-len(PROPERTIES)]
     if folders == ["experiments"]:
         studies = repo / "experiments"
         for candidate in (studies / f"{stem}.py", studies / stem, studies / f"_{stem}.py"):
@@ -56,6 +61,8 @@ def test_every_test_file_mirrors_a_module_or_a_study():
 
 def test_the_mirror_check_finds_a_misplaced_test_file():
     assert module_of("constructions/test_universal.py") == REPO / "approx" / "constructions" / "universal.py"
+    assert module_of("backprop/test_rules_properties.py") == REPO / "approx" / "backprop" / "rules.py"
+    assert module_of("test_pieces_properties.py") == REPO / "approx" / "pieces.py"
     assert module_of("experiments/test_universal.py") == REPO / "experiments" / "universal"
     assert module_of("experiments/test_shallow.py") == REPO / "experiments" / "_shallow.py"
     assert module_of("ci/test_mutation_report.py") == REPO / ".ci" / "mutation_report.py"
@@ -64,7 +71,8 @@ def test_the_mirror_check_finds_a_misplaced_test_file():
                                                                        / "parts.py")
     # negative controls: the old names, a module in the wrong folder, a part that does not exist
     for misplaced in ("test_bench_summary.py", "test_constructions_universal.py", "run/test_metrics.py",
-                      "test_cli.py", "experiments/test_depth_separation_nope.py", "bench/run/test_cli.py"):
+                      "test_cli.py", "experiments/test_depth_separation_nope.py", "bench/run/test_cli.py",
+                      "test_nope_properties.py", "backprop/test_pieces_properties.py", "test_properties.py"):
         assert module_of(misplaced) is None, misplaced
 
 

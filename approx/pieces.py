@@ -27,7 +27,8 @@ Bounds (Telgarsky 2015, 2016: L layers of width <= m give a (2m)^L-sawtooth): ea
 is affine on a piece and so crosses 0 at most once there, hence a network with hidden widths
 m_1..m_L has at most prod_l (m_l + 1) <= (2m)^L regions along a line, m = max_l m_l, and
 count_pieces <= count_regions. ``max_regions`` returns prod_l (m_l + 1) (with 2 m_l + 1 for
-ramp layers, which have two kinks per unit).
+ramp layers, which have two kinks per unit, and 1 for identity layers; a relu or ramp output
+layer counts as well).
 
 Tolerances (float64 throughout): a pre-activation counts as *at* a kink level when it is
 within ``rtol`` of the magnitude of the terms summed to form it (|s| |h| |W|^T + |b|), so
@@ -90,13 +91,14 @@ def count_regions(net: Network, lo: float = 0.0, hi: float = 1.0, *, tol: float 
 
 
 def max_regions(net: Network) -> int:
-    """prod over hidden layers of (n_kinks * m_l + 1): the most regions a line can cross.
+    """prod over layers of (n_kinks * m_l + 1): the most regions a line can cross.
 
-    With only relu hidden layers of width <= m this is prod (m_l + 1) <= (2m)^L, the bound of
-    Telgarsky (2015, 2016).
+    With only relu hidden layers of width <= m and a linear output this is prod (m_l + 1) <=
+    (2m)^L, the bound of Telgarsky (2015, 2016). The output layer counts as every layer does:
+    a linear one gives a factor 1, a relu or ramp output adds its own kinks to the regions.
     """
     bound = 1
-    for layer in net.layers[:-1]:
+    for layer in net.layers:
         bound *= len(PIECEWISE_LINEAR.get(layer.activation, (0.0,))) * layer.fan_out + 1
     return bound
 

@@ -240,3 +240,16 @@ def test_a_merged_cluster_of_breakpoints_reports_its_first_point(method):
     found = breakpoints(net, tol=1e-3, method=method)
     np.testing.assert_allclose(found, [0.3], rtol=0, atol=1e-12)
     assert count_pieces(net, tol=1e-3, method=method) == 2
+
+
+def test_max_regions_counts_the_kinks_of_a_relu_or_ramp_output_layer():
+    # relu(x - 0.5) alone, an output layer with no hidden layer: two regions on [0, 1], split at
+    # 0.5. A bound over the hidden layers only (the empty product, 1) would be broken by it; a
+    # linear output still gives a factor 1, so Telgarsky's prod (m_l + 1) is unchanged
+    d = torch.float64
+    relu_out = Network.from_parameters([torch.tensor([[1.0]], dtype=d), torch.tensor([-0.5], dtype=d)], ["relu"])
+    ramp_out = Network.from_parameters([torch.tensor([[2.0]], dtype=d), torch.tensor([-0.5], dtype=d)], ["ramp"])
+    for method in METHODS:
+        assert count_regions(relu_out, method=method) == 2 == max_regions(relu_out)
+        assert count_regions(ramp_out, method=method) == 3 == max_regions(ramp_out)
+    assert max_regions(Network.random([1, 3, 1], "relu")) == 4  # negative control: linear output, 3 + 1

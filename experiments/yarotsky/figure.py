@@ -40,7 +40,7 @@ def _params(ax, rows: pd.DataFrame, target: str, title: str) -> None:
     ax.plot(1 / deep.eps_target, deep.params, "s-", color=DEEP_COLOR, ms=3, label="Yarotsky, L = log2 N")
     if target == "square" and rows.eps_exponent.nunique() >= 2:
         rate = shallow_rate(rows, target)
-        ax.text(0.03, 0.97, f"one hidden layer: slope {rate} (theory 1/2)", transform=ax.transAxes, va="top",
+        ax.text(0.03, 0.97, f"one hidden layer: slope {rate.slope:.3f} [{rate.lo:.3f}, {rate.hi:.3f}] (theory 1/2)", transform=ax.transAxes, va="top",
                 fontsize=7)
     ax.plot([], [], "--", color="gray", lw=0.9, label="lower bound at that depth")
     ax.set(xscale="log", yscale="log", xlabel="1 / eps", ylabel="parameters (weights + biases)",

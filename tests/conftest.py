@@ -20,8 +20,9 @@ from runner_support import use_fixture_experiments
 #       deadline=None, because no test asserts a time (a slow machine must not fail a property).
 #   "thorough": HYPOTHESIS_PROFILE=thorough python -m pytest tests/... draws 1,000 fresh random
 #       examples per property and prints the blob that reproduces a failure (@reproduce_failure).
-# Neither keeps a database of examples; only a failing run writes a suggested patch (the failing
-# example as an @example line) under .hypothesis/patches/.
+# Neither keeps a database of examples. hypothesis still writes .hypothesis/ (a cache of the
+# constants in the tested code, and after a failure a patch adding the failing @example), which
+# .gitignore leaves out.
 settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, database=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None, database=None, print_blob=True)
 PROFILES = ("ci", "thorough")

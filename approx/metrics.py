@@ -72,16 +72,26 @@ class Rate:
 def loglog_slope(n: Sequence[float], err: Sequence[float], level: float = 0.95) -> Rate:
     """Least-squares slope of log(err) on log(n), with a Student-t confidence interval.
 
-    Points with err <= 0 (exact fits) carry no rate information and are dropped. With two points
-    the slope is exact and the interval is infinite; with fewer a ValueError is raised.
+    Points with err <= 0 (exact fits) or a non-finite err carry no rate information and are
+    dropped. With two points the slope is exact and the interval is infinite; with fewer, or
+    with a single distinct n (no slope to fit), a ValueError is raised, as for an n that is not
+    a finite number > 0 or a level outside (0, 1).
     """
     n = np.asarray(n, dtype=float)
     err = np.asarray(err, dtype=float)
-    keep = (err > 0) & np.isfinite(err) & (n > 0)
+    if n.shape != err.shape or n.ndim != 1:
+        raise ValueError(f"n and err must be two sequences of one length, got shapes {n.shape} and {err.shape}")
+    if not (np.isfinite(n) & (n > 0)).all():
+        raise ValueError(f"every n must be a finite number > 0, got {n[~(np.isfinite(n) & (n > 0))].tolist()}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    keep = (err > 0) & np.isfinite(err)
     lx, ly = np.log(n[keep]), np.log(err[keep])
     k = lx.size
     if k < 2:
         raise ValueError(f"a rate needs >= 2 points with positive error, got {k}")
+    if np.unique(lx).size < 2:
+        raise ValueError(f"a rate needs >= 2 distinct n among the points with positive error, got only n = {n[keep][0]:g}")
     slope, intercept = np.polyfit(lx, ly, 1)
     if k == 2:
         return Rate(float(slope), -np.inf, np.inf, float(intercept), k, level)

@@ -90,3 +90,65 @@ def test_exact_fits_are_dropped_and_too_few_points_refused():
     assert str(rate) == "-1.00 [-inf, inf]"
     with pytest.raises(ValueError, match="a rate needs >= 2 points with positive error, got 1"):
         metrics.loglog_slope([1, 2, 4], [1.0, 0.0, -1.0])
+
+
+def test_a_noisy_rate_against_an_independent_least_squares_fit_and_the_t_quantile():
+    # Hand-made data: err = 2 n^-1.5 times a fixed wobble, so the line does not fit exactly. The
+    # slope, its standard error and the Student-t interval are recomputed here from the textbook
+    # formulas (not np.polyfit): b = S_xy / S_xx, se = sqrt(RSS / (k - 2) / S_xx), interval
+    # b -+ t_{(1 + level) / 2, k - 2} se; and checked against scipy.stats.linregress. All in float64
+    # on 7 points: agreement to 1e-12 (relative) is rounding, far above it would be a bug.
+    n = np.array([2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0])
+    wobble = np.array([1.3, 0.8, 1.1, 0.7, 1.4, 0.9, 1.05])
+    err = 2.0 * n ** -1.5 * wobble
+    x, y = np.log(n), np.log(err)
+    sxx = np.sum((x - x.mean()) ** 2)
+    b = np.sum((x - x.mean()) * (y - y.mean())) / sxx
+    a = y.mean() - b * x.mean()
+    rss = np.sum((y - a - b * x) ** 2)
+    se = math.sqrt(rss / (n.size - 2) / sxx)
+    reference = stats.linregress(x, y)
+    assert b == pytest.approx(reference.slope, rel=1e-12) and se == pytest.approx(reference.stderr, rel=1e-12)
+    assert se > 0.01  # the wobble is real: the interval has a width to check
+    for level in (0.5, 0.9, 0.95, 0.99):
+        rate = metrics.loglog_slope(n, err, level=level)
+        half = stats.t.ppf((1 + level) / 2, n.size - 2) * se
+        assert rate.slope == pytest.approx(b, rel=1e-12) and rate.intercept == pytest.approx(a, rel=1e-12)
+        assert rate.lo == pytest.approx(b - half, rel=1e-12) and rate.hi == pytest.approx(b + half, rel=1e-12)
+        assert rate.n_points == 7 and rate.level == level
+        # negative control: the normal quantile, or the wrong degrees of freedom, miss the interval
+        for wrong in (stats.norm.ppf((1 + level) / 2) * se, stats.t.ppf((1 + level) / 2, n.size - 1) * se):
+            assert rate.hi != pytest.approx(b + wrong, rel=1e-6)
+    # the interval grows with the level, and contains -1.5 (the exponent the data were made with)
+    widths = [metrics.loglog_slope(n, err, level=lv).hi - metrics.loglog_slope(n, err, level=lv).lo
+              for lv in (0.5, 0.9, 0.99)]
+    assert widths[0] < widths[1] < widths[2] and metrics.loglog_slope(n, err).contains(-1.5)
+
+
+def test_an_exact_power_law_through_three_points_has_a_zero_width_interval():
+    # k = 3 is the smallest k with an interval (one degree of freedom, t_{0.975, 1} = 12.7): an
+    # exact line leaves RSS = 0 to rounding, so the interval closes on the exponent
+    rate = metrics.loglog_slope([10, 100, 1000], [5e-2, 5e-4, 5e-6])
+    assert rate.slope == pytest.approx(-2.0, abs=1e-12) and rate.hi - rate.lo < 1e-10
+    assert rate.intercept == pytest.approx(math.log(5.0), abs=1e-12)
+
+
+@pytest.mark.parametrize("n, err, kwargs, message", [
+    ([], [], {}, "a rate needs >= 2 points with positive error, got 0"),
+    ([4], [0.1], {}, "a rate needs >= 2 points with positive error, got 1"),
+    ([4, 8, 16], [0.0, -1.0, 0.1], {}, "a rate needs >= 2 points with positive error, got 1"),
+    ([4, 8, 16], [math.nan, math.inf, 0.1], {}, "a rate needs >= 2 points with positive error, got 1"),
+    ([4, 0, 16], [0.1, 0.2, 0.3], {}, r"every n must be a finite number > 0, got \[0.0\]"),
+    ([4, -8, 16], [0.1, 0.2, 0.3], {}, r"every n must be a finite number > 0, got \[-8.0\]"),
+    ([4, math.inf], [0.1, 0.2], {}, r"every n must be a finite number > 0, got \[inf\]"),
+    ([8, 8, 8], [0.1, 0.2, 0.3], {}, "a rate needs >= 2 distinct n among the points with positive error, got only n = 8"),
+    ([8, 8, 16], [0.1, 0.2, 0.0], {}, "a rate needs >= 2 distinct n among the points with positive error, got only n = 8"),
+    ([4, 8], [0.1, 0.2, 0.3], {}, r"n and err must be two sequences of one length, got shapes \(2,\) and \(3,\)"),
+    ([4, 8, 16], [0.1, 0.2, 0.3], {"level": 1.0}, "level must lie in \\(0, 1\\), got 1.0"),
+    ([4, 8, 16], [0.1, 0.2, 0.3], {"level": 0}, "level must lie in \\(0, 1\\), got 0"),
+])
+def test_degenerate_inputs_raise_a_clear_error(n, err, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.loglog_slope(n, err, **kwargs)
+    # negative control: the same call with two good points of distinct n gives a rate
+    assert metrics.loglog_slope([4, 8], [0.1, 0.05]).slope == pytest.approx(-1.0, abs=1e-12)

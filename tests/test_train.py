@@ -546,3 +546,96 @@ def test_an_int_seed_gives_member_e_the_mini_batches_of_seed_plus_e():
         single, _ = fit(net, _data(), seed=5 + e, **kwargs)
         torch.testing.assert_close(members[e], flatten(single), rtol=1e-12, atol=1e-12)
     assert (members[0] - members[1]).abs().max() > 1e-6  # the streams differ, so the members do
+
+
+# ---------------------------------------------------------------------- every divergence rule, one by one
+# Each rule of approx.train's docstring, alone (the others switched off where they could fire
+# too), for a single network and for an ensemble of 2 in which only member 0 goes wrong. The
+# trouble is made by the rate: at step 3 (7 for mini-batches) the schedule multiplies it by
+# ``spike``, for member 0 only in the ensemble (a per-member factor (E,), which the loop multiplies
+# into the (E,) rates), so theta_(bad) is the first bad point; every step is checked
+# (check_every=1) and only steps 0 and 20 are logged, so the bad step is checked but not logged.
+# The diverged member must be logged at that step, rolled back to theta_(bad - 1) (the parameters
+# a clean run of bad - 1 steps ends with, bit for bit) and frozen; the other trains on to the
+# end exactly as in a clean run.
+DIVERGENCE_RULES = {
+    # rule: (spike, bad step, fit options that isolate the rule, what the diverged row's loss is,
+    # given the member's reference max(L(theta_0), L(0)))
+    "nan loss": (math.nan, 4, dict(divergence_factor=None), lambda loss, ref: math.isnan(loss)),
+    "inf loss": (1e200, 4, dict(divergence_factor=None), lambda loss, ref: loss == math.inf),
+    "above max_loss": (1e3, 4, dict(divergence_factor=None, max_loss=50.0),
+                       lambda loss, ref: 50.0 < loss < math.inf),
+    "growth above divergence_factor": (1e3, 4, dict(divergence_factor=100.0),
+                                       lambda loss, ref: 100.0 * ref < loss < math.inf),
+    "nan mini-batch loss between logs": (math.nan, 8, dict(optimizer="sgd", batch_size=16, seed=3),
+                                         lambda loss, ref: math.isnan(loss)),
+}
+
+
+def _reference(hist: pd.DataFrame) -> float:
+    """max(L(theta_0), L(0)) of the growth rule; L(0) = mean y^2 for mse."""
+    return max(hist.loss.iloc[0], _data()[1].square().mean().item())
+
+
+def _spiked_fit(rule: str, ensemble: int | None, steps: int = 20, spike: bool = True, **changes):
+    factor, bad, options, _ = DIVERGENCE_RULES[rule]
+    at = bad - 1  # the step whose update makes theta_bad
+
+    def schedule(t, total):
+        if not spike or t != at:
+            return 1.0
+        return factor if ensemble is None else torch.tensor([factor, 1.0], dtype=torch.float64)
+    net = Network.random([1, 1], "identity", seed=0, ensemble=ensemble)
+    lr = 0.1 if ensemble is None else [0.1, 0.1]
+    kwargs = dict(lr=lr, steps=steps, log_every=20, check_every=1, schedule=schedule, **options)
+    return fit(net, _data(), **{**kwargs, **changes})
+
+
+def _same(a: Network, b: Network, member: int | None = None) -> bool:
+    if member is not None:
+        a, b = a.member(member), b.member(member)
+    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+@pytest.mark.parametrize("rule", list(DIVERGENCE_RULES))
+def test_each_divergence_rule_stops_rolls_back_and_freezes_a_single_network(rule):
+    _, bad, _, offending = DIVERGENCE_RULES[rule]
+    net, hist = _spiked_fit(rule, None)
+    assert list(hist.step) == [0, bad] and list(hist.status) == ["running", "diverged"]
+    assert offending(hist.loss.iloc[-1], _reference(hist))  # the rule under test is what the loss breaks
+    clean_before, _ = _spiked_fit(rule, None, steps=bad - 1, spike=False)
+    assert _same(net, clean_before)  # rolled back to the last checked, fine parameters
+    # negative controls: the comparison tells theta_(bad - 2) apart, and without the spike the
+    # run completes
+    assert not _same(net, _spiked_fit(rule, None, steps=bad - 2, spike=False)[0])
+    assert list(_spiked_fit(rule, None, spike=False)[1].status) == ["running", "completed"]
+
+
+@pytest.mark.parametrize("rule", list(DIVERGENCE_RULES))
+def test_each_divergence_rule_stops_only_the_member_that_broke_it(rule):
+    _, bad, _, offending = DIVERGENCE_RULES[rule]
+    net, hist = _spiked_fit(rule, 2)
+    first, second = hist[hist.member == 0], hist[hist.member == 1]
+    assert list(first.step) == [0, bad] and list(first.status) == ["running", "diverged"]
+    assert offending(first.loss.iloc[-1], _reference(first))
+    assert list(second.step) == [0, 20] and list(second.status) == ["running", "completed"]
+    # member 0 went back to theta_(bad - 1); member 1 trained on as in a run without the spike
+    assert _same(net, _spiked_fit(rule, 2, steps=bad - 1, spike=False)[0], member=0)
+    clean, clean_hist = _spiked_fit(rule, 2, spike=False)
+    assert _same(net, clean, member=1)
+    assert list(second.loss) == list(clean_hist.loss[clean_hist.member == 1])
+    # negative controls: a clean run completes both members; member 0 is not where it was at the
+    # end of the clean run, nor is member 1 where the spike stopped member 0
+    assert list(clean_hist.status) == ["running", "running", "completed", "completed"]
+    assert not _same(net, clean, member=0)
+    assert not _same(net, _spiked_fit(rule, 2, steps=bad - 1, spike=False)[0], member=1)
+
+
+@pytest.mark.parametrize("rule, off", [("above max_loss", dict(max_loss=None)),
+                                       ("growth above divergence_factor", dict(divergence_factor=None))])
+def test_a_finite_spike_is_caught_only_by_the_rule_under_test(rule, off):
+    # negative control of the two finite rules: with the rule switched off, the same spiked run
+    # (finite losses throughout) completes, single and ensemble alike
+    for ensemble in (None, 2):
+        _, hist = _spiked_fit(rule, ensemble, **off)
+        assert set(hist.status) == {"running", "completed"} and hist.loss.max() < math.inf

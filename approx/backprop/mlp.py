@@ -10,14 +10,19 @@ identity), and a *loss* node on top. Each is a composite node with a hand-derive
     activation:  B_z = B_h * phi'(z)                             (approx.activations)
     affine:      dW = s B_z^T h,  db = sum_batch B_z,  B_h = s B_z W
 
-with dL/dx for the data never formed. Memory is handled as autograd handles it: a pre-activation
-z that no rule reads is freed as soon as phi(z) is known, and the reverse pass frees each
-layer's tensors once it is done with them (``retain_graph=False``). Ensembles of E networks use
-batched products, and each member's gradient is that of its own loss (Rumelhart, Hinton &
-Williams 1986).
+with dL/dx for the data never formed. Memory is handled more tightly than autograd handles it:
+a pre-activation z that no rule reads is overwritten by phi(z) (in place), the activation rule
+writes phi' over phi(z) once the layer above has read it, and the reverse pass frees each
+layer's tensors once it is done with them (``retain_graph=False``). So a step allocates one
+tensor of the activations' size per layer forward and one backward, where autograd allocates
+two and two: on the CPU every fresh tensor of a few MB is paged in anew (a page fault per
+4 KB), which is what made the ensemble path slower than autograd's at E = 1024. Ensembles of E
+networks use batched products, and each member's gradient is that of its own loss (Rumelhart,
+Hinton & Williams 1986).
 """
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from .. import activations as _activations
@@ -25,9 +30,17 @@ from .. import losses as _losses
 from ..engine_inputs import check_batch
 from ..network import Network, affine
 from .node import Node
-from .rules import READS_Y_ONLY
 
 __all__ = ["loss_and_grad"]
+
+# phi in place, for the activations whose rule reads y = phi(z) only (rules.READS_Y_ONLY): the
+# same kernels as approx.activations' phi, so the same values bit for bit
+_IN_PLACE = {
+    "relu": torch.relu_,
+    "sigmoid": torch.sigmoid_,
+    "tanh": torch.tanh_,
+    "ramp": lambda z: z.clamp_(0.0, 1.0),
+}
 
 
 def loss_and_grad(
@@ -53,10 +66,12 @@ def loss_and_grad(
         h = Node(affine(h.value, layer), (h, w, b), "affine", (layer.scale, i > 0))
         if layer.activation != "identity":
             affine_node = h
-            h = Node(_activations.ACTIVATIONS[layer.activation].value(affine_node.value), (h,),
-                     "layer_activation", layer.activation)
-            if layer.activation in READS_Y_ONLY:
-                affine_node.value = None  # z is read by no rule: free it now, as autograd does
+            if layer.activation in _IN_PLACE:  # z is read by no rule: phi(z) takes its place
+                phi = _IN_PLACE[layer.activation](affine_node.value)
+                affine_node.value = None
+            else:
+                phi = _activations.ACTIVATIONS[layer.activation].value(affine_node.value)
+            h = Node(phi, (h,), "layer_activation", layer.activation)
     p = h.value
     total = Node(loss_fn.value(p, y, ensemble), (h,), "loss", (loss_fn, y, ensemble))
     value = total.value

@@ -184,22 +184,26 @@ def _activation_rule(name: str) -> Callable:
 
 # ---------------------------------------------------------------- fused nodes for networks
 # B *= phi'(x), in place, with y = phi(x): the same products as the activation rules above
-# (tests check each against approx.activations), with one tensor like B allocated and few
-# passes over memory, which is what these element-wise steps cost. y - y^2 and 1 - y^2 come
-# from one fused multiply-add (addcmul: no cancellation where y is near 1, and bit for bit
-# what PyTorch's own tanh derivative gives); the 0/1 derivatives are read off y in B's dtype,
-# since multiplying by a boolean mask first converts it: relu' = sign(y), ramp' = sign(y - y^2).
-def _one_minus_square(y: Tensor) -> Tensor:
-    return torch.addcmul(y.new_ones(()), y, y, value=-1)
+# (tests check each against approx.activations), with no tensor like B allocated and few
+# passes over memory, which is what these element-wise steps cost. phi'(y) is written over y
+# itself: in a Network's graph nothing reads y after this rule (the affine node above, the
+# only other reader, runs first, and the pass frees y next), and a fresh tensor of B's size
+# per layer and step is what made the ensemble path slower than autograd's (each new one is
+# paged in by the kernel: ~1000 page faults per 4 MB). y - y^2 and 1 - y^2 come from one fused
+# multiply-add (addcmul: no cancellation where y is near 1, and bit for bit what PyTorch's own
+# tanh derivative gives); the 0/1 derivatives are read off y in B's dtype, since multiplying
+# by a boolean mask first converts it: relu' = sign(y), ramp' = sign(y - y^2).
+def _one_minus_square_(y: Tensor) -> Tensor:
+    return torch.addcmul(y.new_ones(()), y, y, value=-1, out=y)
 
 
-_INTO_MESSAGE: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
+_INTO_MESSAGE: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {  # (B, x, y): y is overwritten
     "identity": lambda B, x, y: B,
-    "relu": lambda B, x, y: B.mul_(torch.sign(y)),
-    "sigmoid": lambda B, x, y: B.mul_(torch.addcmul(y, y, y, value=-1)),
-    "tanh": lambda B, x, y: B.mul_(_one_minus_square(y)),
+    "relu": lambda B, x, y: B.mul_(y.sign_()),
+    "sigmoid": lambda B, x, y: B.mul_(torch.addcmul(y, y, y, value=-1, out=y)),
+    "tanh": lambda B, x, y: B.mul_(_one_minus_square_(y)),
     "softplus": lambda B, x, y: B.mul_(_activations.get("softplus").derivative(x, y)),
-    "ramp": lambda B, x, y: B.mul_(torch.addcmul(y, y, y, value=-1).sign_()),
+    "ramp": lambda B, x, y: B.mul_(torch.addcmul(y, y, y, value=-1, out=y).sign_()),
 }
 
 
@@ -209,7 +213,8 @@ READS_Y_ONLY = frozenset({"identity", "relu", "sigmoid", "tanh", "ramp"})
 
 def _layer_activation(node, B):
     """u = phi(x) inside a Network, arg = name. B is the fresh message of the single affine node
-    above (a Network's graph is a chain), owned by this node alone, so it is overwritten."""
+    above (a Network's graph is a chain), owned by this node alone, so it is overwritten; so is
+    the node's value u, which no rule reads after this one (``loss_and_grad`` frees it next)."""
     return (_INTO_MESSAGE[node.arg](B, node.children[0].value, node.value),)
 
 
@@ -217,6 +222,13 @@ def _affine(node, B):
     """u = s h W^T + b, children (h, W, b), arg (s, send_to_h), B: (batch, out) or (E, batch, out).
 
     dW = s B^T h,  db = sum of B over the batch,  dh = s B W (skipped for the data x).
+
+    Ensembles choose the products' layout for the small shapes of a Network's ends, where a
+    batched GEMM is slowest (measured on one CPU thread, E = 1024, batch 64, width 16):
+    data x shared by every member: dW^T = x^T B as one (in, batch) x (batch, E out) product,
+    not E products with x copied E times (17x faster); one output (out = 1): B W is an outer
+    product per member, computed as the broadcast product B * W, the same single products
+    without a GEMM of inner dimension 1 (7x faster).
     """
     h, W, _ = _values(node)
     s, send_to_h = node.arg
@@ -225,10 +237,14 @@ def _affine(node, B):
         db = B.sum(0)  # (out,)
         dh = torch.mm(B, W) if send_to_h else None  # (batch, in)
     else:
-        hh = h if h.ndim == 3 else h.expand(W.shape[0], *h.shape)  # (E, batch, in)
-        dW = torch.bmm(B.transpose(1, 2), hh)  # (E, out, in)
+        if h.ndim == 2:  # (batch, in), shared: (in, batch) @ (E, batch, out) -> (E, in, out)
+            dW = torch.matmul(h.T, B).mT.contiguous()  # (E, out, in); no copy when in = 1
+        else:
+            dW = torch.bmm(B.transpose(1, 2), h)  # (E, out, in)
         db = B.sum(1)  # (E, out)
-        dh = sum_to(torch.bmm(B, W), h) if send_to_h else None  # (E, batch, in)
+        dh = None
+        if send_to_h:  # (E, batch, out) @ (E, out, in) -> (E, batch, in)
+            dh = sum_to(B * W if W.shape[1] == 1 else torch.bmm(B, W), h)
     if s != 1.0:
         dW.mul_(s)
         if dh is not None:

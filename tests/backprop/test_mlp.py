@@ -141,3 +141,41 @@ def test_fused_activation_messages_equal_the_table(name):
     bound = 2 * eps * B.abs() + eps * expected.abs()
     assert bool(((got - expected).abs() <= bound).all())
     assert not bool(((got * (1 + 1e-12) - expected).abs() <= bound).all())  # control
+
+
+def test_in_place_activations_equal_the_table_bit_for_bit():
+    """The forward pass overwrites z by phi(z) only for activations whose rule reads phi(z)
+    alone, and computes the very same values as approx.activations (the same kernels)."""
+    from approx.backprop.mlp import _IN_PLACE
+    from approx.backprop.rules import READS_Y_ONLY
+
+    assert set(_IN_PLACE) <= READS_Y_ONLY
+    assert "softplus" not in _IN_PLACE  # its rule reads z: it must not be overwritten
+    z = torch.cat([torch.randn(200, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 3,
+                   torch.tensor([0.0, 1.0, -0.0, 40.0, -40.0], dtype=torch.float64)])
+    for name, phi_ in _IN_PLACE.items():
+        expected = activations.get(name).value(z)
+        got = phi_(z.clone())
+        assert torch.equal(got, expected), name
+        assert not torch.equal(phi_(z.clone() * 1.5), expected), name  # control
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "softplus"])
+@pytest.mark.parametrize("sizes", [[1, 6, 6, 1], [1, 5, 1], [2, 4, 3]])
+def test_ensemble_end_layouts_match_autograd(sizes, activation):
+    """Ensembles with one input (dW^T = x^T B as one product) and one output (dh = B * W, a
+    broadcast outer product), NTK scaling (s != 1), shared and per-member data, against
+    torch.autograd in float64; and neither the data nor the parameters are written over by
+    the in-place forward and reverse passes."""
+    net = Network.random(sizes, activation, seed=4, ensemble=5, init="ntk")
+    for per_member in (False, True):
+        x, y = data(net, 12, per_member=per_member)
+        before = [t.clone() for t in (x, y, *net.parameters())]
+        _, grads = backprop.loss_and_grad(net, x, y)
+        _, ref = autograd.loss_and_grad(net, x, y)
+        assert max_rel_err(grads, ref) <= RTOL64
+        assert all(g.is_contiguous() for g in grads)
+        assert all(torch.equal(a, b) for a, b in zip(before, (x, y, *net.parameters())))
+        assert max_rel_err([g * 1.01 for g in grads], ref) > RTOL64  # control
+    before[0].tanh_()  # control: the unchanged-inputs check sees an in-place write
+    assert not torch.equal(before[0], x)

@@ -11,6 +11,12 @@ permutation every epoch (the last n % batch_size points of a permutation are ski
 e's permutations come from a CPU torch.Generator seeded with ``member_seeds(seed, E)[e]``
 (approx.network), so runs repeat bit for bit and member e sees the batches a single run with
 its seed sees.
+
+Compiled steps (``options.compile``, approx.compiled_step): where fit compiles, ``evaluate(t)``
+runs the whole step at once, L(theta_t) with its gradient and the update to theta_{t+1}, and
+``update(t)`` only takes the new parameters (masked as below); the rate of step t is known at
+``evaluate(t)``, and what the monitor does in between (restore and freeze members) only changes
+members that the mask then holds still, so the trajectory is the eager one (to rounding).
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from torch import Tensor
 
 from . import optim as _optim
 from . import schedules as _schedules
+from .compiled_step import CompiledStep, should_compile
 from .fit_options import FitOptions
 from .network import Network, member_seeds
 
@@ -57,6 +64,17 @@ class FirstOrder:
         self.keep = None  # (E,) bool on the device: members still training, None while all are
         self.current = net
         self.grads: list[Tensor] = []
+        self.compiled = None  # the compiled step, where fit compiles (module docstring)
+        n_step_points = x.shape[-2] if options.batch_size is None else options.batch_size
+        if should_compile(options.compile, options.optimizer, net.n_params, net.ensemble, n_step_points,
+                          options.steps):
+            self.compiled = CompiledStep(net, self.opt, rate, options.engine, options.loss)
+        self.pending: list[Tensor] = []  # theta_{t+1}, from a compiled evaluate(t)
+
+    @property
+    def compile_s(self) -> float:
+        """Seconds this fit spent compiling (0.0 uncompiled, or where the step was cached)."""
+        return 0.0 if self.compiled is None else self.compiled.compile_s
 
     @property
     def mini_batch(self) -> bool:
@@ -66,7 +84,13 @@ class FirstOrder:
     def evaluate(self, t: int) -> float | Tensor:
         """L(theta_t) on step t's data, keeping its gradient for ``update``."""
         self.current = self.net.with_parameters(self.params)
-        if self.batches is None:
+        if self.compiled is not None:
+            x, y = self.x, self.y
+            if self.batches is not None:
+                x, y = _gather(self.x, self.y, self.batches.next(), self.ensemble)
+            factor = 1.0 if self.constant_rate else self.factor(t, self.steps)
+            value, self.pending = self.compiled(self.params, self.state, x, y, factor)
+        elif self.batches is None:
             value, self.grads = self.loss_and_grad(self.current, self.x, self.y, self.loss)
         else:
             index = self.batches.next()  # (batch,) or (E, batch)
@@ -103,8 +127,11 @@ class FirstOrder:
 
     def update(self, t: int) -> None:
         """theta_{t+1} from the gradient of ``evaluate(t)``."""
-        rate = self.rate if self.constant_rate else self.rate * self.factor(t, self.steps)
-        new = self.opt.step(self.params, self.grads, rate, self.state)
+        if self.compiled is not None:
+            new = self.pending
+        else:
+            rate = self.rate if self.constant_rate else self.rate * self.factor(t, self.steps)
+            new = self.opt.step(self.params, self.grads, rate, self.state)
         if self.keep is not None:
             new = [torch.where(self.keep.view(-1, *([1] * (p.ndim - 1))), q, p) for p, q in zip(self.params, new)]
         self.params = new

@@ -14,7 +14,8 @@ Each optimizer reads its own fields: lr, batch_size, momentum, nesterov, weight_
 eps and schedule are for the first-order ones (gd, sgd, adam); damping, max_damping and
 max_jacobian_bytes for lm; memory, c1, c2 and max_evaluations for lbfgs. A field set to
 anything but its default for an optimizer that does not read it is refused rather than
-ignored, and so is lm with a loss other than mse.
+ignored, and so is lm with a loss other than mse. ``compile`` (approx.compiled_step) applies to
+the first-order optimizers: "auto" runs lbfgs and lm eagerly, and "on" with them is refused.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from . import checks
 from . import losses as _losses
 from . import optim as _optim
 from . import schedules as _schedules
+from .compiled_step import COMPILE_CHOICES
 
 __all__ = ["FitOptions", "TRAINING_ENGINES", "OPTIMIZERS", "SECOND_ORDER", "DIVERGENCE_FACTOR",
            "DEFAULT_LR", "FIELDS", "with_overrides"]
@@ -73,6 +75,7 @@ class FitOptions:
     c1: float = 1e-4  # lbfgs: sufficient-decrease constant of the strong Wolfe conditions
     c2: float = 0.9  # lbfgs: curvature constant, c1 < c2 < 1
     max_evaluations: int = 25  # lbfgs: loss_and_grad calls allowed per line search
+    compile: str = "off"  # COMPILE_CHOICES: compile gd/sgd/adam's whole step ("auto": where it pays)
 
     def __post_init__(self) -> None:
         checks.choice("engine", self.engine, TRAINING_ENGINES)
@@ -112,6 +115,10 @@ class FitOptions:
         checks.number("c1", self.c1, low=0, high=1, low_open=True, high_open=True)
         checks.number("c2", self.c2, low=self.c1, high=1, low_open=True, high_open=True)
         checks.integer("max_evaluations", self.max_evaluations, low=1, high=10_000)
+        checks.choice("compile", self.compile, COMPILE_CHOICES)
+        if self.compile == "on" and self.optimizer in SECOND_ORDER:
+            raise ValueError(f"compile='on' compiles the first-order steps (gd, sgd, adam), not optimizer "
+                             f"{self.optimizer!r}; use compile='off' or 'auto' (which runs it eagerly)")
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(FitOptions))

@@ -114,13 +114,22 @@ class Adam:
                 "v": [torch.zeros_like(p) for p in params]}
 
     def step(self, params: Sequence[Tensor], grads: Sequence[Tensor], lr: Rate, state: dict) -> list[Tensor]:
-        b1, b2 = self.betas
         state["t"] += 1
-        t = state["t"]
+        return self.corrected_step(params, grads, lr, state, *self.corrections(state["t"]))
+
+    def corrections(self, t: int) -> tuple[float, float]:
+        """(1 - b1^t, sqrt(1 - b2^t)): the bias corrections of step t = 1, 2, ..."""
+        b1, b2 = self.betas
+        return 1.0 - b1**t, math.sqrt(1.0 - b2**t)
+
+    def corrected_step(self, params: Sequence[Tensor], grads: Sequence[Tensor], lr: Rate, state: dict,
+                       correction1: float | Tensor, root_correction2: float | Tensor) -> list[Tensor]:
+        """``step`` with the step count's corrections given (floats, or 0-d tensors where the step
+        is compiled: approx.compiled_step passes them as tensors so that t is no constant of the
+        graph); the moments m and v in ``state`` are updated in place."""
+        b1, b2 = self.betas
         # theta - eta/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps): m_hat and v_hat folded in,
         # the same arithmetic as torch.optim.Adam.
-        correction1 = 1.0 - b1**t
-        root_correction2 = math.sqrt(1.0 - b2**t)
         out = []
         for p, g, m, v in zip(params, grads, state["m"], state["v"]):
             g = _with_decay(p, g, self.weight_decay)

@@ -23,7 +23,8 @@ as one batched computation; the result equals training them one at a time (to ro
 
 History: a DataFrame with one row per (logged step, member) and the columns step, member (0
 for a single network), loss (the training loss on all the data at theta_step), status, time_s
-(wall clock since the start), the optimizer's own columns and one column per metric. Step 0
+(wall clock since the start, compiling included), the optimizer's own columns and one column
+per metric, and in ``attrs`` "compiled" and "compile_s" (approx.compiled_step). Step 0
 and each member's last step are always logged. Statuses:
 
     running      an intermediate row
@@ -133,12 +134,19 @@ def fit(
     check_every: steps between stopping checks (module docstring).
     metrics: name -> callable(net) -> float (single network) or tensor (E,) (ensemble),
         evaluated on the current network at every logged step.
+    compile: "off" (the default), "on" or "auto": compile gd, sgd and adam's whole step with
+        torch.compile, reused across steps and fits of the same shapes; "auto" compiles where
+        the planned steps repay the compile (approx.compiled_step). The history's attrs say
+        whether it did ("compiled") and how long this fit spent compiling ("compile_s").
     """
     options = with_overrides(options, overrides)
     x, y = _check_data(net, data)
     stepper = _stepper(net, x, y, options)
     monitor = Monitor(net, y, options, metrics, stepper.columns)
-    return _train(stepper, monitor, options.steps)
+    trained, history = _train(stepper, monitor, options.steps)
+    history.attrs["compiled"] = getattr(stepper, "compiled", None) is not None
+    history.attrs["compile_s"] = getattr(stepper, "compile_s", 0.0)
+    return trained, history
 
 
 def _stepper(net: Network, x: Tensor, y: Tensor, options: FitOptions):

@@ -1,0 +1,245 @@
+"""Compiled first-order training steps: ``fit(..., compile="off" | "on" | "auto")``.
+
+    net, history = fit(net, (x, y), optimizer="adam", steps=20_000, compile="auto")
+    history.attrs["compile_s"]        # seconds this fit spent compiling (0.0 if none, or cached)
+
+What is compiled: the whole step of gd, sgd and adam, as one function
+
+    (theta_t, optimizer state, x, y, rates, scalars) -> (L(theta_t) (E,), theta_{t+1}, new state)
+
+that is, the forward pass, the loss, every gradient (by either engine: the hand-written fused
+layer nodes of approx.backprop, or torch.autograd.grad, which dynamo traces with
+``trace_autograd_ops``) and the optimizer's update (approx.optim's own rules, run on copies of
+the state so that no input is mutated). ``torch.compile`` turns it into one graph of a few fused
+C++ (CPU) or Triton (CUDA) kernels.
+
+Why: the networks of the studies are small, so an eager step is dozens of tiny kernels with
+Python between them (about 100 us on one CPU thread for a [1, 16, 16, 1] network on 64 points,
+of which only a few us are arithmetic), and an ensemble step streams every intermediate through
+memory once per op. Fused, the work per model-step falls by 2 to 3 times at E = 1024 (the
+measurement is in the README), at the price of compiling once.
+
+Shapes: a single network runs as an ensemble of one (no ``.item()`` inside the graph, so one
+graph, as approx.bench.graphs does for CUDA graphs); its loss is read to the host after the
+call, as the eager engines read it. The graph depends on the engine, the loss, the optimizer and
+its hyperparameters, the activations and scales, every tensor's shape, the dtype, the device and
+the mode: that tuple is the key of a module-level cache of compiled functions, so a fit reuses
+the function that an earlier fit (an earlier sweep point) with the same key compiled, and pays
+nothing. Every key is compiled once for its shapes (``dynamic=False``: the fastest code for
+small tensors), as one graph (``fullgraph=True``: a graph break is an error, never a silent
+partial compile). Recompilation is bounded: dynamo keeps compiled code per Python code object
+and, past ``torch._dynamo.config.recompile_limit`` (8) entries, silently runs eager; so every
+key gets a code object of its own (a copy of the step's), holding one entry, and a sweep over
+any number of widths compiles each width once. Its first call (the compile) runs with
+``fail_on_recompile_limit_hit``, so that limit can never be hit silently; the cache keeps the
+last ``MAX_COMPILED`` keys and forgets the oldest.
+
+Per-step values that change (the schedule's factor, Adam's bias corrections 1 - b1^t and
+sqrt(1 - b2^t)) enter as a tensor, not as constants, so they never trigger a recompile; rates
+are an (E,) tensor. Learning rates of a sweep point therefore share the compiled step too.
+
+"on" on CUDA also replays the step as a CUDA graph (``mode="reduce-overhead"``); a replay
+overwrites the previous replay's outputs, so they are cloned (the monitor keeps the last good
+parameters to roll back to). Untested without a GPU here (tests/test_compiled_step.py has the
+``gpu`` test).
+
+"auto" compiles when the planned steps make the saving outweigh the compile time:
+
+    steps * saving_per_step(E, P, n) > COMPILE_S,
+    saving_per_step = SAVING_FIXED_S + SAVING_PER_MAC_S * E * P * n
+
+with P the parameters per member and n the points per step (E * P * n is, to a constant, the
+multiply-adds of a step). It decides from the fit's shape alone, not from what the cache already
+holds, so the same fit takes the same path (and gives the same rounding) in any order. The
+constants are in the code below with how they were measured. LM and L-BFGS are never compiled
+("auto" runs them eagerly; "on" is refused by approx.fit_options).
+"""
+from __future__ import annotations
+
+import time
+import types
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .network import Network
+
+__all__ = ["COMPILE_CHOICES", "MAX_COMPILED", "CompiledStep", "should_compile", "compiled_count",
+           "clear_cache"]
+
+COMPILE_CHOICES = ("off", "on", "auto")
+MAX_COMPILED = 64  # compiled keys kept; the oldest is forgotten to make room
+
+# The "auto" model (module docstring). Measured on this machine (AMD EPYC, shared 2-core VM,
+# torch 2.14.1, one thread, under load from other jobs) by timing 300 steps of fit's step for
+# [1, 16, 16, 1] tanh networks on 64 points, float32, GD, eager and compiled, at E = 1 and
+# E = 1024, both engines, and the first call of a fresh key in a fresh process (inductor's
+# on-disk cache warm; a cold cache took about 40 s):
+COMPILE_S = 10.0  # a compile costs this much (measured 2.5 to 12 s; autograd's graph is the larger)
+SAVING_FIXED_S = 60e-6  # per step at E = 1: eager 140 to 200 us, compiled 70 to 80 us
+SAVING_PER_MAC_S = 3e-10  # per unit of E * P * n: at E = 1024, P = 321, n = 64, 13 ms -> 6.5 ms
+
+_CACHE: dict[tuple, Callable] = {}
+
+
+def should_compile(choice: str, optimizer: str, n_params: int, ensemble: int | None, n_points: int,
+                   steps: int) -> bool:
+    """Whether ``fit`` compiles: "on", or "auto" where the model above says it pays."""
+    if choice == "off" or optimizer not in ("gd", "sgd", "adam"):
+        return False
+    if choice == "on":
+        return True
+    saving = SAVING_FIXED_S + SAVING_PER_MAC_S * (ensemble or 1) * n_params * n_points
+    return steps * saving > COMPILE_S
+
+
+def compiled_count() -> int:
+    """How many compiled step functions the cache holds (one per key; tests count with it)."""
+    return len(_CACHE)
+
+
+def clear_cache() -> None:
+    """Forget every compiled step (the next fit of each key compiles again)."""
+    _CACHE.clear()
+
+
+class CompiledStep:
+    """The compiled step of one fit: call it with theta_t's tensors, get L(theta_t) and theta_{t+1}.
+
+    net: the network being trained (single or ensemble); opt: the approx.optim optimizer; rate:
+    ``optim.member_rates``'s float or (E,) tensor; engine_name, loss: as in FitOptions.
+    ``compile_s`` is the wall time of the compile this fit caused (0.0 where the key was cached).
+    """
+
+    def __init__(self, net: Network, opt, rate: float | Tensor, engine_name: str, loss: str):
+        self.single = net.ensemble is None
+        self.opt = opt
+        self.adam = hasattr(opt, "corrected_step")
+        self.dtype, self.device = net.dtype, net.device
+        members = net.ensemble or 1
+        self.rate = (torch.full((members,), rate, dtype=net.dtype, device=net.device)
+                     if not isinstance(rate, Tensor) else rate)  # (E,)
+        self.graphs = net.device.type == "cuda"  # "on" on CUDA: replay as a CUDA graph
+        self.head = (engine_name, loss, opt, tuple(net.activations), tuple(net.scales), self.graphs)
+        self.compile_s = 0.0
+        self.first_call = True
+        self.canonical: dict[int, tuple[Tensor, Tensor]] = {}  # id(data) -> (data, its canonical copy)
+
+    def __call__(self, params: list[Tensor], state: dict, x: Tensor, y: Tensor,
+                 factor: float) -> tuple[float | Tensor, list[Tensor]]:
+        """(L(theta_t), theta_{t+1}) at rate * factor; ``state``'s buffers are replaced by the new ones.
+
+        params: [W1, b1, ...] as the network holds them; x, y: the step's data (all of it, or
+        a mini-batch), (n, d) or (E, n, d).
+        """
+        lead = (lambda t: t.unsqueeze(0)) if self.single else (lambda t: t)
+        if self.first_call:  # the strides the graph expects (see _canonical); later inputs are its outputs
+            params = [_canonical(p) for p in params]
+            state.update({k: [_canonical(b) for b in v] for k, v in state.items() if k != "t"})
+            self.first_call = False
+        buffers = {k: [lead(b) for b in v] for k, v in state.items() if k != "t"}
+        scalars = [factor, 1.0, 1.0]
+        if self.adam:
+            state["t"] += 1
+            scalars[1:] = self.opt.corrections(state["t"])
+        inputs = ([lead(p) for p in params], buffers, self._data(x), self._data(y), self.rate,
+                  torch.tensor(scalars, dtype=self.dtype, device=self.device))
+        fn = self._function(inputs)
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        value, new, buffers = fn(*inputs)
+        if self.graphs:  # the next replay overwrites these outputs
+            value, new = value.clone(), [p.clone() for p in new]
+            buffers = {k: [b.clone() for b in v] for k, v in buffers.items()}
+        if self.single:
+            value, new = value.item(), [p[0] for p in new]
+            buffers = {k: [b[0] for b in v] for k, v in buffers.items()}
+        state.update(buffers)
+        return value, new
+
+    def _data(self, t: Tensor) -> Tensor:
+        """``t`` in canonical strides; the full data set's copy is made once per fit."""
+        kept = self.canonical.get(id(t))
+        if kept is None or kept[0] is not t:
+            kept = self.canonical[id(t)] = (t, _canonical(t))
+            if len(self.canonical) > 4:  # mini-batches: new tensors at every step, keep none
+                self.canonical.clear()
+        return kept[1]
+
+    def _function(self, inputs) -> Callable:
+        """The compiled function of this key; compiled (and timed) at its first call here."""
+        params, buffers, x, y, _, _ = inputs
+        shapes = (tuple(tuple(p.shape) for p in params), tuple(x.shape), tuple(y.shape))
+        key = (*self.head, shapes, self.dtype, str(self.device))
+        fn = _CACHE.get(key)
+        if fn is None:
+            if len(_CACHE) >= MAX_COMPILED:
+                del _CACHE[next(iter(_CACHE))]  # the oldest
+            raw = _own_code(_step_function(*self.head[:5]), len(_CACHE))
+            compiled = torch.compile(raw, fullgraph=True, dynamic=False, mode="reduce-overhead" if self.graphs else None)
+            fn = _CACHE[key] = _Timed(compiled, self)
+        return fn
+
+
+class _Timed:
+    """A compiled function whose first call (the compile) is timed into the fit that makes it.
+
+    Only that call runs under our dynamo settings (a patch costs ~50 us, as much as a small
+    step): tracing ``torch.autograd.grad`` (the autograd engine), and an error rather than a
+    silent eager fallback should the recompile limit ever be hit."""
+
+    def __init__(self, compiled: Callable, owner: CompiledStep):
+        self.compiled, self.owner = compiled, owner
+
+    def __call__(self, *inputs):
+        if self.owner is None:
+            return self.compiled(*inputs)
+        start = time.perf_counter()
+        with torch._dynamo.config.patch(trace_autograd_ops=True, fail_on_recompile_limit_hit=True):
+            out = self.compiled(*inputs)
+        self.owner.compile_s += time.perf_counter() - start
+        self.owner = None
+        return out
+
+
+def _canonical(t: Tensor) -> Tensor:
+    """A contiguous copy of ``t`` with torch's canonical strides, also along axes of size 1.
+
+    Dynamo guards every input's strides exactly, those of size-1 axes included, where layouts
+    differ without any difference in memory (a (1, 5, 1) weight may have strides (5, 1, 1) or
+    (5, 1, 5)); so the step takes and returns tensors in this one layout, or each fit's first
+    call would compile again (and outside our settings)."""
+    return t.clone(memory_format=torch.contiguous_format)
+
+
+def _own_code(fn: Callable, n: int) -> Callable:
+    """``fn`` with a code object of its own (named step_n): dynamo's cache and its recompile
+    count live on the code object, so each key starts with an empty one (module docstring)."""
+    code = fn.__code__.replace(co_name=f"step_{n}", co_qualname=f"step_{n}")
+    return types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, fn.__closure__)
+
+
+def _step_function(engine_name: str, loss: str, opt, activations: tuple[str, ...],
+                   scales: tuple[float, ...]) -> Callable:
+    """The step to compile, for one engine, loss, optimizer and architecture (see the docstring)."""
+    from .train import engine_function
+
+    loss_and_grad = engine_function(engine_name)
+    adam = hasattr(opt, "corrected_step")
+
+    def step(params: list[Tensor], buffers: dict, x: Tensor, y: Tensor, rate: Tensor, scalars: Tensor):
+        # params: [W1 (E, out, in), b1 (E, out), ...]; buffers: the optimizer's, shaped like params;
+        # rate (E,); scalars (3,): schedule factor, 1 - b1^t, sqrt(1 - b2^t)
+        net = Network.from_parameters(params, activations, scales)
+        value, grads = loss_and_grad(net, x, y, loss)  # (E,), like params
+        state = {k: [b.clone() for b in v] for k, v in buffers.items()}  # updated in place below
+        lr = rate * scalars[0]
+        if adam:
+            new = opt.corrected_step(params, grads, lr, state, scalars[1], scalars[2])
+        else:
+            new = opt.step(params, grads, lr, state)
+        # outputs in canonical strides: they are the next call's inputs (see _canonical)
+        return value, [_canonical(p) for p in new], {k: [_canonical(b) for b in v] for k, v in state.items()}
+
+    return step

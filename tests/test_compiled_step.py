@@ -1,0 +1,165 @@
+"""Compiled first-order steps (approx.compiled_step): the eager trajectory, compiled.
+
+The threshold 1e-12 (float64, parameters and logged losses): the compiled step runs the same
+operations as the eager one, fused, so the two part only by rounding (inductor's kernels may sum
+in another order, or use a fused multiply-add), a few ulps per step that GD and Adam in their
+stable regime do not amplify over 20 steps; measured: ~1e-15. Every comparison has a negative
+control: the same fit with the rate changed by one part in 10^6 lands far above 1e-12.
+
+Each test compiles (seconds each): the networks are tiny and the fits short.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch._dynamo.utils
+
+from approx import compiled_step
+from approx.compiled_step import should_compile
+from approx.fit_options import FitOptions
+from approx.network import Network
+from approx.train import fit
+
+TOL = 1e-12  # float64; see the module docstring
+
+
+def _data(n=16, dtype=torch.float64, device="cpu"):
+    x = torch.linspace(-1, 1, n, dtype=dtype, device=device)[:, None]  # (n, 1)
+    return x, torch.sin(3 * x)
+
+
+def _gap(a: Network, b: Network) -> float:
+    return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
+
+
+def _both(net, data, **kw):
+    """(eager, compiled) fits of the same network: each (trained net, history)."""
+    return fit(net, data, compile="off", **kw), fit(net, data, compile="on", **kw)
+
+
+@pytest.mark.parametrize("engine", ["backprop", "autograd"])
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+@pytest.mark.parametrize("ensemble", [None, 3])
+def test_compiled_fit_equals_the_eager_fit(engine, optimizer, ensemble):
+    net = Network.random([1, 5, 5, 1], "tanh", seed=1, ensemble=ensemble)
+    lr = 0.05 if optimizer == "gd" else 0.01
+    kw = dict(engine=engine, optimizer=optimizer, lr=lr, steps=20, log_every=1)
+    (eager, h_eager), (compiled, h_compiled) = _both(net, _data(), **kw)
+    assert h_compiled.attrs["compiled"] and not h_eager.attrs["compiled"]
+    assert h_eager.attrs["compile_s"] == 0.0
+    assert h_eager.loss.iloc[-1] < h_eager.loss.iloc[0]  # it trained
+    assert _gap(eager, compiled) < TOL
+    assert (h_eager.loss - h_compiled.loss).abs().max() < TOL
+    # negative control: a rate off by one part in 10^6 moves the parameters far more than TOL
+    moved, _ = fit(net, _data(), compile="on", **{**kw, "lr": lr * (1 + 1e-6)})
+    assert _gap(eager, moved) > 1e3 * TOL
+
+
+def test_a_cached_step_costs_no_compile_and_the_history_says_so():
+    net = Network.random([1, 3, 1], "tanh", seed=0)
+    kw = dict(lr=0.1, steps=5, compile="on")
+    _, first = fit(net, _data(), **kw)
+    _, second = fit(net, _data(), **{**kw, "lr": 0.2})  # another rate: the same graph
+    compiled_step.clear_cache()
+    _, third = fit(net, _data(), **kw)
+    assert second.attrs == {"compiled": True, "compile_s": 0.0}
+    # negative control: with the cache cleared the same fit compiles (and takes time) again
+    assert third.attrs["compiled"] and third.attrs["compile_s"] > 0.0
+
+
+def test_mini_batches_schedules_and_a_diverging_member_follow_the_eager_path():
+    # per-member rates, one of them far too large: that member diverges, is rolled back and
+    # frozen while the others train on (approx.train's docstring); mini-batches and a cosine
+    # schedule; the compiled step must take every member where the eager step takes it.
+    net = Network.random([1, 4, 1], "tanh", seed=2, ensemble=3)
+    kw = dict(optimizer="adam", lr=[0.01, 0.02, 1e6], steps=20, batch_size=8, schedule="cosine",
+              weight_decay=1e-3, seed=5, log_every=1, divergence_factor=10.0)
+    (eager, h_eager), (compiled, h_compiled) = _both(net, _data(), **kw)
+    assert set(h_eager.status) >= {"diverged", "completed"}
+    assert list(h_eager.status) == list(h_compiled.status)
+    assert _gap(eager, compiled) < TOL
+    # negative control: the same fit with the rates off by one part in 10^6
+    moved, _ = fit(net, _data(), compile="on", **{**kw, "lr": [0.01 * (1 + 1e-6), 0.02, 1e6]})
+    assert _gap(eager, moved) > 1e3 * TOL
+
+
+def test_a_sweep_over_ten_widths_compiles_every_width_and_never_falls_back_to_eager():
+    # dynamo keeps one cache per code object and, past recompile_limit (8) shapes, runs eager
+    # without a word; each compiled key has a code object of its own, so 10 widths are 10
+    # compiled graphs, each used, and the results are the eager ones.
+    widths = range(2, 12)
+    compiled_step.clear_cache()
+    graphs_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    for w in widths:
+        net = Network.random([1, w, 1], "tanh", seed=w)
+        (eager, _), (compiled, history) = _both(net, _data(), lr=0.1, steps=3)
+        assert history.attrs["compiled"] and history.attrs["compile_s"] > 0
+        assert _gap(eager, compiled) < TOL
+    assert compiled_step.compiled_count() == len(widths)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs_before == len(widths)
+
+
+def test_negative_control_one_shared_code_object_stops_compiling_after_the_recompile_limit():
+    # What the test above guards against: one function compiled over 10 shapes gets only
+    # recompile_limit graphs; the other shapes silently run eager.
+    def square(t):
+        return t * t + 1
+
+    compiled = torch.compile(square, dynamic=False)
+    before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    for n in range(1, 11):
+        assert torch.equal(compiled(torch.ones(n)), torch.full((n,), 2.0))
+    made = torch._dynamo.utils.counters["stats"]["unique_graphs"] - before
+    assert made == torch._dynamo.config.recompile_limit < 10
+
+
+# ---------------------------------------------------------------------- "auto" and the option
+def test_auto_compiles_only_where_the_planned_steps_repay_the_compile():
+    # the model: steps * (SAVING_FIXED_S + SAVING_PER_MAC_S * E * P * n) > COMPILE_S
+    p = 321  # [1, 16, 16, 1]
+    # the test suite's fits (hundreds to a few thousand steps, small E) stay eager
+    assert not should_compile("auto", "gd", p, None, 64, 1000)
+    assert not should_compile("auto", "adam", p, 64, 64, 1000)
+    # long fits of large ensembles compile; so does a single network over 10^6 steps
+    assert should_compile("auto", "gd", p, 1024, 64, 5000)
+    assert should_compile("auto", "adam", p, None, 64, 1_000_000)
+    # "on" and "off" are taken at their word; second-order optimizers are never compiled
+    assert should_compile("on", "gd", p, None, 64, 1) and not should_compile("off", "gd", p, 1024, 64, 10**9)
+    assert not should_compile("auto", "lbfgs", p, 1024, 64, 10**9)
+
+
+def test_auto_runs_a_short_fit_eagerly():
+    _, history = fit(Network.random([1, 3, 1], "tanh"), _data(), steps=5, compile="auto")
+    assert history.attrs == {"compiled": False, "compile_s": 0.0}
+
+
+def test_bad_compile_values_are_refused_with_the_allowed_ones():
+    with pytest.raises(ValueError, match=r"unknown compile 'fast'; allowed: off, on, auto"):
+        FitOptions(compile="fast")
+    with pytest.raises(ValueError, match=r"unknown compile True"):
+        FitOptions(compile=True)
+    with pytest.raises(ValueError, match=r"compile='on' compiles the first-order steps .* not optimizer 'lbfgs'"):
+        FitOptions(optimizer="lbfgs", compile="on")
+    # negative control: the allowed values pass, and "auto" runs L-BFGS eagerly
+    for choice in ("off", "on", "auto"):
+        FitOptions(compile=choice)
+    _, history = fit(Network.random([1, 3, 1], "tanh"), _data(), optimizer="lbfgs", steps=2, compile="auto")
+    assert not history.attrs["compiled"]
+
+
+# ---------------------------------------------------------------------- CUDA graphs
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+@pytest.mark.parametrize("engine", ["backprop", "autograd"])
+def test_on_cuda_the_step_replays_as_a_cuda_graph_and_equals_eager(engine):
+    # "on" on CUDA compiles with mode="reduce-overhead" (CUDA graphs); each replay overwrites
+    # the last one's outputs, which the loop keeps (the monitor's rollback point): a diverging
+    # member checks that the rollback still finds them.
+    net = Network.random([1, 4, 1], "tanh", seed=2, ensemble=3, device="cuda")
+    kw = dict(engine=engine, optimizer="adam", lr=[0.01, 0.02, 1e6], steps=20, log_every=1,
+              divergence_factor=10.0)
+    (eager, h_eager), (compiled, h_compiled) = _both(net, _data(device="cuda"), **kw)
+    assert list(h_eager.status) == list(h_compiled.status)
+    assert _gap(eager, compiled) < TOL
+    moved, _ = fit(net, _data(device="cuda"), compile="on", **{**kw, "lr": [0.01 * (1 + 1e-6), 0.02, 1e6]})
+    assert _gap(eager, moved) > 1e3 * TOL

@@ -56,17 +56,19 @@ constants are in the code below with how they were measured. LM and L-BFGS are n
 """
 from __future__ import annotations
 
+import functools
 import time
 import types
 from typing import Callable
 
+import pandas as pd
 import torch
 from torch import Tensor
 
 from .network import Network
 
 __all__ = ["COMPILE_CHOICES", "MAX_COMPILED", "CompiledStep", "should_compile", "compiled_count",
-           "clear_cache"]
+           "clear_cache", "compile_seconds", "records_compile_time"]
 
 COMPILE_CHOICES = ("off", "on", "auto")
 MAX_COMPILED = 64  # compiled keys kept; the oldest is forgotten to make room
@@ -81,6 +83,7 @@ SAVING_FIXED_S = 60e-6  # per step at E = 1: eager 140 to 200 us, compiled 70 to
 SAVING_PER_MAC_S = 3e-10  # per unit of E * P * n: at E = 1024, P = 321, n = 64, 13 ms -> 6.5 ms
 
 _CACHE: dict[tuple, Callable] = {}
+_SPENT = [0.0]  # seconds this process has spent compiling steps (compile_seconds)
 
 
 def should_compile(choice: str, optimizer: str, n_params: int, ensemble: int | None, n_points: int,
@@ -97,6 +100,25 @@ def should_compile(choice: str, optimizer: str, n_params: int, ensemble: int | N
 def compiled_count() -> int:
     """How many compiled step functions the cache holds (one per key; tests count with it)."""
     return len(_CACHE)
+
+
+def compile_seconds() -> float:
+    """Seconds this process has spent compiling fit's steps so far."""
+    return _SPENT[0]
+
+
+def records_compile_time(run_point: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+    """A study's ``run_point`` that also leaves, in its frame's ``attrs["compile_s"]``, the seconds
+    the point spent compiling; the runner adds them up into the study's JSON (``compile_s``)."""
+
+    @functools.wraps(run_point)
+    def timed(*args, **kwargs) -> pd.DataFrame:
+        before = compile_seconds()
+        frame = run_point(*args, **kwargs)
+        frame.attrs["compile_s"] = round(compile_seconds() - before, 3)
+        return frame
+
+    return timed
 
 
 def clear_cache() -> None:
@@ -198,7 +220,9 @@ class _Timed:
         start = time.perf_counter()
         with torch._dynamo.config.patch(trace_autograd_ops=True, fail_on_recompile_limit_hit=True):
             out = self.compiled(*inputs)
-        self.owner.compile_s += time.perf_counter() - start
+        spent = time.perf_counter() - start
+        self.owner.compile_s += spent
+        _SPENT[0] += spent
         self.owner = None
         return out
 

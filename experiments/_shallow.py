@@ -68,13 +68,14 @@ def shallow_ensemble(d: int, width: int, activation: str, seeds: Sequence[int], 
 
 def train(net: Network, x: Tensor, y: Tensor, *, engine: str, lr: float, steps: int,
           batch_size: int | None = None, beta2: float = 0.999, seed: int = 0,
-          optimizer: str = "adam") -> tuple[Network, Tensor, list[str]]:
+          optimizer: str = "adam", compile: str = "off") -> tuple[Network, Tensor, list[str]]:
     """Adam (betas (0.9, beta2)) with a cosine schedule; returns (trained net, final training
-    loss (E,), statuses). ``batch_size`` None or >= n trains on the full batch.
+    loss (E,), statuses). ``batch_size`` None or >= n trains on the full batch. ``compile``:
+    fit's (approx.compiled_step: "off", "on", or "auto", where the planned steps repay it).
 
     optimizer "lbfgs" or "lm" (approx.train.fit's L-BFGS and Levenberg-Marquardt) instead take
-    ``steps`` iterations on the full batch: they set their own steps, so lr, batch_size, beta2
-    and seed (the mini-batch order) are Adam's and unused."""
+    ``steps`` iterations on the full batch: they set their own steps, so lr, batch_size, beta2,
+    seed (the mini-batch order) and compile (they are never compiled) are Adam's and unused."""
     if optimizer != "adam":
         trained, history = fit(net, (x, y), engine=engine, optimizer=optimizer, steps=steps,
                                log_every=max(steps, 1))
@@ -83,7 +84,7 @@ def train(net: Network, x: Tensor, y: Tensor, *, engine: str, lr: float, steps: 
             batch_size = None
         trained, history = fit(net, (x, y), engine=engine, optimizer="adam", lr=lr, steps=steps,
                                schedule="cosine", batch_size=batch_size, betas=(0.9, beta2),
-                               log_every=max(steps, 1), seed=seed)
+                               log_every=max(steps, 1), seed=seed, compile=compile)
     last = history.sort_values("step").groupby("member").tail(1).sort_values("member")
     return trained, torch.tensor(last.loss.to_numpy()), list(last.status)
 

@@ -36,6 +36,7 @@ from matplotlib.ticker import NullFormatter
 
 from approx import checks
 from approx import targets as _targets
+from approx.compiled_step import COMPILE_CHOICES, records_compile_time
 from approx.constructions.barron import barron_sampled, barron_sampled_bound
 from approx.device import DEVICES, resolve_device, threads
 from approx.metrics import loglog_slope
@@ -74,6 +75,7 @@ class Config:
     dtype: str = "float32"  # training precision (float32 | float64); test errors in float64
     n_test: int = 4096  # fresh test points
     engine: str = "backprop"  # approx.train.TRAINING_ENGINES: backprop (hand-written) or autograd
+    compile: str = "auto"  # approx.compiled_step: compile Adam's steps where they repay it (off | on | auto)
     threads: int = 1  # CPU threads (restored after each point)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -97,6 +99,7 @@ class Config:
         checks.choice("dtype", self.dtype, DTYPES)
         checks.integer("n_test", self.n_test, low=2, high=MAX_POINTS)  # 2: a variance
         checks.choice("engine", self.engine, TRAINING_ENGINES)
+        checks.choice("compile", self.compile, COMPILE_CHOICES)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
         checks.seed(self.seed)
         checks.choice("device", self.device, DEVICES)
@@ -153,6 +156,7 @@ def _sampled(cfg: Config, d: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@records_compile_time
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
     if point["part"] == "sampled":
         with threads(cfg.threads):
@@ -173,7 +177,7 @@ def run_point(cfg: Config, point: dict) -> pd.DataFrame:
                                dtype=DTYPES[cfg.dtype], device=device)
         net, loss, status = train(net, x, y, engine=cfg.engine, lr=cfg.lr, steps=cfg.steps,
                                   batch_size=cfg.batch_size, beta2=cfg.beta2, seed=cfg.seed,
-                                  optimizer=cfg.optimizer)
+                                  optimizer=cfg.optimizer, compile=cfg.compile)
         test = (evaluate(net, xt) - yt).square().mean(dim=(1, 2)).cpu()  # (E,), float64
     adam = cfg.optimizer == "adam"  # lbfgs and lm: full batch, no rate
     rows = []

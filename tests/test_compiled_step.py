@@ -10,6 +10,7 @@ Each test compiles (seconds each): the networks are tiny and the fits short.
 """
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 import torch._dynamo.utils
@@ -111,6 +112,18 @@ def test_negative_control_one_shared_code_object_stops_compiling_after_the_recom
         assert torch.equal(compiled(torch.ones(n)), torch.full((n,), 2.0))
     made = torch._dynamo.utils.counters["stats"]["unique_graphs"] - before
     assert made == torch._dynamo.config.recompile_limit < 10
+
+
+def test_a_study_point_records_the_seconds_it_spent_compiling():
+    @compiled_step.records_compile_time
+    def run_point(choice: str) -> pd.DataFrame:
+        _, history = fit(Network.random([1, 2, 1], "tanh", seed=3), _data(), steps=2, compile=choice)
+        return pd.DataFrame({"compiled": [history.attrs["compiled"]]})
+
+    compiled_step.clear_cache()
+    assert run_point("on").attrs["compile_s"] > 0
+    # negative control: an eager point spent nothing compiling
+    assert run_point("off").attrs["compile_s"] == 0.0
 
 
 # ---------------------------------------------------------------------- "auto" and the option

@@ -77,7 +77,8 @@ def compute_point(module_name: str, cfg: Any, point: dict | None) -> tuple[pd.Da
         frame = module.run(cfg) if point is None else module.run_point(cfg, point)
     device = resolve_device(getattr(cfg, "device", "cpu"))  # as this worker resolves "auto"
     info = {"host": socket.gethostname(), "pid": os.getpid(), "torch_threads": torch.get_num_threads(),
-            "device": f"{device} ({device_name(device)})", "seconds": round(time.perf_counter() - start, 6)}
+            "device": f"{device} ({device_name(device)})", "seconds": round(time.perf_counter() - start, 6),
+            "compile_s": frame.attrs.get("compile_s", 0.0)}  # a study's run_point may record it
     return frame, info
 
 

@@ -303,6 +303,8 @@ def _record(plan: Plan, frame: pd.DataFrame, csv_path: Path, started_utc: str, w
         "n_points": len(plan.units),
         "n_points_resumed": n_resumed,
         "compute_s": round(sum(i.get("seconds", 0.0) for i in [*infos, *plan.stored_info.values()]), 3),
+        # of which compiling fit's steps (approx.compiled_step), where the study records it
+        "compile_s": round(sum(i.get("compile_s", 0.0) for i in [*infos, *plan.stored_info.values()]), 3),
         "workers": {name: sorted({info[key] for info in infos})  # where the fresh points ran
                     for name, key in (("hosts", "host"), ("devices", "device"), ("torch_threads", "torch_threads"))},
         "n_rows": len(frame),

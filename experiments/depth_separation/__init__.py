@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from approx.compiled_step import records_compile_time
 from approx.device import threads
 
 from . import parts
@@ -57,6 +58,7 @@ def points(cfg: Config) -> list[dict]:
             + [{"part": "radial", "d": d} for d in cfg.radial.dims])
 
 
+@records_compile_time
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
     with threads(cfg.threads):
         return _run_part(cfg, point)

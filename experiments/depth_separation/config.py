@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from approx import checks
 from approx.device import DEVICES
 from approx.network import DTYPES, INITS
+from approx.compiled_step import COMPILE_CHOICES
 from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_DEPTH, MAX_DIM, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
@@ -118,6 +119,7 @@ class Config:
     n_seeds: int = 3  # ... initialisations per configuration
     init: str = "kinks"  # ... He weights, first-layer kinks ~ U[0, 1]; or an INITS name
     engine: str = "autograd"  # approx.train.TRAINING_ENGINES
+    compile: str = "auto"  # approx.compiled_step: compile Adam's steps where they repay it (off | on | auto)
     dtype: str = "float32"  # training dtype; pieces and errors are always computed in float64
     threads: int = 1  # CPU intra-op threads while a point runs (restored after): small tensors
     seed: int = 0  # member seeds are seed, seed + 1, ...
@@ -133,6 +135,7 @@ class Config:
         checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
         checks.choice("init", self.init, ("kinks", *INITS))
         checks.choice("engine", self.engine, TRAINING_ENGINES)
+        checks.choice("compile", self.compile, COMPILE_CHOICES)
         checks.choice("dtype", self.dtype, DTYPES)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
         checks.seed(self.seed)

@@ -111,13 +111,14 @@ def _network_1d(cfg: Config, sizes: list[int], seeds: list[int], device, dtype) 
 
 def _train(cfg: Config, net: Network, x, y, steps: int, members: list[tuple[int, float]],
            metrics=None, log_every: int | None = None, optimizer: str = "adam"):
-    """Adam at each member's rate, or lbfgs / lm (no rate, no mini-batches: seed unused)."""
+    """Adam at each member's rate (compiled as cfg.compile says), or lbfgs / lm (no rate, no
+    mini-batches, never compiled: seed and compile unused)."""
     if optimizer != "adam":
         return fit(net, (x, y), engine=cfg.engine, loss="mse", optimizer=optimizer, steps=steps,
                    log_every=log_every or steps, metrics=metrics)
     return fit(net, (x, y), engine=cfg.engine, loss="mse", optimizer="adam",
                lr=[lr for _, lr in members], steps=steps, seed=[s for s, _ in members],
-               log_every=log_every or steps, metrics=metrics)
+               log_every=log_every or steps, metrics=metrics, compile=cfg.compile)
 
 
 def _final(history: pd.DataFrame) -> pd.DataFrame:

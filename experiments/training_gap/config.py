@@ -13,6 +13,7 @@ from approx import checks
 from approx import targets as _targets
 from approx.device import DEVICES
 from approx.network import DTYPES
+from approx.compiled_step import COMPILE_CHOICES
 from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
@@ -104,6 +105,7 @@ class Config:
     init_steepness: float = 20.0  # first-layer init scale (experiments/_shallow.py; sigmoid gets twice it)
     mean_field: bool = True  # output layer (1/n) sum a_i h_i (experiments/_shallow.py)
     engine: str = "backprop"  # approx.train.TRAINING_ENGINES: gradients and Jacobians by hand or autograd
+    compile: str = "auto"  # approx.compiled_step: compile Adam's steps where they repay it (off | on | auto)
     n_eval: int = 16_385  # even grid of the errors (plus breakpoints and kinks for the sup, approx.sup_error)
     budget_widths: tuple[int, ...] = (8, 32)  # widths drawn in the error-against-budget panels
     curve_target: str = "sin3"  # target drawn with its trained approximants
@@ -131,6 +133,7 @@ class Config:
         checks.number("init_steepness", self.init_steepness, low=0, low_open=True)
         checks.flag("mean_field", self.mean_field)
         checks.choice("engine", self.engine, TRAINING_ENGINES)
+        checks.choice("compile", self.compile, COMPILE_CHOICES)
         checks.integer("n_eval", self.n_eval, low=2, high=MAX_POINTS)
         for field in ("budget_widths", "curve_widths"):
             chosen = checks.integers(field, getattr(self, field), low=2, high=MAX_WIDTH, min_len=0)

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from approx import targets as _targets
+from approx.compiled_step import records_compile_time
 from approx.constructions import (
     interpolant_error_bound, ramp_staircase, ramp_staircase_error_bound, relu_interpolant,
     sigmoid_staircase, staircase_error_bound,
@@ -107,7 +108,7 @@ def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
                            mean_field=cfg.mean_field, dtype=DTYPES[cfg.dtype], device=device)
     net, loss, status = train(net, x, y, engine=cfg.engine, lr=cfg.lr, steps=cfg.steps,
                               batch_size=cfg.batch_size, beta2=cfg.beta2, seed=cfg.seed,
-                              optimizer=cfg.optimizer)
+                              optimizer=cfg.optimizer, compile=cfg.compile)
     adam = cfg.optimizer == "adam"  # lbfgs and lm: full batch, no rate
     xe = grid(cfg.n_eval, device=device)
     out = evaluate(net, xe)  # (E, n_eval, 1), float64
@@ -131,6 +132,7 @@ def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
     return rows
 
 
+@records_compile_time
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
     with threads(cfg.threads):
         if point["part"] == "constructions":

@@ -11,6 +11,7 @@ from approx import checks
 from approx import targets as _targets
 from approx.device import DEVICES
 from approx.network import DTYPES
+from approx.compiled_step import COMPILE_CHOICES
 from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
@@ -45,6 +46,7 @@ class Config:
     mean_field: bool = True  # output layer (1/n) sum a_i h_i: one lr for every width (_shallow.py)
     dtype: str = "float32"  # training precision (float32 | float64); errors are taken in float64
     engine: str = "backprop"  # approx.train.TRAINING_ENGINES: backprop (hand-written) or autograd
+    compile: str = "auto"  # approx.compiled_step: compile Adam's steps where they repay it (off | on | auto)
     n_eval: int = 16_385  # points of the evaluation grid on [0, 1] (sup and L2 errors)
     curve_target: str = "sin3"  # target drawn with its approximants
     curve_widths: tuple[int, ...] = (8, 64)  # widths at which approximants are drawn
@@ -82,6 +84,7 @@ class Config:
         checks.flag("mean_field", self.mean_field)
         checks.choice("dtype", self.dtype, DTYPES)
         checks.choice("engine", self.engine, TRAINING_ENGINES)
+        checks.choice("compile", self.compile, COMPILE_CHOICES)
         checks.integer("n_eval", self.n_eval, low=2, high=MAX_POINTS)
         checks.integers("curve_widths", self.curve_widths, low=2, high=MAX_WIDTH, min_len=0)
         checks.integer("n_curve", self.n_curve, low=2, high=MAX_CURVE_POINTS)

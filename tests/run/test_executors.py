@@ -83,6 +83,27 @@ def test_compute_point_runs_the_module_it_is_named_not_the_configs_class_module(
         executors.compute_point("fixture_experiments._helpers", cfg, point)
 
 
+def test_compute_point_keeps_the_compile_seconds_a_study_records(monkeypatch):
+    # a study's run_point may leave frame.attrs["compile_s"] (approx.compiled_step's
+    # records_compile_time); the point's info keeps it, and the runner adds them up in the JSON
+    from fixture_experiments import counting
+
+    cfg = counting.Config(**counting.PRESETS["smoke"])
+    point = counting.points(cfg)[0]
+    _, plain = executors.compute_point("fixture_experiments.counting", cfg, point)
+    original = counting.run_point
+
+    def recording(cfg, point):
+        frame = original(cfg, point)
+        frame.attrs["compile_s"] = 1.25
+        return frame
+
+    monkeypatch.setattr(counting, "run_point", recording)
+    _, info = executors.compute_point("fixture_experiments.counting", cfg, point)
+    assert info["compile_s"] == 1.25
+    assert plain["compile_s"] == 0.0  # negative control: a study that records nothing
+
+
 def test_pool_workers_get_one_thread_and_one_gpu_each(monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(("threads", n)))

@@ -41,23 +41,25 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .. import autograd as _autograd
+from .. import compiled_step as _compiled_step
 from ..device import device_name, synchronize
 from ..device import threads as cpu_threads
 from ..network import Network
 from . import precision as _precision
 from .flops import measure_peak, step_flops
 from .graphs import capture
-from .steps import COMPILE_MODES, make_step, member_rows
-from .timing import time_calls, time_once
+from .steps import COMPILE_MODES, COMPILED_STEP, make_step, member_rows
+from .timing import Timing, time_calls, time_once
 
 __all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
 
 CHECK_LR = 2.0**10
 SLOW_STEP_MS = 50.0  # a first step slower than this needs one warm-up call, not three
-MODES = ("eager", "loop", "cuda-graph", *COMPILE_MODES)
+MODES = ("eager", "loop", "cuda-graph", *COMPILE_MODES, COMPILED_STEP, "jit-vmap-scan")
+PEER = "jax"  # the peer engine (approx.bench.jax_peer): its one mode is jit-vmap-scan
 COLUMNS = [  # every row has every column (NaN where it does not apply), in this order
     "engine", "mode", "device", "device_name", "dtype", "precision", "sweep", "depth", "width",
-    "batch", "d_in", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "samples_per_s",
+    "batch", "d_in", "activation", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "samples_per_s",
     "flops", "flops_per_s", "peak_flops_per_s", "peak_fraction", "rel_error", "first_step_ms",
     "forward_ms", "gradient_ms", "reverse_ms", "update_ms", "eager_ms", "capture_ms", "compile_ms",
     "row_s", "status",
@@ -66,7 +68,7 @@ COLUMNS = [  # every row has every column (NaN where it does not apply), in this
 
 @dataclass(frozen=True)
 class Cell:
-    """One network size: d_in -> depth hidden ReLU layers of ``width`` -> 1 output."""
+    """One network size: d_in -> depth hidden layers of ``width`` (ReLU unless said) -> 1 output."""
 
     sweep: str  # the part of the grid it belongs to (width, corner, heatmap, ensemble, graph, ...)
     depth: int  # hidden layers (the network has depth + 1 weight matrices)
@@ -75,6 +77,7 @@ class Cell:
     d_in: int = 1
     ensemble: int = 1  # E networks trained at once (E > 1: one batched computation, or a loop)
     stacked: bool = False  # parameters carry a leading ensemble axis, even when E = 1
+    activation: str = "relu"  # of every hidden layer (the output layer is linear)
 
     @property
     def sizes(self) -> list[int]:
@@ -96,6 +99,7 @@ class Job:
     device: str  # "cpu" or "cuda[:N]"
     threads: int  # CPU intra-op threads (CUDA rows: the host's setting, recorded)
     time_forward: bool = False
+    peer_steps: int = 10  # the JAX peer: GD steps per timed call (lax.scan's length)
 
 
 class Bench:
@@ -115,7 +119,7 @@ class Bench:
         if key != self._cell_key:
             self._cell_data = None  # free the previous cell's tensors first
             ensemble = cell.ensemble if cell.stacked or cell.ensemble > 1 else None
-            net = Network.random(cell.sizes, "relu", seed=self.seed, dtype=torch.float64,
+            net = Network.random(cell.sizes, cell.activation, seed=self.seed, dtype=torch.float64,
                                  device=device, ensemble=ensemble)
             gen = torch.Generator().manual_seed(self.seed + 1)
             x = (torch.rand(cell.batch, cell.d_in, generator=gen, dtype=torch.float64) * 2 - 1)
@@ -181,8 +185,12 @@ class Bench:
         x, y = x64.to(prec.dtype), y64.to(prec.output_dtype)
         start = member_rows(base.parameters(), base.ensemble is not None).to(prec.dtype)
         out: dict = {}
-        if job.mode in COMPILE_MODES:
+        if job.engine == PEER:
+            return self._measure_peer(job, net, x, y, start, reference, device, prec)
+        compiles = job.mode in COMPILE_MODES or job.mode == COMPILED_STEP
+        if compiles:
             torch.compiler.reset()  # a fresh compilation per row: no recompile limits, no stale guards
+            _compiled_step.clear_cache()
         with _precision.arithmetic(prec, device):
             step = make_step(job.engine, "eager" if job.mode == "cuda-graph" else job.mode, net, x, y, self.lr)
             out["first_step_ms"] = time_once(step.run, device)
@@ -190,7 +198,7 @@ class Bench:
                 out["eager_ms"] = self._time([step.run], device, job, [time_once(step.run, device)])[0].median_ms
                 step, out["capture_ms"] = capture(step, device)
             # warm-up: CUDA-graph trees record on the 2nd-3rd call; a slow step is warm after one
-            n_warmup = 3 if job.mode in COMPILE_MODES or out["first_step_ms"] < SLOW_STEP_MS else 1
+            n_warmup = 3 if compiles or out["first_step_ms"] < SLOW_STEP_MS else 1
             for _ in range(n_warmup - 1):
                 step.run()
             estimate = time_once(step.run, device)
@@ -208,8 +216,13 @@ class Bench:
             synchronize(device)
             update = step.read() - start.double()
             step.set_lr(self.lr)
-        if job.mode in COMPILE_MODES:
+        if compiles:
             out["compile_ms"] = out["first_step_ms"] - timing.median_ms
+        return self._summary(out, timing, update, reference, device, job)
+
+    def _summary(self, out: dict, timing, update, reference, device: torch.device, job: Job) -> dict:
+        """The row's rates, peak fraction and rel_error from its step timing and checked update."""
+        cell = job.cell
         seconds = timing.median_ms / 1e3
         peak = self.peak(device, job.precision, job.threads)
         flops_per_s = cell.flops / seconds
@@ -220,6 +233,28 @@ class Bench:
             "rel_error": float(torch.linalg.norm(update - reference) / torch.linalg.norm(reference)),
         })
         return out
+
+    def _measure_peer(self, job: Job, net: Network, x, y, start, reference, device: torch.device,
+                      prec: _precision.Precision) -> dict:
+        """The JAX row (approx.bench.jax_peer): K = ``job.peer_steps`` GD steps per timed call of
+        jit(vmap(step)) in lax.scan; time_ms is one step's share, time / K, for all E members.
+        first_step_ms is the whole first call (the compile and K steps), compile_ms that less
+        K time_ms; rel_error as for every row, from one step at CHECK_LR."""
+        from .jax_peer import JaxGD
+
+        if device.type != "cpu" or prec.name != "float32":
+            raise ValueError(f"the JAX peer runs float32 on the CPU, not {prec.name} on {device.type}")
+        peer = JaxGD(net, x, y, self.lr, job.peer_steps)
+        first_ms = time_once(peer.run, device)
+        estimate = time_once(peer.run, device)
+        timing, = self._time([peer.run], device, job, [estimate])
+        k = job.peer_steps
+        per_step = Timing(timing.median_ms / k, timing.iqr_ms / k, timing.n_samples, timing.calls_per_sample * k)
+        peer.write(start.double().cpu().numpy())
+        peer.step(CHECK_LR)
+        update = torch.from_numpy(peer.read()).to(device) - start.double()
+        out = {"first_step_ms": first_ms, "compile_ms": first_ms - timing.median_ms}
+        return self._summary(out, per_step, update, reference, device, job)
 
     def _time(self, fns, device: torch.device, job: Job, estimates_ms: list[float | None]):
         estimates_s = [None if e is None else e / 1e3 for e in estimates_ms]

@@ -22,6 +22,10 @@ Modes:
     compile                   module with the forward under torch.compile (default mode); the
                               backward is the compiled graph's, the optimizer step runs eagerly
     compile-reduce-overhead   the same with mode="reduce-overhead" (CUDA graphs inside; CUDA)
+    compiled-step             backprop or autograd, the whole step (loss, gradients, the same
+                              descent) compiled as ``fit(compile="on")`` compiles it
+                              (approx.compiled_step); the new parameters it returns are copied
+                              into the live ones, a copy of P numbers per member
 
 A step captured in a CUDA graph is ``approx.bench.graphs.capture`` of an eager step.
 
@@ -43,11 +47,12 @@ from .. import backprop as _backprop
 from .. import losses as _losses
 from ..network import Network
 
-__all__ = ["STEP_VARIANTS", "STEP_MODES", "COMPILE_MODES", "Step", "make_step", "member_rows"]
+__all__ = ["STEP_VARIANTS", "STEP_MODES", "COMPILE_MODES", "COMPILED_STEP", "Step", "make_step", "member_rows"]
 
 STEP_VARIANTS = ("backprop", "autograd", "module")  # the two engines, and nn.Module + torch.optim
 COMPILE_MODES = {"compile": "default", "compile-reduce-overhead": "reduce-overhead"}
-STEP_MODES = ("eager", "loop", *COMPILE_MODES)
+COMPILED_STEP = "compiled-step"  # the engines' whole step, as fit(compile="on") runs it
+STEP_MODES = ("eager", "loop", *COMPILE_MODES, COMPILED_STEP)
 _LOSS_AND_GRAD = {"backprop": _backprop.loss_and_grad, "autograd": _autograd.loss_and_grad}
 
 
@@ -94,11 +99,15 @@ def make_step(engine: str, mode: str, net: Network, x: Tensor, y: Tensor, lr: fl
     if mode not in STEP_MODES:
         raise ValueError(f"unknown step mode {mode!r}; allowed: {', '.join(STEP_MODES)}")
     if engine == "module":
+        if mode == COMPILED_STEP:
+            raise ValueError(f"mode {mode!r} compiles backprop's or autograd's step; the module engine uses 'compile'")
         if mode == "loop" or net.ensemble is not None:
             raise ValueError("the module engine trains one network; ensembles use backprop or autograd")
         return _module_step(net, x, y, lr, COMPILE_MODES.get(mode))
     if mode in COMPILE_MODES:
         raise ValueError(f"mode {mode!r} compiles the module engine, not {engine!r}")
+    if mode == COMPILED_STEP:
+        return _compiled_step(engine, net, x, y, lr)
     neg_lr = torch.full((), -lr, dtype=net.dtype, device=net.device)
     if mode == "loop":
         if net.ensemble is None:
@@ -133,6 +142,29 @@ def _engine_step(engine: str, net: Network, x: Tensor, y: Tensor, neg_lr: Tensor
 
     blocks = [[p[e] for p in params] for e in range(net.ensemble)] if stacked else [params]
     return Step(run, blocks, lambda lr: neg_lr.fill_(-lr), forward, gradient)
+
+
+def _compiled_step(engine: str, net: Network, x: Tensor, y: Tensor, lr: float) -> Step:
+    from .. import optim
+    from ..compiled_step import CompiledStep
+
+    # the rate becomes an (E,) tensor, an input of the graph: set_lr changes it without a recompile
+    compiled = CompiledStep(net, optim.make("gd"), float(lr), engine, "mse")
+    params = net.parameters()
+    state: dict = {}
+
+    def run() -> None:
+        _, new = compiled(params, state, x, y, 1.0)
+        with torch.no_grad():
+            for p, q in zip(params, new):
+                p.copy_(q)
+
+    def set_lr(value: float) -> None:
+        compiled.rate.fill_(value)
+
+    stacked = net.ensemble is not None
+    blocks = [[p[e] for p in params] for e in range(net.ensemble)] if stacked else [params]
+    return Step(run, blocks, set_lr)
 
 
 def _module_step(net: Network, x: Tensor, y: Tensor, lr: float, compile_mode: str | None) -> Step:

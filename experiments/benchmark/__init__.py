@@ -29,6 +29,12 @@ hours:
     ensemble  E tiny networks as one batched step vs a Python loop over them
     graph     small networks captured in a CUDA graph (CUDA only)
     compile   the nn.Module step under torch.compile (CUDA; on the CPU with compile_on_cpu)
+    peer      E = 1, 64, 1024 tanh networks [1, W, W, 1] (W = 16, 64) on 64 points, float32, one
+              CPU thread: JAX as its users write it (engine "jax", mode jit-vmap-scan: GD in
+              lax.scan over K steps; approx.bench.jax_peer) beside backprop and autograd, eager
+              (with the forward / gradient / update split) and compiled (mode compiled-step:
+              approx.compiled_step, as fit(compile="on")), from the same parameters and data.
+              Without jax installed the run says so in one line and lists those rows as skipped
 
 A CUDA run also times the CPU on the same cells, so the GPU/CPU ratios come from one run. CPU
 cells whose modelled step exceeds ``cpu_max_flops``, or whose layer activations hold more than
@@ -42,14 +48,15 @@ and targets read off the table in analysis.py, the figure in figure.py and the t
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import pandas as pd
 import torch
 
-from approx.bench.measure import COLUMNS, Bench, Cell, Job
+from approx.bench.measure import COLUMNS, PEER, Bench, Cell, Job
 from approx.bench.precision import PRECISIONS
-from approx.bench.steps import COMPILE_MODES
+from approx.bench.steps import COMPILE_MODES, COMPILED_STEP
 from approx.device import resolve_device
 
 from .config import PRESETS, Config
@@ -59,6 +66,7 @@ from .text import describe
 __all__ = ["Config", "PRESETS", "run", "plot", "describe", "output_name", "jobs"]
 
 COMPILE_RESERVE_S = 30.0  # budget a torch.compile row needs left before it starts
+NO_JAX = "skipped: jax is not installed (pip install 'approx[peers]')"
 
 
 def output_name(cfg: Config) -> str:
@@ -92,6 +100,23 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
                             out.append(Job(cell, engine, mode, prec, str(dev), threads, time_forward))
 
     thread_list = sorted({_threads(c) for c in cfg.thread_counts})
+    peer_cells = [Cell("peer", cfg.peer_depth, width, cfg.peer_batch, 1, e, stacked=e > 1,
+                       activation=cfg.peer_activation)
+                  for width in cfg.peer_widths for e in cfg.peer_ensembles]
+    cpu = torch.device("cpu")
+
+    def peer(cells: list[Cell], engine: str, mode: str, time_forward: bool = False) -> None:
+        for cell in cells:
+            out.append(Job(cell, engine, mode, "float32", str(cpu), 1, time_forward, cfg.peer_steps))
+
+    if cfg.peer_only:
+        peer(peer_cells, PEER, "jit-vmap-scan")
+        for engine in ("backprop", "autograd"):
+            peer(peer_cells, engine, "eager", time_forward=True)
+        if cfg.peer_compiled:
+            for engine in ("backprop", "autograd"):
+                peer(peer_cells, engine, COMPILED_STEP)
+        return out
 
     def sweep(cell: Cell) -> None:
         # the forward pass and the gradient alone are timed on the GPU and at one CPU thread:
@@ -105,6 +130,9 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
     for e in cfg.ensemble_sizes:
         add(Cell("ensemble", 1, cfg.ensemble_width, cfg.ensemble_batch, 1, e, stacked=True),
             [x for x in cfg.engines if x != "module"], ["eager", "loop"], ["float32"], [1])
+    peer(peer_cells, PEER, "jit-vmap-scan")
+    for engine in ("backprop", "autograd"):
+        peer(peer_cells, engine, "eager", time_forward=True)
     if gpu:
         for width in cfg.graph_widths:
             add(Cell("graph", cfg.width_depth, width, cfg.width_batch),
@@ -127,6 +155,9 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
         for width in cfg.compile_widths:
             add(Cell("compile", cfg.width_depth, width, cfg.width_batch), ["module"], modes, ["float32"],
                 all_threads, on=on)
+    if cfg.peer_compiled:
+        for engine in ("backprop", "autograd"):
+            peer(peer_cells, engine, COMPILED_STEP)
     return out
 
 
@@ -137,11 +168,30 @@ def run(cfg: Config) -> pd.DataFrame:
                   peak_sizes={"cpu": cfg.peak_n_cpu, "cuda": cfg.peak_n_cuda})
     start = time.perf_counter()
     rows = []
-    for job in jobs(cfg, device):
+    todo = jobs(cfg, device)
+    has_jax = not any(job.engine == PEER for job in todo) or _jax_installed()
+    if not has_jax:
+        print(f"benchmark: jax is not installed, so the JAX peer's rows are skipped (pip install 'approx[peers]')",
+              file=sys.stderr)
+    for job in todo:
+        if job.engine == PEER and not has_jax:
+            rows.append(bench.skipped(job, NO_JAX))
+            continue
         # a compilation cannot be interrupted, so it starts only with COMPILE_RESERVE_S left
-        reserve = COMPILE_RESERVE_S if job.mode in COMPILE_MODES else 0.0
+        reserve = COMPILE_RESERVE_S if job.mode in COMPILE_MODES or job.mode == COMPILED_STEP else 0.0
         if cfg.time_budget_s and time.perf_counter() - start > cfg.time_budget_s - reserve:
             rows.append(bench.skipped(job, f"skipped: time budget of {cfg.time_budget_s:g} s spent"))
             continue
         rows.append(bench.measure(job))
     return pd.DataFrame(bench.peak_rows + rows, columns=COLUMNS)
+
+
+def _jax_installed() -> bool:
+    """Whether the JAX peer can run (importing jax, with XLA on one thread: approx.bench.jax_peer)."""
+    from approx.bench.jax_peer import import_jax
+
+    try:
+        import_jax()
+    except ImportError:
+        return False
+    return True

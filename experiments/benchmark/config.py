@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from approx import checks
+from approx.bench.jax_peer import ACTIVATIONS as PEER_ACTIVATIONS
 from approx.bench.precision import PRECISIONS
 from approx.bench.steps import STEP_VARIANTS
 from approx.device import DEVICES
@@ -47,6 +48,17 @@ class Config:
     graph_widths: tuple[int, ...] = (16, 64, 256)
     compile_widths: tuple[int, ...] = (16, 1024)
     compile_on_cpu: bool = False  # torch.compile on the CPU too (slow to compile; rarely pays)
+    # the peer: E networks [1, width x peer_depth, 1] on peer_batch points, float32, one CPU
+    # thread, trained by GD in JAX (jit(vmap(step)) in lax.scan; approx.bench.jax_peer) and by
+    # approx's engines, eager and compiled (approx.compiled_step), in the same cells
+    peer_ensembles: tuple[int, ...] = (1, 64, 1024)  # E (E = 1: one network); () leaves the peer out
+    peer_widths: tuple[int, ...] = (16, 64)
+    peer_depth: int = 2  # hidden layers
+    peer_batch: int = 64
+    peer_activation: str = "tanh"  # of the hidden layers
+    peer_steps: int = 10  # K: GD steps per timed JAX call (one lax.scan); the time is per step
+    peer_compiled: bool = True  # also approx's compiled step (each cell compiles: seconds)
+    peer_only: bool = False  # measure the peer cells alone (and the peak they are divided by)
     # limits
     cpu_max_flops: float = 7e9  # CPU cells above this many FLOPs per step are not timed
     cpu_max_activations: int = 2**22  # ... nor those whose activations hold more numbers (E batch width)
@@ -84,6 +96,16 @@ class Config:
         checks.integers("heatmap_batches", self.heatmap_batches, low=1, high=MAX_POINTS)
         checks.integers("ensemble_sizes", self.ensemble_sizes, low=1, high=MAX_ENSEMBLE)
         checks.flag("compile_on_cpu", self.compile_on_cpu)
+        checks.integers("peer_ensembles", self.peer_ensembles, low=1, high=MAX_ENSEMBLE, min_len=0)
+        checks.integers("peer_widths", self.peer_widths, low=1, high=MAX_WIDTH)
+        checks.integer("peer_depth", self.peer_depth, low=1, high=MAX_DEPTH)
+        checks.integer("peer_batch", self.peer_batch, low=1, high=MAX_POINTS)
+        checks.choice("peer_activation", self.peer_activation, PEER_ACTIVATIONS)
+        checks.integer("peer_steps", self.peer_steps, low=1, high=10_000)
+        checks.flag("peer_compiled", self.peer_compiled)
+        checks.flag("peer_only", self.peer_only)
+        if self.peer_only and not self.peer_ensembles:
+            raise ValueError("peer_only=True needs peer cells; peer_ensembles is empty")
         checks.number("cpu_max_flops", self.cpu_max_flops, low=0, low_open=True)
         checks.integer("cpu_max_activations", self.cpu_max_activations, low=1, high=MAX_NUMBERS)
         checks.number("min_run_time_s", self.min_run_time_s, low=0, high=MAX_SECONDS, low_open=True)
@@ -93,7 +115,7 @@ class Config:
         # the largest tensors of each sweep: a weight matrix (width^2) and an activation
         # (ensemble x batch x width); the CPU skips cells over its caps, a GPU runs them all
         widest = max(self.widths + self.graph_widths + self.compile_widths + self.corner_widths
-                     + self.heatmap_widths + (self.batch_width, self.ensemble_width))
+                     + self.heatmap_widths + self.peer_widths + (self.batch_width, self.ensemble_width))
         checks.product_at_most("the widest weight matrix", {"width^2": widest**2}, MAX_NUMBERS)
         for what, batch, width in (
                 ("a width-sweep activation", ("width_batch", self.width_batch),
@@ -106,6 +128,9 @@ class Config:
                 ("a heatmap activation", ("max(heatmap_batches)", max(self.heatmap_batches)),
                  ("max(heatmap_widths)", max(self.heatmap_widths)))):
             checks.product_at_most(what, dict([batch, width]), MAX_NUMBERS)
+        checks.product_at_most("a peer activation", {
+            "max(peer_ensembles)": max(self.peer_ensembles, default=0), "peer_batch": self.peer_batch,
+            "max(peer_widths)": max(self.peer_widths)}, MAX_NUMBERS)
         checks.product_at_most("an ensemble activation", {
             "max(ensemble_sizes)": max(self.ensemble_sizes), "ensemble_batch": self.ensemble_batch,
             "ensemble_width": self.ensemble_width}, MAX_NUMBERS)
@@ -118,6 +143,7 @@ PRESETS = {
         corner_depths=(1,), corner_widths=(16,), corner_batches=(64,), corner_d_ins=(1, 10),
         heatmap_widths=(16, 64), heatmap_batches=(64,), ensemble_sizes=(1, 4), graph_widths=(16,),
         compile_widths=(16,), min_run_time_s=0.01, peak_n_cpu=128, peak_n_cuda=1024,
+        peer_ensembles=(1, 4), peer_widths=(16,), peer_steps=2, peer_compiled=False,
     ),
     "default": dict(time_budget_s=150.0),
     "full": dict(

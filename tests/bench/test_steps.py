@@ -102,6 +102,7 @@ def test_a_gradient_scaled_by_1_01_is_caught(monkeypatch):
     ("numpy", "eager", None, "unknown engine"), ("backprop", "jit", None, "unknown step mode"),
     ("module", "eager", 2, "module engine trains one network"), ("module", "loop", None, "module engine"),
     ("backprop", "compile", None, "compiles the module engine"), ("autograd", "loop", None, "needs an ensemble"),
+    ("module", "compiled-step", None, "compiles backprop's or autograd's step"),
 ])
 def test_make_step_rejects_what_it_cannot_do(engine, mode, ensemble, match):
     net, x, y = _problem("cpu", ensemble=ensemble)
@@ -140,3 +141,19 @@ def test_cuda_graph_replay_equals_the_eager_step(engine):
     graphed.run()
     torch.cuda.synchronize()
     assert torch.equal(graphed.read(), before)
+
+
+def test_the_compiled_step_is_gradient_descent_and_its_rate_can_change():
+    """Mode compiled-step (approx.compiled_step, the benchmark's peer cells): the same GD step
+    as eager to 1e-12 in float64; set_lr changes the rate (an input of the graph) and write /
+    read reset the live parameters, as the benchmark's rel_error check needs."""
+    net, x, y = _problem("cpu", ensemble=3)
+    step = make_step("backprop", "compiled-step", net.clone(), x, y, LR)
+    start = step.read()
+    step.run()
+    assert torch.allclose(step.read(), _expected(net, x, y, LR), rtol=1e-12, atol=1e-14)
+    step.write(start)
+    step.set_lr(2 * LR)
+    step.run()
+    assert torch.allclose(step.read(), _expected(net, x, y, 2 * LR), rtol=1e-12, atol=1e-14)
+    assert not torch.allclose(step.read(), _expected(net, x, y, LR), rtol=1e-12, atol=1e-14)  # control

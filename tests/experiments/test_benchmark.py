@@ -3,6 +3,7 @@ numbers and a figure; the grid, the limits and the fail-soft rows behave as docu
 analysis (derived ratios and target verdicts) on a hand-made table whose answers are known."""
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import replace
 
 import matplotlib
@@ -20,6 +21,7 @@ from experiments.benchmark import analysis
 from experiments.benchmark import figure as benchmark_figure
 
 SMOKE = benchmark.Config(**benchmark.PRESETS["smoke"])
+JAX = importlib.util.find_spec("jax") is not None  # the peer: in the dev extra
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +32,17 @@ def smoke_cpu():
 def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
     df = smoke_cpu
     assert list(df.columns) == COLUMNS
+    if not JAX:  # the JAX peer's rows are listed as skipped
+        assert (df.loc[df["engine"] == "jax", "status"] == benchmark.NO_JAX).all()
+        df = df[df["engine"] != "jax"]
     assert (df["status"] == "ok").all(), df.loc[df["status"] != "ok", "status"].tolist()
-    assert set(df["sweep"]) == {"peak", "width", "batch", "corner", "heatmap", "ensemble"}  # no graph, compile on a CPU
+    # no graph, compile on a CPU; the smoke preset's peer cells are not compiled
+    assert set(df["sweep"]) == {"peak", "width", "batch", "corner", "heatmap", "ensemble", "peer"}
     steps = df[df["mode"] != "peak"]
-    assert set(steps["engine"]) == {"backprop", "autograd", "module"} and set(steps["mode"]) == {"eager", "loop"}
+    assert set(steps["engine"]) == {"backprop", "autograd", "module"} | ({"jax"} if JAX else set())
+    assert set(steps["mode"]) == {"eager", "loop"} | ({"jit-vmap-scan"} if JAX else set())
+    assert set(steps.loc[steps["sweep"] == "peer", "activation"]) == {"tanh"}
+    assert set(steps.loc[steps["sweep"] != "peer", "activation"]) == {"relu"}
     assert (steps["time_ms"] > 0).all() and (steps["iqr_ms"] >= 0).all()
     assert (steps["peak_fraction"] > 0).all()
     # the same step in float64 against the float64 reference: rounding only
@@ -43,9 +52,10 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
     assert (df.loc[df["precision"] == "float32", "rel_error"] > 1e-10).all()  # really float32
     assert (steps["samples_per_s"] == steps["ensemble"] * steps["batch"] / (steps["time_ms"] / 1e3)).all()
     assert (steps["flops_per_s"] / steps["peak_flops_per_s"] == steps["peak_fraction"]).all()
-    parts = steps[steps["sweep"].isin(["width", "batch"])]
+    timed_parts = steps["sweep"].isin(["width", "batch"]) | ((steps["sweep"] == "peer") & (steps["mode"] == "eager"))
+    parts = steps[timed_parts]
     assert parts["forward_ms"].notna().all() and parts["gradient_ms"].notna().all()
-    assert steps.loc[~steps["sweep"].isin(["width", "batch"]), "forward_ms"].isna().all()
+    assert steps.loc[~timed_parts, "forward_ms"].isna().all()
     # reverse = gradient - forward (the update in neither), update = step - gradient
     assert (parts["reverse_ms"] == parts["gradient_ms"] - parts["forward_ms"]).all()
     assert (parts["update_ms"] == parts["time_ms"] - parts["gradient_ms"]).all()
@@ -113,6 +123,12 @@ def test_output_name_follows_the_device_and_cuda_without_cuda_is_an_error():
     (dict(thread_counts=("0",)), "thread_counts must be 'all' or a whole number"),
     (dict(widths=(0,)), r"widths must be an integer in \[1, 65536\], got 0"),
     (dict(min_run_time_s=0.0), "min_run_time_s"),
+    (dict(peer_ensembles=(0,)), r"peer_ensembles must be an integer in \[1, "),
+    (dict(peer_widths=()), "peer_widths"),
+    (dict(peer_steps=0), r"peer_steps must be an integer in \[1, 10000\], got 0"),
+    (dict(peer_activation="softplus"), "peer_activation"),
+    (dict(peer_ensembles=(), peer_only=True), "peer_only=True needs peer cells"),
+    (dict(peer_ensembles=(65536,), peer_widths=(1024,)), "a peer activation would be"),
 ])
 def test_bad_config_is_a_value_error(override, match):
     with pytest.raises(ValueError, match=match):
@@ -128,8 +144,11 @@ def test_a_gpu_run_times_the_cpu_on_the_same_cells_within_its_flop_cap():
     assert cpu and all(j.cell.flops <= cfg.cpu_max_flops for j in cpu)
     assert all(j.cell.ensemble * j.cell.batch * j.cell.width <= cfg.cpu_max_activations for j in cpu)
     assert any(j.cell.ensemble * j.cell.batch * j.cell.width > cfg.cpu_max_activations for j in jobs)  # GPU only
-    assert all((j.cell, j.engine, j.precision) in cuda for j in cpu)
-    assert {j.mode for j in jobs} == {"eager", "loop", "cuda-graph", "compile", "compile-reduce-overhead"}
+    # the peer cells compare engines on one CPU thread (JAX runs on the CPU): a CPU sweep only
+    assert all((j.cell, j.engine, j.precision) in cuda for j in cpu if j.cell.sweep != "peer")
+    assert {j.cell.sweep for j in cpu} - {j.cell.sweep for j in jobs if j.device == "cuda"} == {"peer"}
+    assert {j.mode for j in jobs} == {"eager", "loop", "cuda-graph", "compile", "compile-reduce-overhead",
+                                      "compiled-step", "jit-vmap-scan"}
     assert {j.precision for j in jobs if j.device == "cuda"} == {"float64", "float32", "tf32", "bf16-autocast"}
     assert {j.precision for j in cpu} == {"float64", "float32"}
     assert max(j.cell.width for j in jobs) == 4096 and max(j.cell.batch for j in jobs) == 65536
@@ -271,3 +290,44 @@ def test_reverse_forward_ratio_its_table_and_where_it_is_missed():
     # negative control: at 2.9x the small size meets the target
     df.loc[(df["engine"] == "autograd") & (df["width"] == 16), "reverse_ms"] = 0.174
     assert analysis.targets(df).set_index("target").loc["cpu: reverse / forward <= 3, autograd", "verdict"] == "met"
+
+
+def test_without_jax_the_peer_rows_are_skipped_in_one_line(monkeypatch, capsys):
+    from approx.bench import jax_peer
+
+    def missing():
+        raise ImportError("No module named 'jax'")
+
+    monkeypatch.setattr(jax_peer, "import_jax", missing)
+    cfg = replace(SMOKE, device="cpu", peer_only=True, peer_ensembles=(2,))
+    df = benchmark.run(cfg)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "jax" in line]
+    assert lines == ["benchmark: jax is not installed, so the JAX peer's rows are skipped (pip install 'approx[peers]')"]
+    peer = df[df["engine"] == "jax"]
+    assert len(peer) == 1 and (peer["status"] == benchmark.NO_JAX).all() and peer["time_ms"].isna().all()
+    rest = df[(df["engine"] != "jax") & (df["mode"] != "peak")]
+    assert set(rest["engine"]) == {"backprop", "autograd"} and (rest["status"] == "ok").all()
+    assert set(rest["sweep"]) == {"peer"}  # peer_only: nothing else is measured
+    # control: with jax importable the same run times the peer (where jax is installed)
+    if JAX:
+        monkeypatch.undo()
+        capsys.readouterr()
+        df = benchmark.run(cfg)
+        assert "jax is not installed" not in capsys.readouterr().err
+        assert (df.loc[df["engine"] == "jax", "status"] == "ok").all()
+
+
+def test_peer_cells_time_every_engine_in_the_same_cells():
+    cfg = benchmark.Config(peer_only=True)
+    jobs = benchmark.jobs(cfg, torch.device("cpu"))
+    cells = {j.cell for j in jobs}
+    assert {(c.ensemble, c.width, c.depth, c.batch, c.activation) for c in cells} == {
+        (e, w, 2, 64, "tanh") for e in (1, 64, 1024) for w in (16, 64)}
+    for cell in cells:
+        assert {(j.engine, j.mode) for j in jobs if j.cell == cell} == {
+            ("jax", "jit-vmap-scan"), ("backprop", "eager"), ("autograd", "eager"),
+            ("backprop", "compiled-step"), ("autograd", "compiled-step")}
+    assert all(j.precision == "float32" and j.threads == 1 and j.device == "cpu" for j in jobs)
+    assert all(j.peer_steps == cfg.peer_steps for j in jobs)
+    assert [j.mode for j in jobs][-1] == "compiled-step"  # compilation, the slowest, runs last
+    assert not benchmark.jobs(replace(cfg, peer_compiled=False), torch.device("cpu"))[-1].mode.startswith("compile")

@@ -16,8 +16,11 @@ C++ (CPU) or Triton (CUDA) kernels.
 Why: the networks of the studies are small, so an eager step is dozens of tiny kernels with
 Python between them (about 100 us on one CPU thread for a [1, 16, 16, 1] network on 64 points,
 of which only a few us are arithmetic), and an ensemble step streams every intermediate through
-memory once per op. Fused, the work per model-step falls by 2 to 3 times at E = 1024 (the
-measurement is in the README), at the price of compiling once.
+memory once per op. Fused, fit's step of an ensemble takes 1.3 (hand-written engine) to 1.9
+(autograd) times less time per model at E = 64 to 1024 (measured below, under load), at the
+price of compiling once. At E = 1 the compiled call's own overhead stays (the Python loop of fit
+over steps, the monitor, the call into the compiled graph): autograd gains 1.8 times, and the
+hand-written engine, whose eager step is lean, loses.
 
 Shapes: a single network runs as an ensemble of one (no ``.item()`` inside the graph, so one
 graph, as approx.bench.graphs does for CUDA graphs); its loss is read to the host after the
@@ -46,10 +49,13 @@ parameters to roll back to). Untested without a GPU here (tests/test_compiled_st
 "auto" compiles when the planned steps make the saving outweigh the compile time:
 
     steps * saving_per_step(E, P, n) > COMPILE_S,
-    saving_per_step = SAVING_FIXED_S + SAVING_PER_MAC_S * E * P * n
+    saving_per_step = SAVING_FIXED_S[engine] + SAVING_PER_MAC_S[engine] * E * P * n
 
 with P the parameters per member and n the points per step (E * P * n is, to a constant, the
-multiply-adds of a step). It decides from the fit's shape alone, not from what the cache already
+multiply-adds of a step). The fixed term is what compiling saves of the per-step overhead: for
+the hand-written engine it is negative (its eager step is already lean, and the compiled call's
+own overhead, ~130 us per step in fit under load, exceeds it), so a single network or a small
+ensemble on that engine is never compiled by "auto". It decides from the fit's shape alone, not from what the cache already
 holds, so the same fit takes the same path (and gives the same rounding) in any order. The
 constants are in the code below with how they were measured. LM and L-BFGS are never compiled
 ("auto" runs them eagerly; "on" is refused by approx.fit_options).
@@ -73,27 +79,30 @@ __all__ = ["COMPILE_CHOICES", "MAX_COMPILED", "CompiledStep", "should_compile", 
 COMPILE_CHOICES = ("off", "on", "auto")
 MAX_COMPILED = 64  # compiled keys kept; the oldest is forgotten to make room
 
-# The "auto" model (module docstring). Measured on this machine (AMD EPYC, shared 2-core VM,
-# torch 2.14.1, one thread, under load from other jobs) by timing 300 steps of fit's step for
-# [1, 16, 16, 1] tanh networks on 64 points, float32, GD, eager and compiled, at E = 1 and
-# E = 1024, both engines, and the first call of a fresh key in a fresh process (inductor's
-# on-disk cache warm; a cold cache took about 40 s):
-COMPILE_S = 10.0  # a compile costs this much (measured 2.5 to 12 s; autograd's graph is the larger)
-SAVING_FIXED_S = 60e-6  # per step at E = 1: eager 140 to 200 us, compiled 70 to 80 us
-SAVING_PER_MAC_S = 3e-10  # per unit of E * P * n: at E = 1024, P = 321, n = 64, 13 ms -> 6.5 ms
+# The "auto" model (module docstring). Measured once on this machine (shared 2-core VM, torch
+# 2.14.1, one thread, load average 3 to 4.6 from other jobs: noisy) by timing fit's step,
+# eager and compiled in alternating rounds (the minimum of 5), for [1, 16, 16, 1] tanh networks
+# (P = 321) on 64 points, float32, GD, at E = 1, 64 and 1024 (E * P * n = 2.1e4 per member):
+#   backprop  E = 1: 92 -> 131 us;   E = 64: 0.88 -> 0.59 ms;   E = 1024: 14.1 -> 11.1 ms
+#   autograd  E = 1: 236 -> 130 us;  E = 64: 1.11 -> 0.59 ms;   E = 1024: 16.1 -> 9.7 ms
+# and the first compile of a key: 3 to 5 s, 16 s for the first in a process with a cold
+# inductor cache (tests/test_compiled_step.py's first one took 40 s for a 6-layer network).
+COMPILE_S = 10.0  # seconds a compile is taken to cost
+SAVING_FIXED_S = {"backprop": -40e-6, "autograd": 100e-6}  # per step, at E -> 0
+SAVING_PER_MAC_S = {"backprop": 1.5e-10, "autograd": 3e-10}  # per step and unit of E * P * n
 
 _CACHE: dict[tuple, Callable] = {}
 _SPENT = [0.0]  # seconds this process has spent compiling steps (compile_seconds)
 
 
-def should_compile(choice: str, optimizer: str, n_params: int, ensemble: int | None, n_points: int,
-                   steps: int) -> bool:
+def should_compile(choice: str, optimizer: str, engine: str, n_params: int, ensemble: int | None,
+                   n_points: int, steps: int) -> bool:
     """Whether ``fit`` compiles: "on", or "auto" where the model above says it pays."""
     if choice == "off" or optimizer not in ("gd", "sgd", "adam"):
         return False
     if choice == "on":
         return True
-    saving = SAVING_FIXED_S + SAVING_PER_MAC_S * (ensemble or 1) * n_params * n_points
+    saving = SAVING_FIXED_S[engine] + SAVING_PER_MAC_S[engine] * (ensemble or 1) * n_params * n_points
     return steps * saving > COMPILE_S
 
 
@@ -146,6 +155,7 @@ class CompiledStep:
         self.head = (engine_name, loss, opt, tuple(net.activations), tuple(net.scales), self.graphs)
         self.compile_s = 0.0
         self.first_call = True
+        self.scalars: tuple = (None, None)  # the last (schedule factor, 1 - b1^t, sqrt(1 - b2^t)) and its tensor
         self.canonical: dict[int, tuple[Tensor, Tensor]] = {}  # id(data) -> (data, its canonical copy)
 
     def __call__(self, params: list[Tensor], state: dict, x: Tensor, y: Tensor,
@@ -161,12 +171,13 @@ class CompiledStep:
             state.update({k: [_canonical(b) for b in v] for k, v in state.items() if k != "t"})
             self.first_call = False
         buffers = {k: [lead(b) for b in v] for k, v in state.items() if k != "t"}
-        scalars = [factor, 1.0, 1.0]
+        scalars = (factor, 1.0, 1.0)
         if self.adam:
             state["t"] += 1
-            scalars[1:] = self.opt.corrections(state["t"])
-        inputs = ([lead(p) for p in params], buffers, self._data(x), self._data(y), self.rate,
-                  torch.tensor(scalars, dtype=self.dtype, device=self.device))
+            scalars = (factor, *self.opt.corrections(state["t"]))
+        if scalars != self.scalars[0]:  # a new tensor only when they change (gd, sgd: rarely)
+            self.scalars = (scalars, torch.tensor(scalars, dtype=self.dtype, device=self.device))
+        inputs = ([lead(p) for p in params], buffers, self._data(x), self._data(y), self.rate, self.scalars[1])
         fn = self._function(inputs)
         if self.graphs:
             torch.compiler.cudagraph_mark_step_begin()

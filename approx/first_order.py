@@ -66,8 +66,8 @@ class FirstOrder:
         self.grads: list[Tensor] = []
         self.compiled = None  # the compiled step, where fit compiles (module docstring)
         n_step_points = x.shape[-2] if options.batch_size is None else options.batch_size
-        if should_compile(options.compile, options.optimizer, net.n_params, net.ensemble, n_step_points,
-                          options.steps):
+        if should_compile(options.compile, options.optimizer, options.engine, net.n_params, net.ensemble,
+                          n_step_points, options.steps):
             self.compiled = CompiledStep(net, self.opt, rate, options.engine, options.loss)
         self.pending: list[Tensor] = []  # theta_{t+1}, from a compiled evaluate(t)
 

@@ -128,17 +128,21 @@ def test_a_study_point_records_the_seconds_it_spent_compiling():
 
 # ---------------------------------------------------------------------- "auto" and the option
 def test_auto_compiles_only_where_the_planned_steps_repay_the_compile():
-    # the model: steps * (SAVING_FIXED_S + SAVING_PER_MAC_S * E * P * n) > COMPILE_S
+    # the model: steps * (SAVING_FIXED_S[engine] + SAVING_PER_MAC_S[engine] * E * P * n) > COMPILE_S
     p = 321  # [1, 16, 16, 1]
-    # the test suite's fits (hundreds to a few thousand steps, small E) stay eager
-    assert not should_compile("auto", "gd", p, None, 64, 1000)
-    assert not should_compile("auto", "adam", p, 64, 64, 1000)
-    # long fits of large ensembles compile; so does a single network over 10^6 steps
-    assert should_compile("auto", "gd", p, 1024, 64, 5000)
-    assert should_compile("auto", "adam", p, None, 64, 1_000_000)
-    # "on" and "off" are taken at their word; second-order optimizers are never compiled
-    assert should_compile("on", "gd", p, None, 64, 1) and not should_compile("off", "gd", p, 1024, 64, 10**9)
-    assert not should_compile("auto", "lbfgs", p, 1024, 64, 10**9)
+    for engine in ("backprop", "autograd"):
+        # the test suite's fits (hundreds to a few thousand steps, small E) stay eager
+        assert not should_compile("auto", "gd", engine, p, None, 64, 1000)
+        assert not should_compile("auto", "adam", engine, p, 64, 64, 1000)
+        # long fits of large ensembles compile
+        assert should_compile("auto", "gd", engine, p, 1024, 64, 5000)
+        # "on" and "off" are taken at their word; second-order optimizers are never compiled
+        assert should_compile("on", "gd", engine, p, None, 64, 1)
+        assert not should_compile("off", "gd", engine, p, 1024, 64, 10**9)
+        assert not should_compile("auto", "lbfgs", engine, p, 1024, 64, 10**9)
+    # a single network: autograd's step gains from compiling, the hand-written one's does not
+    assert should_compile("auto", "adam", "autograd", p, None, 64, 1_000_000)
+    assert not should_compile("auto", "adam", "backprop", p, None, 64, 10**9)
 
 
 def test_auto_runs_a_short_fit_eagerly():

@@ -8,6 +8,9 @@ Every ratio divides two times measured in the same run (and, for GPU/CPU, on the
     engine_ratios     hand-written / autograd (and / nn.Module) step time per cell
     reverse_forward   reverse / forward per row that timed its parts (approx.bench.measure)
     ratio_table       the same, one column per engine, one row per size: the ratio against size
+    peer_table        the peer cells: per model-step time of each engine (eager, compiled, JAX)
+                      per (E, width), the best of approx's against JAX's, hand-written / autograd
+    peer_phases       the peer cells' eager rows: forward, reverse and update per model-step
     targets           the benchmark's targets next to the measured values, with a verdict
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ok_rows", "speedups", "crossover", "ensemble_speedups", "engine_ratios",
-           "reverse_forward", "ratio_table", "targets", "ARITHMETIC_MS"]
+           "reverse_forward", "ratio_table", "peer_table", "peer_phases", "targets", "ARITHMETIC_MS"]
 
 CELL = ["sweep", "engine", "mode", "precision", "depth", "width", "batch", "d_in", "ensemble"]
 SIZE = ["depth", "width", "batch", "d_in", "ensemble"]
@@ -69,9 +72,10 @@ def ensemble_speedups(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
-    """Per eager single-network cell: backprop_ms / autograd_ms and backprop_ms / module_ms."""
+    """Per eager single-network cell: backprop_ms / autograd_ms and backprop_ms / module_ms (the
+    first benchmark's ReLU sweeps; the peer's tanh cells have peer_table)."""
     rows = ok_rows(df)
-    rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & (rows["sweep"] != "ensemble")]
+    rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & ~rows["sweep"].isin(["ensemble", "peer"])]
     keys = ["device", "threads", "sweep", "precision"] + SIZE
     wide = rows.pivot_table(index=keys, columns="engine", values="time_ms", aggfunc="first").reset_index()
     for other in ("autograd", "module"):
@@ -81,10 +85,12 @@ def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def reverse_forward(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows that timed the forward pass, with ratio = reverse_ms / forward_ms."""
+    """Rows that timed the forward pass, with ratio = reverse_ms / forward_ms (the width and
+    batch sweeps; the peer's ensembles have peer_phases)."""
     if "forward_ms" not in df:
         return df.iloc[:0].assign(ratio=[])
     rows = ok_rows(df).dropna(subset=["forward_ms", "reverse_ms"])
+    rows = rows[rows["sweep"] != "peer"]
     return rows.assign(ratio=rows["reverse_ms"] / rows["forward_ms"])
 
 
@@ -100,6 +106,50 @@ def ratio_table(df: pd.DataFrame, device: str, precision: str) -> pd.DataFrame:
     table = rf.pivot_table(index=keys, columns="engine", values="ratio", aggfunc="first")
     table.insert(0, "forward_ms", rf.groupby(keys)["forward_ms"].median())
     return table.sort_values("forward_ms").reset_index()
+
+
+PEER_ENGINES = {  # column of peer_table -> (engine, mode)
+    "backprop": ("backprop", "eager"), "autograd": ("autograd", "eager"),
+    "backprop_compiled": ("backprop", "compiled-step"), "autograd_compiled": ("autograd", "compiled-step"),
+    "jax": ("jax", "jit-vmap-scan"),
+}
+
+
+def peer_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per peer cell (E, width): each engine's time per model per step in microseconds
+    (time_ms / E), ``best`` (approx's fastest engine and mode) and ``best_us``, ``best_per_jax``
+    = best_us / jax, and hand-written / autograd eager and compiled. NaN where a row is missing."""
+    rows = ok_rows(df)
+    rows = rows[rows["sweep"] == "peer"]
+    cells = rows[["ensemble", "width"]].drop_duplicates().sort_values(["ensemble", "width"])
+    out = []
+    for ensemble, width in cells.itertuples(index=False):
+        cell = rows[(rows["ensemble"] == ensemble) & (rows["width"] == width)]
+        entry = {"ensemble": int(ensemble), "width": int(width)}
+        for column, (engine, mode) in PEER_ENGINES.items():
+            match = cell[(cell["engine"] == engine) & (cell["mode"] == mode)]
+            entry[column] = match["time_ms"].iloc[0] / ensemble * 1e3 if len(match) else np.nan
+        ours = {c: entry[c] for c in PEER_ENGINES if c != "jax" and np.isfinite(entry[c])}
+        entry["best"] = min(ours, key=ours.get) if ours else ""
+        entry["best_us"] = ours[entry["best"]] if ours else np.nan
+        entry["best_per_jax"] = entry["best_us"] / entry["jax"]
+        entry["backprop_per_autograd"] = entry["backprop"] / entry["autograd"]
+        entry["compiled_backprop_per_autograd"] = entry["backprop_compiled"] / entry["autograd_compiled"]
+        out.append(entry)
+    columns = ["ensemble", "width", *PEER_ENGINES, "best", "best_us", "best_per_jax", "backprop_per_autograd",
+               "compiled_backprop_per_autograd"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def peer_phases(df: pd.DataFrame) -> pd.DataFrame:
+    """The peer's eager rows with forward_us, reverse_us and update_us per model per step."""
+    rows = ok_rows(df)
+    rows = rows[(rows["sweep"] == "peer") & (rows["mode"] == "eager")].dropna(subset=["forward_ms"])
+    rows = rows.sort_values(["width", "ensemble", "engine"])
+    per_model = 1e3 / rows["ensemble"]
+    return rows.assign(forward_us=rows["forward_ms"] * per_model, reverse_us=rows["reverse_ms"] * per_model,
+                       update_us=rows["update_ms"] * per_model)[
+        ["engine", "ensemble", "width", "forward_us", "reverse_us", "update_us"]].reset_index(drop=True)
 
 
 def _ratio_where(group: pd.DataFrame) -> str:
@@ -163,6 +213,17 @@ def targets(df: pd.DataFrame) -> pd.DataFrame:
             add(f"{device}: {size} small networks (width 16, 64 points) as one step >= {minimum:g}x faster "
                 f"per model than a loop, {engine}", minimum, False,
                 group["speedup"].min() if len(group) else np.nan, f"E = {size}")
+    peer = peer_table(df)
+    many = peer[peer["ensemble"] >= 64]
+    add("CPU 1 thread, E >= 64: approx's best engine at or below JAX per model-step", 1.0, True,
+        many["best_per_jax"].max() if len(many) else np.nan, _peer_where(many, "best_per_jax"))
+    one = peer[peer["ensemble"] == 1]
+    add("CPU 1 thread, E = 1: approx's best engine within 5x of JAX", 5.0, True,
+        one["best_per_jax"].max() if len(one) else np.nan, _peer_where(one, "best_per_jax"))
+    ens = peer[peer["ensemble"] > 1]
+    for column, what in (("backprop_per_autograd", "eager"), ("compiled_backprop_per_autograd", "compiled")):
+        add(f"CPU 1 thread, every ensemble cell: hand-written / autograd <= 1.05, {what}", 1.05, True,
+            ens[column].max() if len(ens) else np.nan, _peer_where(ens, column))
     cuda32 = ok[(ok["device"] == "cuda") & (ok["precision"] == "float32") & (ok["mode"] == "eager")
                 & (ok["sweep"] != "ensemble")]
     largest = cuda32[cuda32["flops"] == cuda32["flops"].max()]
@@ -180,3 +241,12 @@ def targets(df: pd.DataFrame) -> pd.DataFrame:
     add("cuda: hand-written within 1.1x of autograd", 1.1, True,
         cuda["backprop_per_autograd"].max() if len(cuda) else np.nan, f"worst of {len(cuda)} cells")
     return pd.DataFrame(out, columns=["target", "measured", "where", "verdict"])
+
+
+def _peer_where(rows: pd.DataFrame, column: str) -> str:
+    """Where the worst value of ``column`` is among the peer cells ``rows``."""
+    rows = rows.dropna(subset=[column])
+    if rows.empty:
+        return ""
+    worst = rows.loc[rows[column].idxmax()]
+    return f"worst of {len(rows)} cells at E = {int(worst['ensemble'])}, width {int(worst['width'])}"

@@ -1,4 +1,4 @@
-"""The benchmark's figure, drawn from its table alone: six panels.
+"""The benchmark's figure, drawn from its table alone: eight panels.
 
     (a) step time vs width, one line per engine (and mode) and device, float32 (the CPU at 1 and
         at all threads; beside a GPU, at all threads only)
@@ -9,6 +9,10 @@
         the target (3) and the FLOP model's ratio (2)
     (f) where a step's time goes, in units of its forward pass: forward, reverse, update, per
         engine at the shortest and the longest forward pass (float32; the GPU if there is one)
+    (g) the peer cells: time per model per step vs E, per engine and mode (eager, compiled,
+        JAX), one line style per width
+    (h) the peer's eager ensemble steps (E > 1) split into forward, reverse and update, per
+        model per step: where the hand-written and the autograd engine spend their time
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ SWEEP_STYLE = {"width": "-", "batch": "--"}
 
 
 def plot(df: pd.DataFrame, path: str | Path) -> None:
-    fig, axes = figure(3, 2, width=5.2, height=3.9)
+    fig, axes = figure(4, 2, width=5.2, height=3.9)
     ok = analysis.ok_rows(df)
     _step_time(axes[0, 0], ok)
     _heatmap(fig, axes[0, 1], df)
@@ -41,6 +45,8 @@ def plot(df: pd.DataFrame, path: str | Path) -> None:
     _ensembles(axes[1, 1], ok)
     _ratio(axes[2, 0], df)
     _split(axes[2, 1], df)
+    _peer(axes[3, 0], df)
+    _peer_phases(axes[3, 1], df)
     save(fig, path)
 
 
@@ -224,5 +230,52 @@ def _split(ax, df: pd.DataFrame) -> None:
     ax.axvline(4.0, color="C3", linewidth=1.0, linestyle="--", label="target: reverse = 3 x forward")
     ax.set_yticks(y, [b[0] for b in bars], fontsize=5.5)
     ax.set(xlabel="time / forward time (step = forward + reverse + update)")
+    ax.grid(False, axis="y")
+    ax.legend(fontsize=6, loc="lower right")
+
+
+PEER_STYLE = {  # peer_table column -> (colour, marker, line style)
+    "backprop": ("C1", "o", "-"), "autograd": ("C0", "s", "-"),
+    "backprop_compiled": ("C1", "D", "--"), "autograd_compiled": ("C0", "D", "--"), "jax": ("C3", "*", "-"),
+}
+WIDTH_ALPHA = (1.0, 0.5)  # the first width solid, the next fainter
+
+
+def _peer(ax, df: pd.DataFrame) -> None:
+    table = analysis.peer_table(df)
+    ax.set_title("(g) peer: JAX and approx, float32, 1 CPU thread")
+    if table.empty:
+        ax.text(0.5, 0.5, "no peer cells in this run", ha="center", transform=ax.transAxes)
+        return
+    for i, (width, group) in enumerate(table.groupby("width")):
+        for column, (colour, marker, style) in PEER_STYLE.items():
+            if group[column].notna().any():
+                ax.plot(group["ensemble"], group[column], color=colour, marker=marker, linestyle=style,
+                        alpha=WIDTH_ALPHA[min(i, 1)], label=f"{column.replace('_', ' ')}, width {width}")
+    ax.set(xscale="log", yscale="log", xlabel="ensemble size E",
+           ylabel="time per model per step (us, median)")
+    ax.set_xscale("log", base=2)
+    _plain_log_ticks(ax.yaxis)
+    ax.legend(fontsize=5.5, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.17))
+
+
+def _peer_phases(ax, df: pd.DataFrame) -> None:
+    phases = analysis.peer_phases(df)
+    phases = phases[phases["ensemble"] > 1]  # the ensembles (E = 1 is mostly Python per call)
+    ax.set_title("(h) peer ensembles, eager: the parts of a step")
+    if phases.empty:
+        ax.text(0.5, 0.5, "no peer cells in this run", ha="center", transform=ax.transAxes)
+        return
+    y = np.arange(len(phases))[::-1]
+    left = np.zeros(len(phases))
+    for part, colour in (("forward", "0.75"), ("reverse", None), ("update", "0.45")):
+        widths = phases[f"{part}_us"].clip(lower=0).to_numpy()
+        colours = [COLOURS.get(e, "k") for e in phases["engine"]] if colour is None else colour
+        ax.barh(y, widths, left=left, color=colours, edgecolor="white", height=0.7,
+                label=part if part != "reverse" else "reverse (engine colour)")
+        left += widths
+    labels = [f"{r.engine}, E = {r.ensemble}, width {r.width}" for r in phases.itertuples()]
+    ax.set_yticks(y, labels, fontsize=5.5)
+    ax.set(xlabel="time per model per step (us): forward + reverse + update")
     ax.grid(False, axis="y")
     ax.legend(fontsize=6, loc="lower right")

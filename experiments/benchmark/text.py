@@ -78,8 +78,28 @@ def describe(df: pd.DataFrame) -> str:
             where = "1 thread" if device == "cpu" else "CUDA"
             text += (f"\n\nReverse / forward against size, {device} ({where}), float32, smallest forward pass "
                      f"first:\n\n" + markdown_table(ratios))
+    text += _peer(df)
     table = analysis.targets(df)
     return text + "\n\nThe benchmark's targets against this run:\n\n" + markdown_table(table) + "\n"
+
+
+def _peer(df: pd.DataFrame) -> str:
+    """The peer table: microseconds per model per step of each engine, JAX's included."""
+    table = analysis.peer_table(df)
+    if table.empty:
+        return ""
+    us = lambda v: "n/a" if not np.isfinite(v) else f"{v:.3g}"  # noqa: E731
+    ratio = lambda v: "n/a" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
+    shown = pd.DataFrame({
+        "E": table["ensemble"], "width": table["width"],
+        "hand-written (us)": table["backprop"].map(us), "autograd (us)": table["autograd"].map(us),
+        "hand-written compiled (us)": table["backprop_compiled"].map(us),
+        "autograd compiled (us)": table["autograd_compiled"].map(us), "JAX (us)": table["jax"].map(us),
+        "best approx / JAX": table["best_per_jax"].map(ratio),
+        "hand-written / autograd": table["backprop_per_autograd"].map(ratio)})
+    return ("\n\nThe peer: E tanh networks [1, W, W, 1] on 64 points, float32, one CPU thread, time per model "
+            "per step (median); JAX as jit(vmap(step)) in lax.scan, compile apart, approx eager and compiled "
+            "(approx.compiled_step):\n\n" + markdown_table(shown))
 
 
 def _against_spec(device: str, device_name: str, precision: str, flops_per_s: float) -> str:

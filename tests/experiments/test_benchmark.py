@@ -331,3 +331,40 @@ def test_peer_cells_time_every_engine_in_the_same_cells():
     assert all(j.peer_steps == cfg.peer_steps for j in jobs)
     assert [j.mode for j in jobs][-1] == "compiled-step"  # compilation, the slowest, runs last
     assert not benchmark.jobs(replace(cfg, peer_compiled=False), torch.device("cpu"))[-1].mode.startswith("compile")
+
+
+def test_peer_table_its_phases_and_target_verdicts():
+    # per model-step microseconds chosen so that every answer is known: time_ms = us * E / 1e3
+    times_us = {  # (E, width) -> backprop, autograd, backprop compiled, autograd compiled, jax
+        (1, 16): (80.0, 150.0, 60.0, 70.0, 20.0), (64, 16): (12.0, 12.0, 6.0, 7.0, 6.0),
+        (1024, 16): (10.0, 11.0, 5.0, 6.0, 6.0)}
+    rows = []
+    for (e, width), us in times_us.items():
+        for (engine, mode), t in zip(analysis.PEER_ENGINES.values(), us):
+            parts = dict(forward_ms=0.25 * t * e / 1e3, reverse_ms=0.5 * t * e / 1e3,
+                         update_ms=0.25 * t * e / 1e3) if mode == "eager" else {}
+            rows.append(_row(sweep="peer", engine=engine, mode=mode, ensemble=e, width=width,
+                             time_ms=t * e / 1e3, **parts))
+    df = _table(rows)
+    table = analysis.peer_table(df).set_index("ensemble")
+    assert np.allclose(table["jax"], [20.0, 6.0, 6.0]) and np.allclose(table["backprop"], [80.0, 12.0, 10.0])
+    assert list(table["best"]) == ["backprop_compiled"] * 3
+    assert np.allclose(table["best_per_jax"], [3.0, 1.0, 5.0 / 6.0])
+    assert np.allclose(table["backprop_per_autograd"], [80 / 150, 1.0, 10 / 11])
+    phases = analysis.peer_phases(df)
+    assert set(phases["engine"]) == {"backprop", "autograd"} and len(phases) == 6
+    assert np.allclose(phases["forward_us"] + phases["reverse_us"] + phases["update_us"],
+                       [times_us[(r.ensemble, r.width)][r.engine == "autograd"] for r in phases.itertuples()])
+    assert analysis.engine_ratios(df).empty and analysis.reverse_forward(df).empty  # peers stay apart
+    verdicts = analysis.targets(df).set_index("target")["verdict"]
+    peer_targets = [t for t in verdicts.index if t.startswith("CPU 1 thread, E") or "every ensemble cell" in t]
+    assert len(peer_targets) == 4 and all(verdicts[t] == "met" for t in peer_targets)
+    # negative control: JAX four times as fast at E = 1024, autograd's compiled step faster than
+    # backprop's, and the E = 1 gap beyond 5x: each target is missed
+    slow = df.copy()
+    slow.loc[(slow["engine"] == "jax") & (slow["ensemble"] == 1024), "time_ms"] /= 4
+    slow.loc[(slow["engine"] == "jax") & (slow["ensemble"] == 1), "time_ms"] /= 4
+    slow.loc[(slow["mode"] == "compiled-step") & (slow["engine"] == "autograd"), "time_ms"] /= 2
+    slow.loc[(slow["mode"] == "eager") & (slow["engine"] == "autograd") & (slow["ensemble"] == 64), "time_ms"] /= 2
+    verdicts = analysis.targets(slow).set_index("target")["verdict"]
+    assert all(verdicts[t] == "missed" for t in peer_targets)

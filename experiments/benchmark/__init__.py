@@ -5,6 +5,8 @@ nanoGPT).
     approx run benchmark                                   # default: CPU, < 150 s -> results/benchmark-cpu.*
     approx run benchmark --preset full --device cuda       # the whole grid on a GPU -> results/benchmark-cuda.*
     approx run benchmark --preset smoke                    # seconds; what the tests run
+    approx run benchmark --preset peer                     # the peer cells alone, compiled rows included
+                                                           # (~2 min on 1 CPU thread) -> results/benchmark-peer-cpu.*
 
 One row per measured cell (engine x mode x precision x size x device x threads): median and IQR
 of the step time (forward + backward + update), samples/s, achieved FLOP/s (6 x E x batch x
@@ -70,8 +72,9 @@ NO_JAX = "skipped: jax is not installed (pip install 'approx[peers]')"
 
 
 def output_name(cfg: Config) -> str:
-    """benchmark-cpu or benchmark-cuda: the device the run resolves to (ValueError if absent)."""
-    return f"benchmark-{resolve_device(cfg.device).type}"
+    """benchmark-cpu or benchmark-cuda: the device the run resolves to (ValueError if absent);
+    benchmark-peer-cpu (or -cuda) for a run of the peer cells alone (peer_only)."""
+    return f"benchmark-{'peer-' if cfg.peer_only else ''}{resolve_device(cfg.device).type}"
 
 
 def _threads(count: str) -> int:
@@ -130,9 +133,6 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
     for e in cfg.ensemble_sizes:
         add(Cell("ensemble", 1, cfg.ensemble_width, cfg.ensemble_batch, 1, e, stacked=True),
             [x for x in cfg.engines if x != "module"], ["eager", "loop"], ["float32"], [1])
-    peer(peer_cells, PEER, "jit-vmap-scan")
-    for engine in ("backprop", "autograd"):
-        peer(peer_cells, engine, "eager", time_forward=True)
     if gpu:
         for width in cfg.graph_widths:
             add(Cell("graph", cfg.width_depth, width, cfg.width_batch),
@@ -149,6 +149,9 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
         for width in cfg.heatmap_widths:
             add(Cell("heatmap", cfg.heatmap_depth, width, batch), [cfg.heatmap_engine], ["eager"],
                 ["float32"], all_threads)
+    peer(peer_cells, PEER, "jit-vmap-scan")  # after the first benchmark's cells: a budget cuts these first
+    for engine in ("backprop", "autograd"):
+        peer(peer_cells, engine, "eager", time_forward=True)
     if "module" in cfg.engines:
         modes = ["compile", "compile-reduce-overhead"] if gpu else ["compile"]
         on = [device] if gpu else ([device] if cfg.compile_on_cpu else [])

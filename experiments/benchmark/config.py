@@ -145,7 +145,9 @@ PRESETS = {
         compile_widths=(16,), min_run_time_s=0.01, peak_n_cpu=128, peak_n_cuda=1024,
         peer_ensembles=(1, 4), peer_widths=(16,), peer_steps=2, peer_compiled=False,
     ),
-    "default": dict(time_budget_s=150.0),
+    # the peer cells' compiled rows compile 12 steps (about 70 s on a 2-core CPU): the peer preset has them
+    "default": dict(time_budget_s=150.0, peer_compiled=False),
+    "peer": dict(peer_only=True),
     "full": dict(
         widths=(16, 64, 256, 1024, 4096), width_batch=4096, batches=(), corner_depths=(1, 4),
         ensemble_sizes=(1, 32, 1024),

@@ -110,6 +110,8 @@ def test_figure_and_paragraph_of_a_gpu_table(smoke_cpu, tmp_path):
 
 def test_output_name_follows_the_device_and_cuda_without_cuda_is_an_error():
     assert benchmark.output_name(replace(SMOKE, device="cpu")) == "benchmark-cpu"
+    # the peer cells alone never overwrite the whole benchmark's files
+    assert benchmark.output_name(replace(SMOKE, device="cpu", peer_only=True)) == "benchmark-peer-cpu"
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             benchmark.output_name(replace(SMOKE, device="cuda"))
@@ -318,7 +320,7 @@ def test_without_jax_the_peer_rows_are_skipped_in_one_line(monkeypatch, capsys):
 
 
 def test_peer_cells_time_every_engine_in_the_same_cells():
-    cfg = benchmark.Config(peer_only=True)
+    cfg = benchmark.Config(**benchmark.PRESETS["peer"])
     jobs = benchmark.jobs(cfg, torch.device("cpu"))
     cells = {j.cell for j in jobs}
     assert {(c.ensemble, c.width, c.depth, c.batch, c.activation) for c in cells} == {
@@ -368,3 +370,13 @@ def test_peer_table_its_phases_and_target_verdicts():
     slow.loc[(slow["mode"] == "eager") & (slow["engine"] == "autograd") & (slow["ensemble"] == 64), "time_ms"] /= 2
     verdicts = analysis.targets(slow).set_index("target")["verdict"]
     assert all(verdicts[t] == "missed" for t in peer_targets)
+
+
+def test_the_default_preset_times_the_peer_after_the_first_benchmark_and_compiles_none_of_it():
+    jobs = benchmark.jobs(benchmark.Config(**benchmark.PRESETS["default"]), torch.device("cpu"))
+    sweeps = [j.cell.sweep for j in jobs]
+    first_peer = sweeps.index("peer")
+    assert "peer" not in sweeps[:first_peer] and set(sweeps[first_peer:]) <= {"peer", "compile"}
+    peer = [j for j in jobs if j.cell.sweep == "peer"]
+    assert {j.mode for j in peer} == {"eager", "jit-vmap-scan"}  # control: the peer preset compiles (above)
+    assert {(j.cell.ensemble, j.cell.width) for j in peer} == {(e, w) for e in (1, 64, 1024) for w in (16, 64)}

@@ -75,6 +75,9 @@ def loss_and_grad(
     p = h.value
     total = Node(loss_fn.value(p, y, ensemble), (h,), "loss", (loss_fn, y, ensemble))
     value = total.value
-    # only the weights' gradients are wanted: free each layer's tensors once they are used
+    # only the weights' gradients are wanted: free each layer's tensors once they are used, and
+    # let the graph hold the last ones alone (a reference kept here would keep an activation
+    # alive to the end, and the next layer's message could not reuse its memory)
+    phi = p = None
     total.backward(retain_graph=False)
     return (value.item() if not ensemble else value), [node.grad for node in weights]

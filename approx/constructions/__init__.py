@@ -1,7 +1,7 @@
 """Networks built by formula. Each function returns an ``approx.Network`` and its docstring
 states the formula, the error bound and the paper.
 
-    universal  sigmoid staircases, ReLU ramps, hats, trapezoids, interpolants, bumps (Cybenko 1989)
+    universal  sigmoid staircases, ReLU ramps, hats, trapezoids, interpolants, bumps (Jones 1990; Cybenko 1989)
     depth      Telgarsky's sawtooth and Yarotsky's square (depth separation)
     yarotsky   x^2 at every depth from the interpolant to Yarotsky's composition, xy by polarisation
     memorize   Zhang et al.'s (2017) network that fits any n labels with 2n + d weights

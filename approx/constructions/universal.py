@@ -2,8 +2,13 @@
 
 Theorem (Cybenko 1989; Hornik, Stinchcombe & White 1989): one hidden layer of *sigmoidal*
 units (sigma(-inf) = 0, sigma(+inf) = 1) approximates every continuous f on [lo, hi] uniformly.
-The proof made visual (Nielsen, "Neural Networks and Deep Learning", 2015, ch. 4): n steep
-sigmoids are n steps of a staircase through the values f(x_i). ReLU is not sigmoidal, but the
+Cybenko's proof is an existence proof (Hahn-Banach and the Riesz representation theorem); the
+staircase here is the constructive argument (Jones 1990, "Constructive approximations for neural
+networks by sigmoidal functions", Proc. IEEE 78(10)), made visual by Nielsen ("Neural Networks
+and Deep Learning", 2015, ch. 4): n steep sigmoids are n steps of a staircase through the
+values f(x_i). Beyond sigmoidal units (Leshno, Lin, Pinkus & Schocken 1993): an activation that
+is locally bounded and continuous except on a set whose closure has measure zero gives dense
+one-hidden-layer networks in C(K), K compact, if and only if it is not a polynomial (a.e.). ReLU is not sigmoidal, but the
 lecture notes say "put two together": ramp(x) = (relu(x - a) - relu(x - b)) / (b - a) is 0 left
 of a and 1 right of b, so the same staircase works with two ReLUs per step. The ReLU versions
 are exact where the sigmoid versions have tails: a ramp is exactly 0 / 1 outside [a, b].
@@ -82,7 +87,8 @@ def _omega(target) -> Callable:
 # ---------------------------------------------------------------------- sigmoid staircase
 def sigmoid_staircase(f: Callable[[Tensor], Tensor], n: int, steepness: float, lo: float = 0.0,
                       hi: float = 1.0, *, dtype=F64, device="cpu") -> Network:
-    """n sigmoid units stepping through f's values: Cybenko (1989), drawn by Nielsen (2015, ch. 4).
+    """n sigmoid units stepping through f's values: the constructive proof of the sigmoidal
+    universal approximation theorem (Jones 1990), drawn by Nielsen (2015, ch. 4).
 
         g(x) = f(x_0) + sum_{i=1..n} (f(x_i) - f(x_{i-1})) sigma(s (x - t_i)),  t_i = x_i - h/2,
 

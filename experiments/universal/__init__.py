@@ -17,6 +17,14 @@ and L2 error, on a fine grid, of
     experiments/training_gap for all of them side by side). A
     mean-field output layer (experiments/_shallow.py) lets one learning rate serve every width;
     training runs in float32, errors are measured in float64.
+The trained networks are also trained at the learning rates of ``lr_sweep`` (per activation, at
+``sweep_widths``; rows of table "lr_sweep"), so that a trained rate is not one learning rate's.
+Each construction's sup error is also certified (approx.sup_error.sup_error_interval: columns
+sup_lower <= sup <= sup_upper, and sup_method): exact for a piecewise-linear network on a
+piecewise-linear target (the error is affine between breakpoints and kinks, so its sup is at one
+of them), within sup_rtol otherwise (between points, a proven bound on |e''| bounds the rise: for
+a piecewise-linear approximant on a C^2 target, where the sup is at a breakpoint or at an interior
+critical point, that bound is max|f''| h^2/8), and the bound check uses sup_upper.
 Rates are log-log slopes of error against width (approx.metrics.loglog_slope, 95% CI) over
 widths >= FIT_MIN_WIDTH. Theory: staircases O(1/n) on Lipschitz targets (modulus omega(h/2)),
 the interpolant O(1/n^2) on C^2 targets (h^2/8 max|f''|); trained networks are measured.
@@ -41,21 +49,39 @@ from approx.constructions import (
 from approx.device import resolve_device, threads
 from approx.metrics import errors, grid
 from approx.network import DTYPES
+from approx.pieces import PIECEWISE_LINEAR
+from approx.sup_error import sup_error_interval
 
 from .._shallow import evaluate, shallow_ensemble, train
-from .analysis import completed, rates
-from .config import FIT_MIN_WIDTH, INTERP, PRESETS, RAMP, Config, steepness_of
+from .analysis import completed, rates, sweep_rates
+from .config import FIT_MIN_WIDTH, INTERP, LR_SWEEP, PRESETS, RAMP, STEEP_FIT_MIN_WIDTH, Config, steepness_of
 from .figure import plot
 from .text import describe
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "completed", "rates", "plot",
-           "describe", "FIT_MIN_WIDTH"]
+           "describe", "FIT_MIN_WIDTH", "STEEP_FIT_MIN_WIDTH", "certified_sup", "sweep_rates"]
 
 
 def points(cfg: Config) -> list[dict]:
     trained = [{"part": "trained", "activation": a, "width": w}
                for a in cfg.activations for w in cfg.trained_widths]
-    return [{"part": "constructions"}] + trained
+    sweep = [{"part": "trained", "activation": a, "width": w, "lr": lr}
+             for lr in (cfg.lr_sweep if cfg.optimizer == "adam" else ())  # lbfgs, lm: no lr
+             for a in cfg.activations for w in cfg.sweep_widths]
+    return [{"part": "constructions"}] + trained + sweep
+
+
+def certified_sup(net, target, n_grid: int, rtol: float) -> dict:
+    """{"sup_lower", "sup_upper", "sup_method"}: an interval that holds sup_[0, 1] |net - target|
+    (approx.sup_error.sup_error_interval), and how it was found: "exact" (a piecewise-linear net
+    on a piecewise-linear target: the error is affine between breakpoints and kinks), "certified"
+    (within rtol: the evaluation points plus a proven bound between them), or "grid" for a target
+    with neither kinks nor max|f''| (the step), where no interval is computed (nan)."""
+    if target.kinks is None and target.max_f2 is None:
+        return {"sup_lower": math.nan, "sup_upper": math.nan, "sup_method": "grid"}
+    lower, upper = sup_error_interval(net, target, n_grid=n_grid, rtol=rtol)
+    linear = all(a in PIECEWISE_LINEAR for a in net.activations) and target.kinks is not None
+    return {"sup_lower": lower, "sup_upper": upper, "sup_method": "exact" if linear else "certified"}
 
 
 def _curve_rows(target: str, method: str, width: int, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
@@ -86,7 +112,8 @@ def _constructions(cfg: Config) -> list[dict]:
                 if name in cfg.targets:
                     rows.append({"table": "error", "target": name, "kind": t.kind, "method": method,
                                  "width": width, "n": n, "steepness": s, "seed": -1, "bound": bound,
-                                 **errors(lambda z: evaluate(net, z), t, x)})
+                                 **errors(lambda z: evaluate(net, z), t, x),
+                                 **certified_sup(net, t, cfg.sup_grid, cfg.sup_rtol)})
                 if name == cfg.curve_target and width in cfg.curve_widths:
                     rows += _curve_rows(name, method, width, xc, net(xc))
         if name == cfg.curve_target:
@@ -94,10 +121,14 @@ def _constructions(cfg: Config) -> list[dict]:
     return rows
 
 
-def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
+def _trained(cfg: Config, activation: str, width: int, lr: float | None = None) -> list[dict]:
+    """The trained networks of one activation and width at Adam's rate cfg.lr (table "error"),
+    or at ``lr`` from cfg.lr_sweep (table "lr_sweep", no curves)."""
     device = resolve_device(cfg.device)
     names = list(cfg.targets)
-    draw_curves = width in cfg.curve_widths and cfg.curve_target in names
+    table = "error" if lr is None else LR_SWEEP
+    lr = cfg.lr if lr is None else lr
+    draw_curves = width in cfg.curve_widths and cfg.curve_target in names and table == "error"
     seeds = [cfg.seed + k for k in range(cfg.n_seeds)]
     members = [(name, s) for name in names for s in seeds]  # member e = (target, seed)
     x = torch.linspace(0, 1, cfg.n_train, dtype=torch.float64, device=device)[:, None]  # (n, 1)
@@ -106,7 +137,7 @@ def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
     net = shallow_ensemble(1, width, activation, [s for _, s in members],
                            init_steepness=steepness, scale_relu=True,
                            mean_field=cfg.mean_field, dtype=DTYPES[cfg.dtype], device=device)
-    net, loss, status = train(net, x, y, engine=cfg.engine, lr=cfg.lr, steps=cfg.steps,
+    net, loss, status = train(net, x, y, engine=cfg.engine, lr=lr, steps=cfg.steps,
                               batch_size=cfg.batch_size, beta2=cfg.beta2, seed=cfg.seed,
                               optimizer=cfg.optimizer, compile=cfg.compile)
     adam = cfg.optimizer == "adam"  # lbfgs and lm: full batch, no rate
@@ -114,14 +145,14 @@ def _trained(cfg: Config, activation: str, width: int) -> list[dict]:
     out = evaluate(net, xe)  # (E, n_eval, 1), float64
     rows = []
     for e, (name, s) in enumerate(members):
-        rows.append({"table": "error", "target": name, "kind": _targets.get(name).kind,
+        rows.append({"table": table, "target": name, "kind": _targets.get(name).kind,
                      "method": f"trained {activation}",
                      "width": width, "n": width, "steepness": math.nan, "seed": s,
                      "bound": math.nan, "init_steepness": steepness, "train_loss": float(loss[e]),
                      "status": status[e],
                      "optimizer": cfg.optimizer, "steps": cfg.steps,
                      "batch_size": min(cfg.batch_size, cfg.n_train) if adam else cfg.n_train,
-                     "n_train": cfg.n_train, "lr": cfg.lr if adam else math.nan, "mean_field": cfg.mean_field,
+                     "n_train": cfg.n_train, "lr": lr if adam else math.nan, "mean_field": cfg.mean_field,
                      "train_dtype": cfg.dtype,
                      **errors(lambda _: out[e], _targets.get(name), xe)})
         if draw_curves and name == cfg.curve_target and s == seeds[0]:
@@ -137,7 +168,9 @@ def run_point(cfg: Config, point: dict) -> pd.DataFrame:
     with threads(cfg.threads):
         if point["part"] == "constructions":
             return pd.DataFrame(_constructions(cfg))
-        return pd.DataFrame(_trained(cfg, point["activation"], int(point["width"])))
+        lr = point.get("lr")
+        return pd.DataFrame(_trained(cfg, point["activation"], int(point["width"]),
+                                     None if lr is None else float(lr)))
 
 
 def run(cfg: Config) -> pd.DataFrame:

@@ -17,9 +17,14 @@ from approx.train import TRAINING_ENGINES
 from .._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
 from .._shallow import OPTIMIZERS
 
-__all__ = ["Config", "PRESETS", "FIT_MIN_WIDTH", "RAMP", "INTERP", "steepness_of"]
+__all__ = ["Config", "PRESETS", "FIT_MIN_WIDTH", "STEEP_FIT_MIN_WIDTH", "RAMP", "INTERP", "LR_SWEEP",
+           "steepness_of"]
 
 FIT_MIN_WIDTH = 8  # rates are fitted on widths >= this (the asymptotic regime)
+# steepness ~ n^2 reaches its O(1/n) regime late (its constant still grows towards omega(h/2)
+# below this width): its rate is also fitted on widths >= this
+STEEP_FIT_MIN_WIDTH = 128
+LR_SWEEP = "lr_sweep"  # the table of the trained runs at the learning rates of Config.lr_sweep
 RAMP, INTERP = "relu ramp staircase", "relu interpolant"
 MAX_CURVE_POINTS = 65_536  # points per drawn curve: far more than a figure can show
 ONE_D_TARGETS = "sin1, sin2, ..., gaussian, square, abs, triangle, step, weierstrass"
@@ -40,6 +45,9 @@ class Config:
     batch_size: int = 32  # Adam mini-batch (points per step); n_train or more: full batch
     steps: int = 1500  # Adam steps (cosine schedule); lbfgs, lm: iterations
     lr: float = 0.2  # Adam learning rate
+    lr_sweep: tuple[float, ...] = (0.05,)  # further Adam learning rates, each trained per activation
+    #                                        at sweep_widths (table "lr_sweep"); () for none
+    sweep_widths: tuple[int, ...] = (8, 32, 128, 512)  # widths of the lr sweep (among widths)
     beta2: float = 0.99  # Adam's second-moment decay
     init_steepness: float = 20.0  # first-layer init scale (experiments/_shallow.py); sigmoid
     #                               gets twice it: sigma(2z) = (1 + tanh z)/2 has tanh's shape
@@ -48,6 +56,8 @@ class Config:
     engine: str = "backprop"  # approx.train.TRAINING_ENGINES: backprop (hand-written) or autograd
     compile: str = "auto"  # approx.compiled_step: compile Adam's steps where they repay it (off | on | auto)
     n_eval: int = 16_385  # points of the evaluation grid on [0, 1] (sup and L2 errors)
+    sup_grid: int = 4_097  # first grid of the constructions' certified sup (approx.sup_error), refined
+    sup_rtol: float = 1e-3  # ... until its upper end is within this relative gap of its lower end
     curve_target: str = "sin3"  # target drawn with its approximants
     curve_widths: tuple[int, ...] = (8, 64)  # widths at which approximants are drawn
     n_curve: int = 400  # points per drawn curve
@@ -79,6 +89,13 @@ class Config:
         checks.integer("batch_size", self.batch_size, low=1, high=MAX_POINTS)
         checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
         checks.number("lr", self.lr, low=0, low_open=True)
+        checks.numbers("lr_sweep", self.lr_sweep, low=0, low_open=True, min_len=0)
+        if self.lr in self.lr_sweep:  # its runs are the main table's
+            raise ValueError(f"lr_sweep must not repeat lr = {self.lr!r} (those runs are the main ones), "
+                             f"got {self.lr_sweep!r}")
+        sweep = checks.integers("sweep_widths", self.sweep_widths, low=1, high=MAX_WIDTH, min_len=0)
+        if not set(sweep) <= set(widths):  # compared with the constructions of the same widths
+            raise ValueError(f"sweep_widths must be among widths {widths!r}, got {sweep!r}")
         checks.number("beta2", self.beta2, low=0, high=1, high_open=True)
         checks.number("init_steepness", self.init_steepness, low=0, low_open=True)
         checks.flag("mean_field", self.mean_field)
@@ -86,6 +103,8 @@ class Config:
         checks.choice("engine", self.engine, TRAINING_ENGINES)
         checks.choice("compile", self.compile, COMPILE_CHOICES)
         checks.integer("n_eval", self.n_eval, low=2, high=MAX_POINTS)
+        checks.integer("sup_grid", self.sup_grid, low=2, high=MAX_POINTS)
+        checks.number("sup_rtol", self.sup_rtol, low=0, low_open=True, high=1)
         checks.integers("curve_widths", self.curve_widths, low=2, high=MAX_WIDTH, min_len=0)
         checks.integer("n_curve", self.n_curve, low=2, high=MAX_CURVE_POINTS)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
@@ -103,9 +122,11 @@ class Config:
 PRESETS = {
     "smoke": {"targets": ("sin1", "abs"), "widths": (2, 4, 8, 16, 32), "trained_widths": (4, 8),
               "n_seeds": 1, "n_train": 64, "batch_size": 16, "steps": 30, "n_eval": 2_049,
+              "sweep_widths": (8,), "sup_grid": 1_025,
               "curve_widths": (8,), "curve_target": "sin1", "n_curve": 50},
     "default": {},
-    "full": {"n_seeds": 5, "steps": 10_000, "batch_size": 2048, "n_train": 4096},
+    "full": {"n_seeds": 5, "steps": 10_000, "batch_size": 2048, "n_train": 4096, "lr_sweep": (0.02, 0.05, 0.5),
+             "sweep_widths": (8, 16, 32, 64, 128, 256, 512, 1024)},
 }
 
 

@@ -10,18 +10,22 @@ import pandas as pd
 from approx import targets as _targets
 
 from .._shallow import OPTIMIZER_NAMES, diverged_text, optimizer_of
-from .analysis import completed, rates
-from .config import FIT_MIN_WIDTH, INTERP, RAMP
+from .analysis import completed, rates, sweep_rates
+from .config import FIT_MIN_WIDTH, INTERP, RAMP, STEEP_FIT_MIN_WIDTH
 
-__all__ = ["describe"]
+__all__ = ["describe", "FAIL_FRACTION"]
+
+FAIL_FRACTION = 0.1  # a trained run "fails" a target if its sup error stays above this times sup|f|
 
 
 def describe(df: pd.DataFrame) -> str:
     errs = df[df.table == "error"]
     sup = rates(df)
     built = errs[errs.seed < 0]
-    ratio = (built.err_sup / built.bound).max()
-    within = bool((built.err_sup <= built.bound * (1 + 1e-9) + 1e-12).all())  # rounding only
+    # the certified upper end of the sup where there is one (results before it: the grid's)
+    upper = built.sup_upper.fillna(built.err_sup) if "sup_upper" in built else built.err_sup
+    ratio = (upper / built.bound).max()
+    within = bool((upper <= built.bound * (1 + 1e-9) + 1e-12).all())  # rounding only
 
     def slopes(method: str, kinds: tuple[str, ...]) -> str:
         part = sup[(sup.method == method) & sup.kind.isin(kinds)]
@@ -35,16 +39,30 @@ def describe(df: pd.DataFrame) -> str:
     text = [
         f"Sup error of one-hidden-layer approximants against width n (hidden units), slopes fitted "
         f"on n >= {FIT_MIN_WIDTH} with 95% intervals. Theory: a staircase of steep sigmoidal steps "
-        f"(Cybenko 1989, Nielsen ch. 4) is within omega(h/2) + tails of f, so O(1/n) on Lipschitz "
-        f"targets; the ReLU interpolant is within h^2/8 max|f''|, O(1/n^2), on C^2 targets."
+        f"through f's values is within omega(h/2) + tails of f, so O(1/n) on Lipschitz targets: the "
+        f"constructive argument (Jones 1990, Proc. IEEE; drawn by Nielsen 2015, ch. 4), where "
+        f"Cybenko's (1989) density proof is non-constructive (Hahn-Banach and Riesz representation); "
+        f"the ReLU interpolant is within h^2/8 max|f''|, O(1/n^2), on C^2 targets. ReLU is not "
+        f"sigmoidal, but Leshno, Lin, Pinkus & Schocken (1993) answer 'what about ReLU?' in general: "
+        f"for a continuous (more generally locally bounded, with a set of discontinuities whose "
+        f"closure has measure zero) activation, one hidden layer is dense in C(K) on every compact K "
+        f"if and only if the activation is not a polynomial."
     ]
     for method in growing:
         text.append(f"Measured, {method}: {slopes(method, lip)}.")
+    steep = [m for m in growing if m.endswith("n^2")]
+    late = rates(df, min_width=STEEP_FIT_MIN_WIDTH)
+    late = late[late.method.isin(steep) & late.kind.isin(lip) & (late.n_points > 2)]
     if len(growing) > 1:
         text.append("Steepness ~ n keeps s h fixed, so the sigmoids also blend neighbouring steps "
                     "(error below the sharp staircase's omega(h/2)); steepness ~ n^2 approaches the "
-                    "sharp staircase, whose constant grows towards omega(h/2) ~ L h / 2: the same "
-                    "O(1/n) rate, reached later.")
+                    "sharp staircase, whose constant still grows towards omega(h/2) ~ L h / 2 at "
+                    "small n, so its slope on n >= " f"{FIT_MIN_WIDTH} is not -1.")
+    if len(late):
+        hit = ((late.lo <= -1) & (late.hi >= -1)).sum()
+        text.append(f"Fitted on n >= {STEEP_FIT_MIN_WIDTH} only, {late.method.iloc[0]}: " + ", ".join(
+            f"{r.target} {r.slope:.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in late.itertuples())
+            + f" (-1 in {hit} of {len(late)} intervals).")
     text.append(f"ReLU ramp staircase (two ReLUs per step, 'put two together'): {slopes(RAMP, lip)}.")
     text.append(f"ReLU interpolant: smooth {slopes(INTERP, ('smooth',))}; Lipschitz (theory -1) "
                 f"{slopes(INTERP, ('lipschitz',))}.")
@@ -57,18 +75,96 @@ def describe(df: pd.DataFrame) -> str:
         text.append(f"With fixed steepness ({fixed[0]}) the error stalls (tail term ~ L/s): best "
                     + ", ".join(f"{k} {v:.2g}" for k, v in plateau.items()) + ".")
     text.append(f"{'Every construction stayed within its' if within else 'Some constructions exceeded their'} "
-                f"proven sup bound (largest error/bound {ratio:.4f}; 1 where a bound is attained).")
+                f"proven sup bound (largest error/bound {ratio:.4f}; 1 where a bound is attained)"
+                + _certified_text(built) + ".")
     steps = built[built.kind == "discontinuous"] if "kind" in built else built.iloc[0:0]
     if len(steps):
         text.append(f"A discontinuous target has no uniform approximant by continuous units: the "
-                    f"constructions' sup error on the step stays >= {steps.err_sup.min():.2f}.")
+                    f"constructions' sup error on the step stays >= {steps.err_sup.min():.2f}."
+                    + _lp_text(df, steps))
     if trained:
         runs = errs[errs.method.isin(trained)]
         text.append(diverged_text(runs, lambda r: f"{r.method.removeprefix('trained ')} on "
                                   f"{r.target} at n = {r.width} (seed {int(r.seed)})"))
         if (runs.status != "diverged").any():
             text += _trained_text(completed(errs), sup, trained)
+            text += _slope_range_text(df, sup, trained)
     return " ".join(text)
+
+
+def _slope_range_text(df: pd.DataFrame, sup: pd.DataFrame, trained: list[str]) -> list[str]:
+    """The trained slopes on smooth targets as min .. max per activation, at the main learning rate
+    over every width and per learning rate of the sweep over its widths; and the trained runs that
+    fail: median sup error at their widest width above FAIL_FRACTION of the target's sup norm."""
+    smooth = sup[sup.method.isin(trained) & (sup.kind == "smooth")]
+    if not len(smooth):
+        return []
+
+    def span(part: pd.DataFrame) -> str:
+        lo, hi = part.loc[part.slope.idxmin()], part.loc[part.slope.idxmax()]
+        return f"{lo.slope:.2f} ({lo.target}) .. {hi.slope:.2f} ({hi.target})"
+
+    errs = df[df.table == "error"]
+    main_lr = errs[errs.method.isin(trained)].lr.iloc[0]
+    widths = sorted(errs[errs.method.isin(trained)].width.unique())
+    widths = [w for w in widths if w >= FIT_MIN_WIDTH]
+    text = [f"Trained sup-error slopes on the smooth targets, min .. max over targets, at lr "
+            f"{main_lr:g} on n = {widths[0]} .. {widths[-1]}: " + "; ".join(
+                f"{m.removeprefix('trained ')} {span(smooth[smooth.method == m])}"
+                for m in trained if (smooth.method == m).any()) + "."]
+    sweep = sweep_rates(df)
+    sweep = sweep[sweep.kind == "smooth"]
+    lrs = sorted(sweep.lr.unique())
+    if len(lrs) > 1:
+        ws = sorted(df[df.table == "lr_sweep"].width.unique())
+        ws = [w for w in ws if w >= FIT_MIN_WIDTH]
+        best = sweep.groupby(["method", "lr"]).median_sup_widest.median()  # over smooth targets
+        text.append(f"Learning-rate sweep (Adam, same steps, n = {', '.join(map(str, ws))}): " + "; ".join(
+            f"{m.removeprefix('trained ')} " + ", ".join(
+                f"lr {lr:g} {span(sweep[(sweep.method == m) & (sweep.lr == lr)])}"
+                for lr in lrs if ((sweep.method == m) & (sweep.lr == lr)).any())
+            + f" (lowest median sup error at n = {ws[-1]}: lr {best[m].idxmin():g})"
+            for m in trained if m in best.index.get_level_values(0)) + ".")
+    runs = completed(pd.concat([errs[errs.method.isin(trained)], df[df.table == "lr_sweep"]]))
+    runs = runs[runs.kind == "smooth"]
+    failed = []
+    for (method, lr, target), part in runs.groupby(["method", "lr", "target"], sort=False):
+        widest = part[part.width == part.width.max()].err_sup.median()
+        if widest > FAIL_FRACTION * _targets.get(target).sup_norm:
+            failed.append(f"{method.removeprefix('trained ')} on {target} at lr {lr:g} (sup error "
+                          f"{part.err_sup.min():.2f} .. {part.err_sup.max():.2f} over n = "
+                          f"{part.width.min()} .. {part.width.max()})")
+    text.append(f"Trained runs that fail on a smooth target (median sup error at their widest n above "
+                f"{FAIL_FRACTION:g} sup|f|): " + ("; ".join(failed) or "none") + ".")
+    return text
+
+
+def _certified_text(built: pd.DataFrame) -> str:
+    """How the sup errors in the bound check were found (column sup_method), counted."""
+    if "sup_method" not in built:
+        return ", on the evaluation grid"
+    count = built.sup_method.value_counts()
+    how = {"exact": "exact (a piecewise-linear network on a piecewise-linear target: the error is "
+                    "affine between breakpoints and kinks)",
+           "certified": "certified (approx.sup_error: breakpoints and grid points plus a proven bound "
+                        "on what lies between, refined to a relative gap "
+                        f"{(built.sup_upper / built.sup_lower - 1).max():.1g} at most)",
+           "grid": "on the evaluation grid (the step: no bound to check)"}
+    return "; sup errors " + ", ".join(f"{how[k]} in {count[k]} cases" for k in how if k in count)
+
+
+def _lp_text(df: pd.DataFrame, steps: pd.DataFrame) -> str:
+    """Hornik (1991) on the step target: no uniform convergence, yet L2 convergence (the L2 slopes
+    of the constructions that converge in L^p, read from the rows)."""
+    l2 = rates(df, "err_l2")
+    l2 = l2[l2.target.isin(set(steps.target)) & l2.method.isin(set(steps.method))
+            & ~l2.method.str.fullmatch(r"sigmoid s=[\d.e+-]+")]  # a fixed steepness stalls
+    if not len(l2):
+        return ""
+    return (f" Yet it is approximated in L^2 (Hornik 1991: for bounded non-constant activations one "
+            f"hidden layer is dense in L^p(mu), 1 <= p < inf, for finite mu): L2-error slopes "
+            f"{l2.slope.min():.2f} .. {l2.slope.max():.2f}, near the -1/2 of an O(1) error on an "
+            f"interval of width ~1/n.")
 
 
 def _trained_text(errs: pd.DataFrame, sup: pd.DataFrame, trained: list[str]) -> list[str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from experiments import universal
 from cli_support import run_smoke
@@ -125,14 +127,14 @@ def test_steepness_rules_and_config_checks():
 
 def test_cli_smoke_writes_results(tmp_path):
     df = run_smoke("universal", tmp_path)
-    assert set(df.table) == {"error", "curve"}
+    assert set(df.table) == {"error", "curve", "lr_sweep"}
 
 
 def test_rates_skip_exact_fits_and_keep_their_columns_when_empty(tmp_path):
     # abs with odd widths: 0.5 is a knot, so the interpolant is exact (error 0) and has no rate;
     # this valid configuration used to crash plot() and describe() after the run
     cfg = universal.Config(**{**universal.PRESETS["smoke"], "targets": ("abs",), "widths": (9, 17),
-                              "trained_widths": (), "steepness": ()}, device="cpu")
+                              "trained_widths": (), "sweep_widths": (), "steepness": ()}, device="cpu")
     df = universal.run(cfg)
     errs = df[df.table == "error"]
     assert (errs[errs.method == universal.INTERP].err_sup == 0).all()
@@ -143,3 +145,119 @@ def test_rates_skip_exact_fits_and_keep_their_columns_when_empty(tmp_path):
     assert "abs" in universal.describe(df)
     empty = universal.rates(df[df.method != universal.RAMP])
     assert empty.empty and list(empty.columns) == list(table.columns)
+
+
+def test_certified_sup_finds_what_a_grid_misses():
+    from approx import targets
+    from approx.constructions import relu_interpolant
+    sin1, triangle, step = targets.get("sin1"), targets.get("triangle"), targets.get("step")
+    # the interpolant of sin(2 pi x) at knots 0, 1/2, 1 is 0: its sup error is exactly 1, at the
+    # interior critical point x = 1/4, not at a breakpoint
+    zero = relu_interpolant(sin1, [0.0, 0.5, 1.0])
+    sup = universal.certified_sup(zero, sin1, n_grid=64, rtol=1e-6)
+    assert sup["sup_method"] == "certified" and sup["sup_lower"] <= 1.0 <= sup["sup_upper"]
+    assert sup["sup_upper"] <= 1 + 2e-6  # threshold: the rtol it was refined to (and rounding)
+    # negative control: the 64-point grid alone misses it (nearest point 16/63: 0.9997)
+    grid = torch.linspace(0, 1, 64, dtype=torch.float64)[:, None]
+    assert (zero(grid) - sin1(grid)).abs().max().item() < 1 - 1e-4
+    # piecewise linear on piecewise linear: exact. The hat through (0, 0), (1/2, 1), (1, 0) is
+    # 1/2 above the triangle max(0, 1 - 4|x - 1/2|) at its kinks x = 1/4, 3/4
+    hat = relu_interpolant(triangle, [0.0, 0.5, 1.0])
+    sup = universal.certified_sup(hat, triangle, n_grid=2, rtol=1e-3)
+    assert sup == {"sup_lower": pytest.approx(0.5, abs=1e-15), "sup_upper": pytest.approx(0.5, abs=1e-15),
+                   "sup_method": "exact"}
+    # the step has neither kinks nor max|f''|: no interval, and the CSV says so
+    sup = universal.certified_sup(hat, step, n_grid=2, rtol=1e-3)
+    assert sup["sup_method"] == "grid" and np.isnan(sup["sup_upper"])
+
+
+def test_the_bound_check_reads_the_certified_sup(smoke):
+    _, df = smoke
+    built = (df.table == "error") & (df.seed < 0)
+    assert set(df[built].sup_method) == {"exact", "certified"}  # smoke: sin1 and abs
+    assert (df[built].sup_lower <= df[built].sup_upper).all()
+    assert (df[built].err_sup <= df[built].sup_upper * (1 + 1e-12)).all()  # the grid is inside
+    assert "Every construction stayed within its proven sup bound" in universal.describe(df)
+    # negative control: one certified sup above its bound (grid error untouched) fails the check
+    first = df.index[built][0]
+    raised = df.copy()
+    raised.loc[first, "sup_upper"] = 1.01 * raised.loc[first, "bound"]
+    assert "Some constructions exceeded their proven sup bound" in universal.describe(raised)
+
+
+@pytest.fixture(scope="module")
+def wide_constructions():
+    cfg = universal.Config(**{**universal.PRESETS["smoke"], "targets": ("abs", "step"),
+                              "widths": (8, 16, 32, 64, 128, 256, 512, 1024), "trained_widths": (),
+                              "sweep_widths": (), "steepness": ("8n", "n^2"), "n_eval": 16_385}, device="cpu")
+    return universal.run(cfg)
+
+
+def test_steepness_n2_is_fitted_from_n_128(wide_constructions):
+    df = wide_constructions
+    late = universal.rates(df, min_width=universal.STEEP_FIT_MIN_WIDTH).set_index(["target", "method"])
+    rate = late.loc[("abs", "sigmoid s=n^2")]
+    assert rate.n_points == 4 and rate.lo <= -1 <= rate.hi  # threshold: the staircase's O(1/n)
+    assert not rate.lo <= -0.5 <= rate.hi  # negative control: a slower rate would be excluded
+    assert f"abs {rate.slope:.2f} [{rate.lo:.2f}, {rate.hi:.2f}]" in universal.describe(df)
+
+
+def test_the_step_converges_in_l2_at_slope_minus_half(wide_constructions):
+    df = wide_constructions
+    l2 = universal.rates(df, "err_l2").set_index(["target", "method"]).loc[("step", universal.RAMP)]
+    # threshold: ramps are exactly 0 or 1 off [a, b], so the error is 0 except on the one ramp
+    # (width h = 1/steps) the jump falls in, where it is <= 1; on the N-point grid the mean square
+    # is then <= h + 1/N, and the L2 error ~ sqrt(h): slope -1/2
+    ramp = df[(df.target == "step") & (df.method == universal.RAMP)]
+    assert (ramp.err_l2 <= np.sqrt(1 / ramp.n + 1 / 16_385)).all()
+    assert l2.slope == pytest.approx(-0.5, abs=0.05)
+    sup = universal.rates(df).set_index(["target", "method"]).loc[("step", universal.RAMP)]
+    assert not sup.lo <= -0.5 <= sup.hi  # negative control: the sup error does not fall (>= 1/2)
+    assert (df[(df.target == "step") & (df.seed < 0)].err_sup >= 0.5 - 1e-12).all()
+    every = universal.rates(df, "err_l2")
+    every = every[(every.target == "step") & (every.method != "sigmoid s=100")]  # fixed steepness stalls
+    assert len(every) == 4 and every.slope.max() < -0.45  # 8n, n^2, ramp, interpolant all converge
+    text = universal.describe(df)
+    assert f"Hornik 1991" in text and f"slopes {every.slope.min():.2f} .. {every.slope.max():.2f}" in text
+
+
+def _synthetic_sweep(slopes: dict) -> pd.DataFrame:
+    """Trained relu rows on sin1 with err_sup = width**slope, per learning rate (the first one
+    the main table's)."""
+    rows = []
+    for k, (lr, slope) in enumerate(slopes.items()):
+        for w in (2, 8, 16, 32, 64):
+            rows.append({"table": "error" if k == 0 else "lr_sweep", "target": "sin1", "kind": "smooth",
+                         "method": "trained relu", "width": w, "seed": 0, "lr": lr, "status": "completed",
+                         "err_sup": float(w) ** slope})
+    return pd.DataFrame(rows)
+
+
+def test_sweep_rates_fit_each_learning_rate_on_the_sweep_widths():
+    df = _synthetic_sweep({0.2: -0.5, 0.05: -1.0})
+    table = universal.sweep_rates(df).set_index("lr")
+    assert table.loc[0.05, "slope"] == pytest.approx(-1.0) and table.loc[0.2, "slope"] == pytest.approx(-0.5)
+    assert (table.n_points == 4).all()  # widths 8 .. 64: n = 2 is below FIT_MIN_WIDTH
+    assert table.loc[0.05, "median_sup_widest"] == pytest.approx(64.0 ** -1)
+    # negative control: without sweep rows there is nothing to fit
+    assert universal.sweep_rates(df[df.table == "error"]).empty
+
+
+def test_failed_runs_are_named_with_their_error_range():
+    from experiments.universal.text import FAIL_FRACTION, _slope_range_text
+    df = _synthetic_sweep({0.2: 0.0, 0.05: -1.0})  # lr 0.2: sup error 1 at every width
+    sup = universal.rates(df)
+    text = " ".join(_slope_range_text(df, sup, ["trained relu"]))
+    assert "relu on sin1 at lr 0.2 (sup error 1.00 .. 1.00 over n = 2 .. 64)" in text
+    assert "at lr 0.05" not in text.split("fail")[-1]  # 1/64 < FAIL_FRACTION sup|f|: not failed
+    assert 1 / 64 < FAIL_FRACTION
+    assert "lr 0.05 -1.00 (sin1) .. -1.00 (sin1)" in text and "(lowest median sup error at n = 64: lr 0.05)" in text
+
+
+def test_lr_sweep_config_checks():
+    for bad, match in (({"lr_sweep": (0.2,)}, "must not repeat lr"), ({"lr_sweep": (-1.0,)}, "lr_sweep"),
+                       ({"sweep_widths": (3,)}, "sweep_widths must be among"), ({"sup_rtol": 0.0}, "sup_rtol"),
+                       ({"sup_grid": 1}, "sup_grid")):
+        with pytest.raises(ValueError, match=match):
+            universal.Config(**bad)
+    assert universal.Config(lr_sweep=(), sweep_widths=()).lr_sweep == ()  # negative control: valid

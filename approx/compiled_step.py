@@ -204,7 +204,8 @@ class CompiledStep:
         """The compiled function of this key; compiled (and timed) at its first call here."""
         params, buffers, x, y, _, _ = inputs
         shapes = (tuple(tuple(p.shape) for p in params), tuple(x.shape), tuple(y.shape))
-        key = (*self.head, shapes, self.dtype, str(self.device))
+        # dynamo also guards on grad mode: a change would recompile outside our settings (_Timed)
+        key = (*self.head, shapes, self.dtype, str(self.device), torch.is_grad_enabled())
         fn = _CACHE.get(key)
         if fn is None:
             if len(_CACHE) >= MAX_COMPILED:

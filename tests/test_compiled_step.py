@@ -114,6 +114,20 @@ def test_negative_control_one_shared_code_object_stops_compiling_after_the_recom
     assert made == torch._dynamo.config.recompile_limit < 10
 
 
+def test_a_fit_under_no_grad_gets_a_step_of_its_own():
+    # dynamo guards on grad mode; the key holds it, so a fit under no_grad compiles its own step
+    # (with the settings that trace torch.autograd.grad) rather than recompiling the cached one
+    net = Network.random([1, 3, 1], "tanh", seed=4)
+    kw = dict(engine="autograd", lr=0.1, steps=3, compile="on")
+    eager, _ = fit(net, _data(), **{**kw, "compile": "off"})
+    fit(net, _data(), **kw)
+    count = compiled_step.compiled_count()
+    with torch.no_grad():
+        compiled, history = fit(net, _data(), **kw)
+    assert history.attrs["compiled"] and compiled_step.compiled_count() == count + 1
+    assert _gap(eager, compiled) < TOL
+
+
 def test_a_study_point_records_the_seconds_it_spent_compiling():
     @compiled_step.records_compile_time
     def run_point(choice: str) -> pd.DataFrame:

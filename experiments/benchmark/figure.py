@@ -1,4 +1,5 @@
-"""The benchmark's figure, drawn from its table alone: eight panels.
+"""The benchmark's figure, drawn from its table alone: eight panels (a run of the peer cells
+alone: (g) and (h)).
 
     (a) step time vs width, one line per engine (and mode) and device, float32 (the CPU at 1 and
         at all threads; beside a GPU, at all threads only)
@@ -37,6 +38,12 @@ SWEEP_STYLE = {"width": "-", "batch": "--"}
 
 
 def plot(df: pd.DataFrame, path: str | Path) -> None:
+    if set(df["sweep"]) <= {"peak", "peer"}:  # a run of the peer cells alone (preset peer): (g), (h)
+        fig, axes = figure(1, 2, width=5.2, height=3.9)
+        _peer(axes[0, 0], df)
+        _peer_phases(axes[0, 1], df)
+        save(fig, path)
+        return
     fig, axes = figure(4, 2, width=5.2, height=3.9)
     ok = analysis.ok_rows(df)
     _step_time(axes[0, 0], ok)
@@ -278,4 +285,4 @@ def _peer_phases(ax, df: pd.DataFrame) -> None:
     ax.set_yticks(y, labels, fontsize=5.5)
     ax.set(xlabel="time per model per step (us): forward + reverse + update")
     ax.grid(False, axis="y")
-    ax.legend(fontsize=6, loc="lower right")
+    ax.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.17))

@@ -294,7 +294,7 @@ def test_reverse_forward_ratio_its_table_and_where_it_is_missed():
     assert analysis.targets(df).set_index("target").loc["cpu: reverse / forward <= 3, autograd", "verdict"] == "met"
 
 
-def test_without_jax_the_peer_rows_are_skipped_in_one_line(monkeypatch, capsys):
+def test_without_jax_the_peer_rows_are_skipped_in_one_line(monkeypatch, capsys, tmp_path):
     from approx.bench import jax_peer
 
     def missing():
@@ -310,6 +310,9 @@ def test_without_jax_the_peer_rows_are_skipped_in_one_line(monkeypatch, capsys):
     rest = df[(df["engine"] != "jax") & (df["mode"] != "peak")]
     assert set(rest["engine"]) == {"backprop", "autograd"} and (rest["status"] == "ok").all()
     assert set(rest["sweep"]) == {"peer"}  # peer_only: nothing else is measured
+    benchmark.plot(df, tmp_path / "benchmark-peer-cpu.png")  # its two panels, without JAX's line
+    assert (tmp_path / "benchmark-peer-cpu.png").stat().st_size > 0
+    assert "JAX" in benchmark.describe(df)
     # control: with jax importable the same run times the peer (where jax is installed)
     if JAX:
         monkeypatch.undo()

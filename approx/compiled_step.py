@@ -41,7 +41,9 @@ Per-step values that change (the schedule's factor, Adam's bias corrections 1 - 
 sqrt(1 - b2^t)) enter as a tensor, not as constants, so they never trigger a recompile; rates
 are an (E,) tensor. Learning rates of a sweep point therefore share the compiled step too.
 
-"on" on CUDA also replays the step as a CUDA graph (``mode="reduce-overhead"``); a replay
+On CUDA a compiled step ("on", or "auto" where it compiles) also replays as a CUDA graph
+(``mode="reduce-overhead"``; "auto" decides with the CPU constants below, which understate
+what CUDA gains, as its eager step is launch-bound: not measured, no GPU here); a replay
 overwrites the previous replay's outputs, so they are cloned (the monitor keeps the last good
 parameters to roll back to). Untested without a GPU here (tests/test_compiled_step.py has the
 ``gpu`` test).

@@ -36,6 +36,12 @@ class Config:
     ntk_widths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096)  # m
     ntk_seeds: int = 5  # networks per width (one ensemble)
     steps_ntk: int = 300  # GD steps on the first layer
+    du_n: int = 4  # points of the run inside Du et al.'s conditions (its width grows like n^6)
+    du_d: int = 64  # their dimension (lambda_0 -> 1/2 as d grows, and m ~ lambda_0^-4)
+    du_delta: float = 0.5  # their failure probability delta in m = n^6 / (lambda_0^4 delta^3)
+    du_steps: int = 100  # GD steps of that run, at their step eta = lambda_0 / n^2
+    # 1b. separable logistic regression, long (Soudry et al. 2018)
+    steps_soudry: int = 1_000_000  # GD steps (NumPy float64; logged on a log grid)
     seed: int = 0
     device: str = "auto"
     threads: int = 1  # CPU intra-op threads (the steps are overhead-bound; more threads only contend)
@@ -46,9 +52,9 @@ class Config:
         # loss, which the log-scaled figure cannot show)
         checks.integer("n_interp", self.n_interp, low=2, high=MAX_GRAM)
         checks.integer("n_ntk", self.n_ntk, low=1, high=MAX_GRAM)
-        for name in ("d_linear", "d_interp", "d_ntk"):
+        for name in ("d_linear", "d_interp", "d_ntk", "du_d"):
             checks.integer(name, getattr(self, name), low=1, high=MAX_DIM)
-        for name in ("steps_lstsq", "steps_logistic", "steps_interp", "steps_ntk"):
+        for name in ("steps_lstsq", "steps_logistic", "steps_interp", "steps_ntk", "du_steps", "steps_soudry"):
             checks.integer(name, getattr(self, name), low=1, high=MAX_STEPS)
         checks.choices("engines", self.engines, TRAINING_ENGINES)
         checks.number("noise", self.noise, low=0)
@@ -58,6 +64,9 @@ class Config:
         for name in ("seeds", "ntk_seeds"):
             checks.integer(name, getattr(self, name), low=1, high=MAX_COUNT)
         checks.number("target_loss", self.target_loss, low=0, low_open=True)
+        # m = n^6 / (lambda_0^4 delta^3) units with lambda_0 <= 1/2: n = 6 already asks for 1e7 or more
+        checks.integer("du_n", self.du_n, low=2, high=6)
+        checks.number("du_delta", self.du_delta, low=0, high=1, low_open=True, high_open=True)
         checks.seed(self.seed)
         checks.choice("device", self.device, DEVICES)
         checks.integer("threads", self.threads, low=1, high=MAX_THREADS)
@@ -75,7 +84,8 @@ class Config:
 
 
 PRESETS = {
-    "smoke": {"n_linear": 40, "steps_lstsq": 150, "steps_logistic": 300, "n_interp": 12,
+    "smoke": {"n_linear": 40, "steps_lstsq": 150, "steps_logistic": 300, "steps_soudry": 10000, "du_n": 2,
+              "du_d": 8, "du_steps": 30, "n_interp": 12,
               "widths": (1, 4, 32), "deep_widths": (2, 8), "seeds": 2, "steps_interp": 300,
               "n_ntk": 8, "d_ntk": 4, "ntk_widths": (64, 256, 1024), "ntk_seeds": 3, "steps_ntk": 60},
     "default": {},

@@ -18,9 +18,13 @@ LABEL_COLOR = {"target": "C0", "random": "C3"}
 
 def plot(df: pd.DataFrame, path: Path) -> None:
     rates = slopes(df)
-    fig, axes = figure(2, 4, width=3.6, height=3.0)
+    fig, axes = figure(3, 4, width=3.6, height=3.0)
     _lstsq(axes[0, 0], df[df.part == "lstsq"])
     _logistic(axes[0, 1], df[df.part == "logistic_separable"], df[df.part == "logistic_nonseparable"])
+    _soudry(axes[2, 0], df[df.part == "implicit_bias"])
+    _linearized(axes[2, 1], df[df.part == "ntk_curve"])
+    _du_inside(axes[2, 2], df[df.part == "du_curve"], df[df.part == "du_inside"])
+    _widest(axes[2, 3], df[df.part == "interpolation"])
     interp = df[df.part == "interpolation"]
     _interp_loss(axes[0, 2], interp)
     _interp_steps(axes[0, 3], interp)
@@ -28,6 +32,11 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     _kernel(axes[1, 0], summary, rates["kernel_error"])
     _du_bound(axes[1, 1], curve)
     _loglog(axes[1, 2], summary, "movement", rates["movement"], r"max$_r\|w_r(T)-w_r(0)\|$", "C2")
+    if "movement_rms" in summary:
+        med = summary.groupby("m").movement_rms.median()
+        axes[1, 2].loglog(med.index, med, "-s", color="C6", ms=3,
+                          label=f"RMS over units; slope {rates['movement_rms']}")
+        axes[1, 2].legend(fontsize=7)
     _loglog(axes[1, 3], summary, "flips", rates["flips"], "fraction of flipped ReLU patterns", "C4")
     save(fig, path)
 
@@ -122,4 +131,44 @@ def _loglog(ax, s: pd.DataFrame, column: str, rate, ylabel: str, color: str) -> 
     m = med.index.to_numpy(dtype=float)
     ax.loglog(m, med.iloc[0] * (m / m[0]) ** -0.5, "k--", lw=1, label=r"$\propto m^{-1/2}$")
     ax.set(xlabel="width m", ylabel=ylabel, title=f"lazy training: {column}")
+    ax.legend(fontsize=7)
+
+
+def _soudry(ax, g: pd.DataFrame) -> None:
+    g = g[g.step >= 1]
+    ax.loglog(g.step, g.angle, "C1-", label="angle to max-margin (rad)")
+    ax.loglog(g.step, g.residual / g.w_hat_norm, "C0-", label=r"$\|\theta(t)-\hat w\log t\|/\|\hat w\|$")
+    ax.loglog(g.step, g.theta_norm / g.w_hat_norm, "C2:", label=r"$\|\theta(t)\|/\|\hat w\|$")
+    ax.loglog(g.step, np.log(g.step.clip(lower=2)), "k--", lw=1, label=r"$\log t$")
+    ax.set(xlabel="GD step t", title="separable logistic, long run (Soudry et al.)")
+    ax.legend(fontsize=7)
+
+
+def _linearized(ax, c: pd.DataFrame) -> None:
+    widths = sorted(c.m.unique())
+    for i, m in enumerate((widths[0], widths[len(widths) // 2], widths[-1])):
+        g = c[(c.m == m) & (c.member == 0)]
+        ax.semilogy(g.step, g.loss, color=f"C{i}", label=f"m = {int(m)} measured")
+        ax.semilogy(g.step, g.linearized_loss, "--", color=f"C{i}", lw=1, label="linearized")
+    ax.set(xlabel="GD step t (first layer only)", ylabel="training loss",
+           title="linearized model (Arora et al.)")
+    ax.legend(fontsize=6)
+
+
+def _du_inside(ax, c: pd.DataFrame, s: pd.DataFrame) -> None:
+    row = s.iloc[0]
+    ax.semilogy(c.step, c.loss, "C0-", label=f"n = {int(row.n)}, m = {int(row.m):,}")
+    ax.semilogy(c.step, c.bound, "k--", lw=1, label=r"$(1-\eta\lambda_0/2)^k L(0)$")
+    ax.set(xlabel=r"GD step k, $\eta=\lambda_0/n^2$", ylabel="training loss",
+           title="inside Du et al.'s conditions")
+    ax.legend(fontsize=7)
+
+
+def _widest(ax, d: pd.DataFrame) -> None:
+    d = d[(d.depth == 1) & (d.status != "diverged")]
+    for column, style, label in (("final_loss", "-o", "measured"), ("linearized_final_loss", "--s", "linearized")):
+        med = d.groupby("p_over_n")[column].median()
+        ax.loglog(med.index, med, style, color="C0", ms=3, label=f"{label} (median)")
+    ax.set(xlabel="p/n (one hidden layer)", ylabel="final training loss",
+           title="interpolation: measured vs linearized")
     ax.legend(fontsize=7)

@@ -6,7 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from approx import lazy, ntk
+from approx.implicit_bias import growth_per_decade
 from approx.run.cli import main as cli_main
 from experiments import overparam
 
@@ -19,9 +22,9 @@ def smoke():
 
 
 def test_smoke_has_every_part(smoke):
-    assert set(smoke.part) == {"lstsq", "logistic_separable", "logistic_nonseparable", "interpolation",
-                               "ntk", "ntk_curve"}
-    assert len(overparam.points(SMOKE)) == 3 + len(SMOKE.widths) + len(SMOKE.deep_widths) + len(SMOKE.ntk_widths)
+    assert set(smoke.part) == {"lstsq", "logistic_separable", "logistic_nonseparable", "implicit_bias",
+                               "interpolation", "ntk", "ntk_curve", "du_inside", "du_curve"}
+    assert len(overparam.points(SMOKE)) == 5 + len(SMOKE.widths) + len(SMOKE.deep_widths) + len(SMOKE.ntk_widths)
 
 
 def test_lstsq_gap_never_exceeds_the_predicted_rate_on_either_engine(smoke):
@@ -101,19 +104,83 @@ def test_a_point_is_repeatable():
 
 
 @pytest.mark.parametrize("bad", [{"ntk_widths": (64, 128)}, {"seeds": 0}, {"engines": ("jax",)},
-                                 {"target_loss": 0.0}])
+                                 {"target_loss": 0.0}, {"du_n": 7}, {"du_n": 1}, {"du_delta": 1.0},
+                                 {"du_delta": 0.0}, {"du_d": 0}, {"du_steps": 0}, {"steps_soudry": 0}])
 def test_bad_config_raises(bad):
     with pytest.raises(ValueError):
         replace(SMOKE, **bad)
 
 
 def test_cli_run_stores_every_point_for_resume(tmp_path):
-    tiny = {"steps_lstsq": 20, "steps_logistic": 20, "widths": "1,8", "deep_widths": "", "steps_interp": 20,
+    tiny = {"steps_lstsq": 20, "steps_logistic": 20, "steps_soudry": 100, "du_steps": 5, "widths": "1,8", "deep_widths": "", "steps_interp": 20,
             "ntk_widths": "16,32,64", "steps_ntk": 10}
     argv = ["run", "overparam", "--preset", "smoke", "--device", "cpu", "--out", str(tmp_path)]
     argv += [a for key, value in tiny.items() for a in ("--set", f"{key}={value}")]
     assert cli_main(argv) == 0
     names = {p.name for p in tmp_path.glob("overparam.*")}
     assert names == {f"overparam.{s}" for s in ("csv", "png", "pdf", "json")}
-    # one stored record per sweep point (3 linear + 2 widths + 3 kernel widths): --resume skips them
-    assert len(list((tmp_path / ".points" / "overparam").glob("*.json"))) == 8
+    # one stored record per sweep point (3 linear + Soudry + 2 widths + 3 kernel widths + Du inside)
+    assert len(list((tmp_path / ".points" / "overparam").glob("*.json"))) == 10
+
+
+def test_soudry_residual_growth_shrinks_per_decade(smoke):
+    g = smoke[smoke.part == "implicit_bias"]
+    assert (g.lr < g.lr_max).all()  # Soudry et al.'s step condition holds
+    first = g[g.step == 1].iloc[0]
+    assert first.residual == pytest.approx(first.theta_norm, rel=1e-12)  # log 1 = 0: rho(1) = theta(1)
+    growth = list(overparam.soudry_growth(smoke).values())
+    # Theorem 3 (rho bounded): the growth per decade must shrink toward 0; it does over the last two
+    # decades, and stays below w_hat log t's own growth (1)
+    assert growth[-1] < growth[-2] < growth[-3] and all(abs(v) < 1 for v in growth)
+    # negative control: ||theta(t)|| itself (the residual against w_hat = 0) grows toward ||w_hat|| log t,
+    # its growth per decade rising toward 1, and fails the same statistic
+    norm_growth = list(growth_per_decade(g.step.to_numpy(), g.theta_norm.to_numpy(), g.w_hat_norm.iloc[0]).values())
+    assert not norm_growth[-1] < norm_growth[-2] < norm_growth[-3]
+
+
+def test_du_conditions_known_case():
+    assert overparam.du_conditions(2, 0.5, 0.5) == pytest.approx((2 ** 6 / (0.5 ** 4 * 0.125), 0.5 / 4))
+
+
+def test_du_inside_run_meets_both_conditions_and_the_theorem(smoke):
+    i = smoke[smoke.part == "du_inside"].iloc[0]
+    assert i.m >= i.m_required and i.eta <= i.eta_allowed * (1 + 1e-12)
+    assert i.bound_holds  # Theorem 4.1: (1 - eta lambda_0 / 2)^k L(0) is the threshold
+    assert i.movement <= i.movement_bound  # their R' = 4 sqrt(n) ||y - u(0)|| / (sqrt(m) lambda_0)
+    assert i.h0_lambda_min >= 0.75 * i.lambda_0  # their Lemma 3.1
+    # the runs above are outside both: far narrower, far larger steps
+    s = smoke[smoke.part == "ntk"]
+    assert (s.m < s.m_required).all() and (s.eta > s.eta_allowed).all()
+
+
+def test_du_inside_iterates_equal_the_engine_run():
+    # the run works on beta (m, n) with w_r = w_r(0) + sum_i beta_ri x_i; the hand-written engine on W
+    # (m, d) must give the same losses (a width small enough for the engine: du_n = 2, du_delta = 0.9)
+    cfg = replace(SMOKE, du_delta=0.9, du_steps=10)
+    rows = overparam.run_point(cfg, {"part": "du_inside"})
+    i, curve = rows.iloc[0], rows[rows.part == "du_curve"]
+    x = ntk.unit_sphere(cfg.du_n, cfg.du_d, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed + 3)
+    y = torch.randint(0, 2, (cfg.du_n,), generator=gen).to(torch.float64)[:, None] * 2 - 1
+    net = ntk.two_layer_relu(int(i.m), cfg.du_d, seed=cfg.seed + 1)
+    lr = i.eta * cfg.du_n / 2
+    _, hist = lazy.train_first_layer(net, x, y, lr=lr, steps=10, log_steps=curve.step.astype(int))
+    assert np.allclose(hist.loss.to_numpy(), curve.loss.to_numpy(), rtol=1e-10)
+    # negative control: a step 1% larger is told apart
+    _, other = lazy.train_first_layer(net, x, y, lr=1.01 * lr, steps=10, log_steps=curve.step.astype(int))
+    assert not np.allclose(other.loss.to_numpy(), curve.loss.to_numpy(), rtol=1e-4)
+
+
+def test_linearized_loss_column(smoke):
+    c = smoke[smoke.part == "ntk_curve"]
+    start = c[c.step == 0]
+    assert np.allclose(start.linearized_loss, start.loss, rtol=1e-12)  # L_lin(0) = ||r_0||^2 / n = L(0)
+    agree = overparam.linearized_agreement(smoke)
+    # Arora et al. (Theorem 4.1): the additive error shrinks as m grows (widest below narrowest)
+    assert agree.additive_error.iloc[-1] < agree.additive_error.iloc[0]
+    assert len(overparam.widest_against_linearized(smoke)) == len(SMOKE.widths)
+
+
+def test_rms_movement_is_at_most_the_max(smoke):
+    s = smoke[smoke.part == "ntk"]
+    assert (s.movement_rms <= s.movement * (1 + 1e-12)).all() and (s.movement_rms > 0).all()

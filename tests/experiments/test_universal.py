@@ -178,11 +178,16 @@ def test_the_bound_check_reads_the_certified_sup(smoke):
     assert (df[built].sup_lower <= df[built].sup_upper).all()
     assert (df[built].err_sup <= df[built].sup_upper * (1 + 1e-12)).all()  # the grid is inside
     assert "Every construction stayed within its proven sup bound" in universal.describe(df)
-    # negative control: one certified sup above its bound (grid error untouched) fails the check
+    # negative control: one certified sup wholly above its bound (grid error untouched) fails the check
     first = df.index[built][0]
     raised = df.copy()
-    raised.loc[first, "sup_upper"] = 1.01 * raised.loc[first, "bound"]
-    assert "Some constructions exceeded their proven sup bound" in universal.describe(raised)
+    raised.loc[first, ["sup_lower", "sup_upper"]] = 1.01 * raised.loc[first, "bound"]
+    assert "Some constructions exceeded their proven sup bound (1 of" in universal.describe(raised)
+    # an interval that straddles the bound decides nothing: counted apart, not as a pass
+    straddle = df.copy()
+    straddle.loc[first, "sup_upper"] = 1.01 * straddle.loc[first, "bound"]
+    text = universal.describe(straddle)
+    assert "Every construction stayed within" in text and "and in 1 to within the certificate's gap" in text
 
 
 @pytest.fixture(scope="module")

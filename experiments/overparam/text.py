@@ -111,13 +111,17 @@ def _linearized_text(df: pd.DataFrame) -> str:
     agree = linearized_agreement(df).set_index("m")
     wide = agree[agree.index >= 1024]
     held = wide[wide.first_step_out.isna()]
-    parts = [f"m = {int(m)}: from step {int(r.first_step_out)} (the loss down to {r.loss_fallen_to:.2g} of its "
-             f"start), measured/linearized {r.last_ratio_min:.3g}..{r.last_ratio_max:.3g} at step {int(c.step.max())}"
-             for m, r in agree.iterrows() if np.isfinite(r.first_step_out)]
+    out = agree[np.isfinite(agree.first_step_out)]
+    parts = ([f"at step {int(out.first_step_out.iloc[0])} (m = {int(out.index[0])}) .. "
+              f"{int(out.first_step_out.iloc[-1])} (m = {int(out.index[-1])}), when the measured loss has fallen "
+              f"to {out.loss_fallen_to.iloc[0]:.2g} .. {out.loss_fallen_to.iloc[-1]:.2g} of its start; at step "
+              f"{int(c.step.max())} measured/linearized is {out.last_ratio_min.iloc[0]:.2g}..{out.last_ratio_max.iloc[0]:.2g} "
+              f"at m = {int(out.index[0])} and {out.last_ratio_min.iloc[-1]:.2g}..{out.last_ratio_max.iloc[-1]:.2g} "
+              f"at m = {int(out.index[-1])} (the measured loss is the higher)"] if len(out) else [])
     holds = (f"It stays within 2x of every measured curve for m >= 1024 over all {int(c.step.max())} steps"
              if len(wide) and len(held) == len(wide) else
              f"For m >= 1024 it does not stay within 2x of the measured loss over all {int(c.step.max())} steps")
-    holds += (". It leaves the 2x band at " + "; ".join(parts) + "." if parts else
+    holds += (". It leaves the 2x band " + "; ".join(parts) + "." if parts else
               "; at no width does it leave the 2x band.")
     slope = loglog_slope(agree.index.to_numpy(), agree.additive_error.to_numpy())
     return (
@@ -176,8 +180,9 @@ def _widest_linearized(df: pd.DataFrame, widest: float, best: float) -> str:
         return said + ": the kernel at initialisation accounts for most of the gap."
     return (said + f", so the kernel at initialisation does not account for it. The difference is in how far "
             f"each beats its linearized model: {1 / b.ratio:.2g}x at p/n = {best:.3g}, {1 / a.ratio:.2g}x at "
-            f"the widest; the narrower networks leave the lazy regime (their kernel moves during training) "
-            f"and gain from it, the widest stay near their linearization.")
+            f"the widest. GD with the kernel held at Theta_0 is the linearized model, so the narrower networks' "
+            f"kernels must have moved during training and sped it up (they left the lazy regime); the widest "
+            f"stay closer to their linearization. How the kernel moved was not measured: that part is unexplained.")
 
 
 def _interp_text(d: pd.DataFrame, df_all: pd.DataFrame) -> str:

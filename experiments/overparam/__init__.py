@@ -10,7 +10,9 @@ parameters than data, then GD -> OPT." Three studies, each a set of sweep points
    Least squares: the gap ||theta_t - theta*|| to the closed-form solution against the
    theorem's (1 - eta lambda_min)^t, eta = 1/lambda_max of the Hessian (2/n) X^T X
    (approx.linear). Separable logistic regression: the loss -> 0 and the angle to the hard-margin
-   direction -> 0 like 1/log t (Soudry et al. 2018). Non-separable: the loss gap to the Newton optimum.
+   direction -> 0 like 1/log t (Soudry et al. 2018); the same problem for steps_soudry (1e6) steps in
+   NumPy float64 (approx.implicit_bias), with their residual ||theta(t) - w_hat log t||, which their
+   Theorem 3 proves bounded. Non-separable: the loss gap to the Newton optimum.
 2. Interpolation threshold: n points on the unit sphere with a catalogue target plus noise
    (approx.targets "ridge_nd") or random +-1 labels; one- and two-hidden-layer ReLU networks
    (He init) with p parameters from p < n to p >> n, GD with eta = n / (2 lambda_max(Theta_0))
@@ -19,7 +21,10 @@ parameters than data, then GD -> OPT." Three studies, each a set of sweep points
 3. Lazy training (Du, Zhai, Poczos & Singh 2019): f(x) = (1/sqrt(m)) sum_r a_r relu(w_r.x),
    a fixed, first layer trained (approx.lazy). The empirical NTK at init against H^inf
    (approx.ntk; error ~ m^-1/2), the loss against (1 - eta_Du lambda_0/2)^t, and the largest
-   weight movement and the fraction of flipped activation patterns against m (slopes ~ -1/2).
+   weight movement (max and RMS over the units) and the fraction of flipped activation patterns against m
+   (slopes ~ -1/2); beside every loss curve the linearized model's L(t) from Theta_0 (approx.linearized;
+   Arora, Du, Hu, Li & Wang 2019), also at the end of every interpolation run. And one run inside both of
+   Du et al.'s conditions, m = n^6 / (lambda_0^4 delta^3) and eta = lambda_0 / n^2 (du_n points).
 
 All computation in float64 (gaps of 1e-8 and below need it), on cfg.device. The points are
 computed here; the Config is in config.py, the slopes in analysis.py, the figure in figure.py

@@ -142,14 +142,6 @@ def _du_curve(df: pd.DataFrame) -> pd.DataFrame:
     return df[df.part == "du_curve"].sort_values("step")
 
 
-def _angles(sep: pd.DataFrame) -> str:
-    g = sep[sep.engine == sep.engine.iloc[0]]
-    t_end = g.step.max()
-    mid = g.iloc[(g.step - t_end / 100).abs().argmin()]
-    end = g[g.step == t_end].iloc[0]
-    return f"angle {mid.angle:.3g} rad at step {int(mid.step)}, {end.angle:.3g} at step {int(t_end)}"
-
-
 def _fmt(values: pd.Series) -> str:
     return " / ".join(f"{v:.2g}" for v in values)
 

@@ -184,3 +184,18 @@ def test_linearized_loss_column(smoke):
 def test_rms_movement_is_at_most_the_max(smoke):
     s = smoke[smoke.part == "ntk"]
     assert (s.movement_rms <= s.movement * (1 + 1e-12)).all() and (s.movement_rms > 0).all()
+
+
+def test_linearized_agreement_on_a_hand_made_curve():
+    # measured L = 1, 0.5, 0.1, 0.01; linearized 1, 0.4, 0.04, 0.001: ratios 1, 1.25, 2.5, 10
+    steps = [0, 10, 20, 30]
+    rows = pd.DataFrame({"part": "ntk_curve", "m": 64, "member": 0, "step": steps,
+                         "loss": [1, 0.5, 0.1, 0.01], "linearized_loss": [1, 0.4, 0.04, 0.001]})
+    a = overparam.linearized_agreement(rows).iloc[0]
+    assert a.first_step_out == 20 and a.loss_fallen_to == pytest.approx(0.1)
+    assert a.last_ratio_max == pytest.approx(10)
+    # additive error: max |sqrt(L) - sqrt(L_lin)| / sqrt(L(0)) = sqrt(0.1) - sqrt(0.04) at step 20
+    assert a.additive_error == pytest.approx(np.sqrt(0.1) - 0.2)
+    # control: the same curve as its own prediction never leaves the band
+    same = rows.assign(linearized_loss=rows.loss)
+    assert np.isnan(overparam.linearized_agreement(same).first_step_out.iloc[0])

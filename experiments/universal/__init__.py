@@ -67,6 +67,7 @@ def points(cfg: Config) -> list[dict]:
                for a in cfg.activations for w in cfg.trained_widths]
     sweep = [{"part": "trained", "activation": a, "width": w, "lr": lr}
              for lr in (cfg.lr_sweep if cfg.optimizer == "adam" else ())  # lbfgs, lm: no lr
+             if lr != cfg.lr  # the main runs
              for a in cfg.activations for w in cfg.sweep_widths]
     return [{"part": "constructions"}] + trained + sweep
 

@@ -46,7 +46,8 @@ class Config:
     steps: int = 1500  # Adam steps (cosine schedule); lbfgs, lm: iterations
     lr: float = 0.2  # Adam learning rate
     lr_sweep: tuple[float, ...] = (0.05,)  # further Adam learning rates, each trained per activation
-    #                                        at sweep_widths (table "lr_sweep"); () for none
+    #                                        at sweep_widths (table "lr_sweep"); () for none; one equal
+    #                                        to lr is skipped (its runs are the main table's)
     sweep_widths: tuple[int, ...] = (8, 32, 128, 512)  # widths of the lr sweep (among widths)
     beta2: float = 0.99  # Adam's second-moment decay
     init_steepness: float = 20.0  # first-layer init scale (experiments/_shallow.py); sigmoid
@@ -89,10 +90,7 @@ class Config:
         checks.integer("batch_size", self.batch_size, low=1, high=MAX_POINTS)
         checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
         checks.number("lr", self.lr, low=0, low_open=True)
-        checks.numbers("lr_sweep", self.lr_sweep, low=0, low_open=True, min_len=0)
-        if self.lr in self.lr_sweep:  # its runs are the main table's
-            raise ValueError(f"lr_sweep must not repeat lr = {self.lr!r} (those runs are the main ones), "
-                             f"got {self.lr_sweep!r}")
+        checks.numbers("lr_sweep", self.lr_sweep, low=0, low_open=True, min_len=0)  # lr itself: skipped
         sweep = checks.integers("sweep_widths", self.sweep_widths, low=1, high=MAX_WIDTH, min_len=0)
         if not set(sweep) <= set(widths):  # compared with the constructions of the same widths
             raise ValueError(f"sweep_widths must be among widths {widths!r}, got {sweep!r}")

@@ -260,7 +260,11 @@ def test_failed_runs_are_named_with_their_error_range():
 
 
 def test_lr_sweep_config_checks():
-    for bad, match in (({"lr_sweep": (0.2,)}, "must not repeat lr"), ({"lr_sweep": (-1.0,)}, "lr_sweep"),
+    # an lr_sweep entry equal to lr is skipped: its runs are the main ones
+    same = universal.Config(**{**universal.PRESETS["smoke"], "lr": 0.05}, device="cpu")
+    assert not [p for p in universal.points(same) if "lr" in p]
+    assert len([p for p in universal.points(universal.Config(**universal.PRESETS["smoke"])) if "lr" in p]) == 3
+    for bad, match in (({"lr_sweep": (-1.0,)}, "lr_sweep"),
                        ({"sweep_widths": (3,)}, "sweep_widths must be among"), ({"sup_rtol": 0.0}, "sup_rtol"),
                        ({"sup_grid": 1}, "sup_grid")):
         with pytest.raises(ValueError, match=match):

@@ -179,3 +179,23 @@ def test_new_config_checks():
         with pytest.raises(ValueError, match=match):
             barron.Config(**bad)
     assert barron.Config(step_budgets=(), rf_widths=()).rf_widths == ()  # negative control: valid
+
+
+def test_fixed_basis_text_reads_the_n_needed_off_the_rows():
+    from experiments.barron import _fixed_basis_text
+    rows = []
+    for n in (16, 32, 64, 128, 256, 512):
+        for seed in (0, 1):
+            common = {"d": 4, "family": barron.RIDGE1, "width": n, "seed": seed, "target_var": 0.5,
+                      "status": "completed", "budget": 1.0, "n_train": 1000}
+            # random features: MSE / Var = 1/n, first at or below 0.01 at n = 128 (1/64 > 0.01)
+            rows.append({**common, "method": "random_features", "activation": "relu", "test_mse": 0.5 / n})
+            # trained: MSE / Var = 0.02 at every width, so it never gets there
+            rows.append({**common, "method": "trained", "activation": "sigmoid", "test_mse": 0.01})
+    df = pd.DataFrame(rows)
+    text = _fixed_basis_text(df, barron.rates(df))
+    assert "random relu features: d=4 slope -1.00 [-1.00, -1.00], MSE/Var 0.062 -> 0.002, N 128" in text
+    assert "trained sigmoid networks: d=4 slope 0.00" in text and "N never (slope >= 0)" in text
+    # negative control: a steeper rate reaches 0.01 sooner (1/n^2: at n = 16)
+    steeper = df.assign(test_mse=df.test_mse.where(df.method != "random_features", 0.5 / df.width**2))
+    assert "N 16" in _fixed_basis_text(steeper, barron.rates(steeper))

@@ -205,3 +205,29 @@ def test_bad_input_raises_value_error():
         ens(torch.zeros(2, 4, 2, dtype=torch.float64))
     with pytest.raises(ValueError, match="member 3 out of range"):
         ens.member(3)
+
+
+def test_stack_member_and_unstack_errors_name_what_is_allowed():
+    single = Network.random([2, 3, 1], seed=0)
+    ens = Network.random([2, 3, 1], seed=0, ensemble=3)
+    # full messages (fullmatch), so a changed message fails, not only a missing one
+    for call, message in [
+        (lambda: Network.stack([]), "Network.stack needs at least one network"),
+        (lambda: Network.stack([single, ens]), "Network.stack takes single networks, not ensembles"),
+        (lambda: single.member(0), "member() needs an ensemble; this is a single network"),
+        (lambda: ens.member(3), "member 3 out of range 0..2"),
+        (lambda: ens.member(-1), "member -1 out of range 0..2"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    # networks that differ only in widths, or only in activations, do not stack
+    other_width = Network.random([2, 4, 1], seed=0)
+    other_activation = Network.random([2, 3, 1], "tanh", seed=0)
+    for other in (other_width, other_activation):
+        with pytest.raises(ValueError, match="^cannot stack networks of different shapes: Network"):
+            Network.stack([single, other])
+    # negative control: a single network stacks into an ensemble of one, and unstacks to itself
+    one = Network.stack([single])
+    assert one.ensemble == 1 and torch.equal(one.member(0).layers[0].weight, single.layers[0].weight)
+    assert single.unstack() == [single]

@@ -46,6 +46,8 @@ CASES = [
     ("sgd", {"momentum": 0.9}, lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=0.9)),
     ("sgd", {"momentum": 0.5, "nesterov": True},
      lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=0.5, nesterov=True)),
+    ("sgd", {"momentum": 0.9, "weight_decay": 0.05},  # decay added to g before the momentum, as torch does
+     lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=0.9, weight_decay=0.05)),
     ("adam", {}, lambda ps, lr: torch.optim.Adam(ps, lr=lr)),
     ("adam", {"betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
      lambda ps, lr: torch.optim.Adam(ps, lr=lr, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
@@ -130,3 +132,9 @@ def test_make_rejects_bad_names_and_hyperparameters():
         optim.make("adam", eps=0.0)
     with pytest.raises(ValueError, match="weight_decay"):
         optim.make("gd", weight_decay=-1.0)
+
+
+def test_names_lists_every_optimizer_that_make_accepts():
+    assert optim.names() == ["gd", "sgd", "adam"]
+    for name in optim.names():
+        assert type(optim.make(name)) is optim.OPTIMIZERS[name]

@@ -58,6 +58,7 @@ def test_every_field_is_typed_and_commented():
     ({"lr": [0.1, float("nan")]}, "every lr must be a finite number > 0"),
     ({"momentum": 0.5}, "momentum=0.5, nesterov=False only apply to optimizer 'sgd'"),
     ({"log_steps": iter([3, 99])}, "log_steps must be ints in 0..10; got ['99']"),
+    ({"log_steps": [2.5, True, 4]}, "log_steps must be ints in 0..10; got ['2.5', 'True']"),  # in range, not ints
     ({"check_every": 0}, "check_every must be an integer >= 1, got 0"),
     ({"target_loss": float("nan")}, "target_loss must be None or a finite number, got nan"),
 ])

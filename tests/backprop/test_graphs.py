@@ -40,3 +40,20 @@ def test_tensor_graph_on_device(device):
     _, ref = autograd.loss_and_grad(net, x, y)
     for n, r in zip(nodes, ref):
         assert n.grad.device == r.device and torch.allclose(n.grad, r, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("build", [graphs.scalar_loss, graphs.tensor_loss])
+def test_bad_inputs_are_refused_with_their_full_message(build):
+    net = Network.random([3, 4, 2], seed=0)  # widths chosen so that no two of 5, 3, 4, 2 coincide
+    x, y = torch.zeros(5, 3, dtype=torch.float64), torch.zeros(5, 2, dtype=torch.float64)
+    ensemble = Network.random([3, 4, 2], seed=0, ensemble=2)
+    for args, message in [
+        ((ensemble, x, y), "graphs are built for single networks; use net.member(e) on an ensemble"),
+        ((net, x, y, "hinge"), "unknown loss 'hinge'; allowed: mse, logistic"),
+        ((net, x, y[:, :1]), "y must have shape (5, 2)"),
+        ((net, x, y.tolist()), "y must have shape (5, 2)"),  # not a tensor
+    ]:
+        with pytest.raises(ValueError) as err:
+            build(*args)
+        assert str(err.value) == message
+    build(net, x, y)  # negative control: the right shapes are accepted

@@ -146,3 +146,16 @@ def test_ntk_on_device(device):
     assert theta.device.type == device and ntk.h_infinity(x).device.type == device
     ref = ntk.empirical_ntk(net, x, engine="torch.func", trainable=ntk.DU_TRAINABLE)
     assert torch.allclose(theta, ref, rtol=1e-10, atol=1e-14)
+
+
+def test_unit_sphere_is_seeded_by_its_own_generator_and_keeps_the_dtype():
+    torch.manual_seed(0)
+    a = ntk.unit_sphere(5, 3, seed=7)
+    torch.manual_seed(1)  # the global generator must not matter
+    b = ntk.unit_sphere(5, 3, seed=7)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, ntk.unit_sphere(5, 3, seed=8))  # negative control: another seed, other points
+    assert torch.equal(ntk.unit_sphere(5, 3), ntk.unit_sphere(5, 3, seed=0))  # the default seed is 0
+    assert torch.allclose(a.norm(dim=1), torch.ones(5, dtype=torch.float64), rtol=0, atol=1e-15)
+    single = ntk.unit_sphere(5, 3, seed=7, dtype=torch.float32)
+    assert single.dtype == torch.float32 and torch.equal(single, a.float())

@@ -1,9 +1,9 @@
-"""Does it generalize? Double descent (Belkin et al. 2019) and random labels (Zhang et al. 2017).
+"""Does it generalize? Double descent (Belkin et al. 2019), random and corrupted labels (Zhang et al. 2017).
 
     approx run double_descent                  # default preset -> results/double_descent.{csv,png,pdf,json}
     approx run double_descent --preset smoke   # seconds on CPU; what the tests run
 
-The notes: "heavily overparametrized ... then GD -> OPT. (But does it generalize?!)" Three answers:
+The notes: "heavily overparametrized ... then GD -> OPT. (But does it generalize?!)" Four answers:
 
 (a) Random-features regression (Rahimi & Recht 2007): a frozen random ReLU layer of N units
     (approx.linear.random_features, kinks through the data cube) and the output layer solved by
@@ -15,9 +15,16 @@ The notes: "heavily overparametrized ... then GD -> OPT. (But does it generalize
     initialisation and from a small one (the same networks scaled by ``small_scale``), test error
     against p/n.
 (c) Random labels: the same networks trained on +-1 labels drawn at random reach zero training
-    error once p is large enough, while the test error (fresh random labels) stays at chance, 1/2
-    (Zhang, Bengio, Hardt, Recht & Vinyals 2017); their Theorem 1 network (approx.constructions.
-    memorizer, 2n + d weights) fits the same labels exactly, with the same test error.
+    error once p is large enough (Zhang, Bengio, Hardt, Recht & Vinyals 2017); their Theorem 1
+    network (approx.constructions.memorizer, 2n + d weights) fits the same labels exactly. Their
+    test error on fresh random labels is at chance by construction: a check, not a finding.
+(d) Label corruption (Zhang et al. 2017, Fig. 1): ``corruption_n`` points on the unit sphere in R^d
+    labelled sign(x_1), a fraction p of the labels replaced by coin flips (``corrupt``; nested
+    sets). Du et al.'s network (approx.ntk.two_layer_relu, width ``corruption_width``, first layer
+    trained by GD as in approx.lazy) runs until it classifies every training point correctly: the
+    steps it takes, its test error on clean labels, and Arora, Du, Hu, Li & Wang's (2019)
+    complexity sqrt(2 y^T (H^inf)^-1 y / n) (approx.generalization) per p, with the Spearman
+    rank correlation of complexity and test error (analysis.complexity_spearman).
 
 Data: n points uniform on [0, 1]^d, y = f(x) + noise with f = approx.targets "gaussian_nd"; the
 test error is the mean squared error against the noise-free f on ``n_test`` fresh points (the
@@ -28,22 +35,25 @@ analysis.py, the figure in figure.py and the text in text.py.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 
-from approx import linear, ntk, targets
+from approx import lazy, linear, ntk, targets
 from approx.constructions import memorizer
 from approx.constructions.memorize import memorizer_weight_count
 from approx.device import resolve_device, threads
+from approx.generalization import arora_complexity
 from approx.network import Network
 from approx.train import fit
 
-from .analysis import peak
+from .analysis import complexity_spearman, corruption_summary, peak
 from .config import PRESETS, Config
 from .figure import plot
 from .text import describe
 
-__all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "peak"]
+__all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "peak", "corrupt",
+           "corruption_summary", "complexity_spearman"]
 
 DTYPE = torch.float64
 INITS = ("standard", "small")
@@ -53,7 +63,8 @@ def points(cfg: Config) -> list[dict]:
     out = [{"part": "random_features", "ridge": r} for r in cfg.ridges]
     out += [{"part": "trained", "init": i, "width": w} for i in INITS for w in cfg.widths]
     out += [{"part": "random_labels", "width": w} for w in cfg.random_widths]
-    return out + [{"part": "memorizer"}]
+    out += [{"part": "memorizer"}]
+    return out + [{"part": "corruption", "corruption": c} for c in cfg.corruptions]
 
 
 def run_point(cfg: Config, point: dict) -> pd.DataFrame:
@@ -66,6 +77,8 @@ def run_point(cfg: Config, point: dict) -> pd.DataFrame:
             return _trained(cfg, point["init"], point["width"], device)
         if part == "random_labels":
             return _random_labels(cfg, point["width"], device)
+        if part == "corruption":
+            return _corruption(cfg, point["corruption"], device)
         return _memorizer(cfg, device)
 
 
@@ -165,3 +178,72 @@ def _memorizer(cfg: Config, device) -> pd.DataFrame:
         "train_error": _mse(net, x, y), "train_max_error": (net(x) - y).abs().max().item(),
         "train_misclassified": wrong(x, y), "test_misclassified": wrong(x_test, y_test), "n": cfg.n,
     }])
+
+
+# ---------------------------------------------------------------------------- (d) label corruption
+CHECK_EVERY = 10  # GD steps between checks of the training error: steps_to_fit's resolution
+
+
+def _half_space(x: torch.Tensor) -> torch.Tensor:
+    """The clean labels sign(x_1), as a column (n, 1) of +-1 (x_1 = 0 has probability 0; it gets +1)."""
+    return torch.where(x[:, :1] >= 0, 1.0, -1.0).to(x.dtype)
+
+
+def corrupt(clean: torch.Tensor, fraction: float, order: torch.Tensor, coins: torch.Tensor) -> torch.Tensor:
+    """Zhang et al.'s corrupted labels: the first round(fraction * n) points of ``order`` get the
+    coin flips ``coins`` (+-1) in place of their clean labels. A coin matches the clean label half
+    the time, so about fraction / 2 of the labels end up wrong. With one order and one set of coins
+    for every fraction the corrupted sets are nested: fraction 0.5 corrupts what 0.25 does and more.
+
+    clean: (n, 1); order: a permutation of range(n); coins: (n,). Returns (n, 1).
+    """
+    k = round(fraction * clean.shape[0])
+    labels = clean.clone()
+    chosen = order[:k].to(clean.device)
+    labels[chosen, 0] = coins.to(device=clean.device, dtype=clean.dtype)[chosen]
+    return labels
+
+
+def _corruption_data(cfg: Config, device):
+    """(x, clean labels, x_test, clean test labels, order, coins): unit-sphere inputs in R^d."""
+    x = ntk.unit_sphere(cfg.corruption_n, cfg.d, seed=cfg.seed + 3, device=device)
+    x_test = ntk.unit_sphere(cfg.n_test, cfg.d, seed=cfg.seed + 4, device=device)
+    gen = torch.Generator().manual_seed(cfg.seed + 5)
+    order = torch.randperm(cfg.corruption_n, generator=gen)
+    coins = torch.randint(0, 2, (cfg.corruption_n,), generator=gen).to(DTYPE) * 2 - 1
+    return x, _half_space(x), x_test, _half_space(x_test), order, coins
+
+
+def _misclassified(net: Network, x, y) -> np.ndarray:
+    """Fraction of points with sign(f(x)) != y, per member: (E,)."""
+    return (torch.sign(net(x)) != y).to(DTYPE).mean(dim=(1, 2)).cpu().numpy()
+
+
+def _corruption(cfg: Config, fraction: float, device) -> pd.DataFrame:
+    """Du et al.'s network (approx.ntk.two_layer_relu, first layer trained by GD as approx.lazy) on
+    labels with ``fraction`` corrupted, until every member classifies the training set without an
+    error (checked every CHECK_EVERY steps) or the budget ends. The same initial networks for every
+    fraction: only the labels differ. eta = n / (2 lambda_max(Theta_0)), the largest over members."""
+    x, clean, x_test, clean_test, order, coins = _corruption_data(cfg, device)
+    y = corrupt(clean, fraction, order, coins)  # (n, 1)
+    net = ntk.two_layer_relu(cfg.corruption_width, cfg.d, seed=cfg.seed + 7, ensemble=cfg.seeds, device=device)
+    theta = ntk.empirical_ntk(net, x, trainable=ntk.DU_TRAINABLE)  # (E, n, n)
+    lr = cfg.corruption_n / (2 * torch.linalg.eigvalsh(theta)[:, -1].max().item())
+    steps_to_fit = np.where(_misclassified(net, x, y) == 0, 0.0, np.nan)  # (E,)
+    step, diverged = 0, set()
+    while step < cfg.corruption_steps and np.isnan(steps_to_fit).any():
+        chunk = min(CHECK_EVERY, cfg.corruption_steps - step)
+        net, hist = lazy.train_first_layer(net, x, y, lr=lr, steps=chunk)
+        diverged |= set(hist.member[hist.status == "diverged"])
+        step += chunk
+        steps_to_fit[np.isnan(steps_to_fit) & (_misclassified(net, x, y) == 0)] = step
+    train_error = (net(x) - y).square().mean(dim=(1, 2)).cpu().numpy()
+    return pd.DataFrame({
+        "part": "corruption", "corruption": fraction, "member": range(cfg.seeds), "n": cfg.corruption_n,
+        "width": cfg.corruption_width, "n_params": cfg.corruption_width * cfg.d,
+        "n_corrupted": round(fraction * cfg.corruption_n), "n_wrong_labels": int((y != clean).sum()),
+        "complexity": arora_complexity(x, y), "lr": lr, "train_error": train_error,
+        "train_misclassified": _misclassified(net, x, y), "test_misclassified": _misclassified(net, x_test, clean_test),
+        "steps_to_fit": steps_to_fit, "steps": step, "n_test": cfg.n_test,
+        "status": ["diverged" if e in diverged else "completed" for e in range(cfg.seeds)],
+    })

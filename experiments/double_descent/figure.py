@@ -2,6 +2,7 @@
 
 Trained runs that fit recorded as diverged (frozen at their last fine parameters, so their errors
 describe no training) are drawn as red crosses, left out of the medians, and counted in the text.
+A fourth panel, where the DataFrame has a label-corruption sweep, draws it (part (d)).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from approx.plotting import figure, save
 
-from .analysis import completed, curve_peak
+from .analysis import completed, complexity_spearman, corruption_summary, curve_peak
 
 __all__ = ["plot"]
 
@@ -29,11 +30,14 @@ def _mark_diverged(ax, rows: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
-    fig, axes = figure(1, 3, width=4.2, height=3.4)
+    corruption = df[df.part == "corruption"] if "corruption" in df else df.iloc[0:0]
+    fig, axes = figure(1, 4 if len(corruption) else 3, width=4.2, height=3.4)
     _random_features(axes[0, 0], df[df.part == "random_features"])
     _trained(axes[0, 1], _mark_diverged(axes[0, 1], df[df.part == "trained"], "test_error"))
     _random_labels(axes[0, 2], _mark_diverged(axes[0, 2], df[df.part == "random_labels"], "test_misclassified"),
                    df[df.part == "memorizer"])
+    if len(corruption):
+        _corruption(axes[0, 3], corruption)
     save(fig, path)
 
 
@@ -88,5 +92,25 @@ def _random_labels(ax, r: pd.DataFrame, mem: pd.DataFrame) -> None:
     ax.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set(xscale="log", xlabel="parameters / data points  p/n", ylabel="misclassified fraction",
-           title="(c) random labels: memorized, not learned", ylim=(-0.03, 0.6))
+           title="(c) random labels: memorized (test at chance: a check)", ylim=(-0.03, 0.6))
     ax.legend(fontsize=7)
+
+
+def _corruption(ax, rows: pd.DataFrame) -> None:
+    """Clean test error against the corrupted fraction (left axis), Arora et al.'s complexity (right
+    axis), and the median steps to fit written at each point."""
+    table = corruption_summary(rows)
+    ax.plot(table.corruption, table.test_error, "-o", color="C0", ms=4, label="test error on clean labels")
+    ax.fill_between(table.corruption, table.test_q25, table.test_q75, color="C0", alpha=0.15)
+    for r in table.itertuples():
+        ax.annotate("n/a" if pd.isna(r.steps_to_fit) else f"{r.steps_to_fit:.0f} steps", (r.corruption, r.test_error),
+                    textcoords="offset points", xytext=(-12, 7), fontsize=6, color="C2")
+    ax.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
+    ax.set(xlabel="fraction of labels made coin flips  p", ylabel="misclassified fraction (median, IQR)",
+           ylim=(-0.03, 0.6), title=f"(d) label corruption, n = {int(rows.n.iloc[0])}, m = {int(rows.width.iloc[0])}")
+    twin = ax.twinx()
+    twin.plot(table.corruption, table.complexity, "s--", color="C3", ms=4,
+              label=f"sqrt(2 y'H^-1 y / n) (Spearman with test: {complexity_spearman(table):.2f})")
+    twin.set_ylabel("Arora et al. complexity", color="C3")
+    lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="upper left")

@@ -5,7 +5,9 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from approx.run.cli import main as cli_main
 from experiments import double_descent
@@ -19,7 +21,7 @@ def smoke():
 
 
 def test_smoke_has_every_part(smoke):
-    assert set(smoke.part) == {"random_features", "trained", "random_labels", "memorizer"}
+    assert set(smoke.part) == {"random_features", "trained", "random_labels", "memorizer", "corruption"}
     t = smoke[smoke.part == "trained"]
     assert set(t.init) == {"standard", "small"} and set(t.status) <= {"completed", "converged", "diverged"}
     assert np.isfinite(t.test_error).all()
@@ -88,7 +90,63 @@ def test_diverged_runs_are_counted_and_left_out_of_the_medians(smoke, tmp_path):
     assert "None of the" in double_descent.describe(smoke)
 
 
-@pytest.mark.parametrize("bad", [{"ridges": (-1.0,)}, {"features": ()}, {"seeds": 0}, {"small_scale": 0.0}])
+def test_corrupt_replaces_a_nested_fraction_by_coins():
+    clean = torch.ones(8, 1, dtype=torch.float64)
+    order = torch.tensor([3, 0, 7, 1, 6, 2, 5, 4])
+    coins = -torch.ones(8, dtype=torch.float64)  # every coin disagrees, so corrupted = wrong
+    assert torch.equal(double_descent.corrupt(clean, 0.0, order, coins), clean)
+    assert torch.equal(double_descent.corrupt(clean, 1.0, order, coins), -clean)
+    half = double_descent.corrupt(clean, 0.5, order, coins)[:, 0]
+    assert torch.equal(torch.nonzero(half < 0).flatten(), torch.tensor([0, 1, 3, 7]))  # order[:4], sorted
+    quarter = double_descent.corrupt(clean, 0.25, order, coins)[:, 0]
+    assert ((quarter < 0) <= (half < 0)).all()  # nested: what 0.25 corrupts, 0.5 corrupts too
+    # a coin that agrees with the clean label leaves it right: corrupted is not the same as wrong
+    agree = double_descent.corrupt(clean, 1.0, order, torch.ones(8, dtype=torch.float64))
+    assert torch.equal(agree, clean)
+
+
+def _sweep(test_errors, complexities) -> "pd.DataFrame":
+    """Corruption rows, two members per fraction, with the given test errors and complexities."""
+    rows = [{"part": "corruption", "corruption": p, "member": e, "complexity": c, "n_wrong_labels": 0,
+             "test_misclassified": t + 0.01 * e, "steps_to_fit": 10.0, "status": "completed"}
+            for p, t, c in zip((0, 0.25, 0.5, 0.75, 1), test_errors, complexities) for e in (0, 1)]
+    return pd.DataFrame(rows)
+
+
+def test_corruption_summary_and_spearman_on_known_cases():
+    table = double_descent.corruption_summary(_sweep([0.1, 0.2, 0.3, 0.4, 0.5], [2, 3, 4, 5, 6]))
+    assert np.allclose(table.test_error, [0.105, 0.205, 0.305, 0.405, 0.505])  # median of t, t + 0.01
+    assert (table.n_fitted == 2).all() and (table.n_runs == 2).all()
+    assert double_descent.complexity_spearman(table) == pytest.approx(1.0)
+    # negative controls: reversed ranks give -1; one swapped pair gives 1 - 6 * 2 / (5 * 24) = 0.9
+    reverse = double_descent.corruption_summary(_sweep([0.1, 0.2, 0.3, 0.4, 0.5], [6, 5, 4, 3, 2]))
+    assert double_descent.complexity_spearman(reverse) == pytest.approx(-1.0)
+    swapped = double_descent.corruption_summary(_sweep([0.1, 0.2, 0.3, 0.4, 0.5], [2, 3, 4, 6, 5]))
+    assert double_descent.complexity_spearman(swapped) == pytest.approx(0.9)
+    assert "It misorders p = 0.75 and 1" in double_descent.describe(_sweep([0.1, 0.2, 0.3, 0.4, 0.5],
+                                                                           [2, 3, 4, 6, 5]).assign(
+        n=10, width=8, train_error=0.1, steps=20))
+    constant = double_descent.corruption_summary(_sweep([0.1] * 5, [2, 3, 4, 5, 6]))
+    assert math.isnan(double_descent.complexity_spearman(constant))
+
+
+def test_corruption_sweep_fits_every_fraction(smoke):
+    """Zhang et al. (2017): a wide network fits labels at any corruption, the random ones too."""
+    rows = smoke[smoke.part == "corruption"]
+    assert sorted(rows.corruption.unique()) == list(SMOKE.corruptions)
+    assert (rows.train_misclassified == 0).all() and rows.steps_to_fit.notna().all()
+    assert (rows.steps_to_fit <= rows.steps).all() and (rows.steps_to_fit % 10 == 0).all()
+    # the complexity is a function of the labels alone: the same for every member of a fraction
+    assert (rows.groupby("corruption").complexity.nunique() == 1).all()
+    clean = rows[rows.corruption == 0]
+    assert (clean.n_wrong_labels == 0).all() and (clean.n_corrupted == 0).all()
+    text = double_descent.describe(smoke)
+    assert "(d) Label corruption" in text and "Spearman" in text and "check, not a finding" in text
+
+
+@pytest.mark.parametrize("bad", [{"ridges": (-1.0,)}, {"features": ()}, {"seeds": 0}, {"small_scale": 0.0},
+                                 {"corruptions": (0.5, 1.5)}, {"corruptions": ()}, {"corruption_n": 1},
+                                 {"corruption_width": 0}, {"corruption_steps": 0}])
 def test_bad_config_raises(bad):
     with pytest.raises(ValueError):
         replace(SMOKE, **bad)

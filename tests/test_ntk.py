@@ -159,3 +159,24 @@ def test_unit_sphere_is_seeded_by_its_own_generator_and_keeps_the_dtype():
     assert torch.allclose(a.norm(dim=1), torch.ones(5, dtype=torch.float64), rtol=0, atol=1e-15)
     single = ntk.unit_sphere(5, 3, seed=7, dtype=torch.float32)
     assert single.dtype == torch.float32 and torch.equal(single, a.float())
+
+
+def test_two_layer_relu_seeds_sizes_and_errors():
+    torch.manual_seed(0)
+    net = ntk.two_layer_relu(1, 1, seed=5)  # the smallest network allowed
+    torch.manual_seed(1)  # the global generator must not matter
+    again = ntk.two_layer_relu(1, 1, seed=5)
+    assert net.sizes == [1, 1, 1] and all(torch.equal(p, q) for p, q in zip(net.parameters(), again.parameters()))
+    assert torch.equal(ntk.two_layer_relu(3, 2).layers[0].weight, ntk.two_layer_relu(3, 2, seed=0).layers[0].weight)
+    # member e of an ensemble is the single network of seed + e (the docstring's rule)
+    ens = ntk.two_layer_relu(4, 3, seed=10, ensemble=3)
+    for e in range(3):
+        single = ntk.two_layer_relu(4, 3, seed=10 + e)
+        assert all(torch.equal(p, q) for p, q in zip(ens.member(e).parameters(), single.parameters()))
+    # negative control: another seed gives another network
+    assert not torch.equal(ens.member(1).layers[0].weight, ens.member(0).layers[0].weight)
+    assert ntk.two_layer_relu(4, 3, dtype=torch.float32).dtype == torch.float32
+    for m, d in [(0, 3), (3, 0), (0, 0)]:
+        with pytest.raises(ValueError) as err:
+            ntk.two_layer_relu(m, d)
+        assert str(err.value) == f"need width m >= 1 and input dimension d >= 1; got m={m}, d={d}"

@@ -152,3 +152,10 @@ def test_degenerate_inputs_raise_a_clear_error(n, err, kwargs, message):
         metrics.loglog_slope(n, err, **kwargs)
     # negative control: the same call with two good points of distinct n gives a rate
     assert metrics.loglog_slope([4, 8], [0.1, 0.05]).slope == pytest.approx(-1.0, abs=1e-12)
+
+
+def test_grid_default_and_smallest_sizes():
+    assert metrics.grid().shape == (10_001, 1)  # the documented default
+    assert metrics.grid(2, -1.0, 3.0).flatten().tolist() == [-1.0, 3.0]  # the smallest grid allowed
+    with pytest.raises(ValueError, match="^a grid needs n >= 2 points, got 1$"):  # negative control: one point
+        metrics.grid(1)

@@ -165,6 +165,13 @@ def _pieces_bound(sizes: list[int]) -> float:
     return float((2 * max(hidden)) ** len(hidden))
 
 
+def _serra_bound(sizes: list[int]) -> float:
+    """prod over hidden layers of (m_l + 1): the most linear regions of a ReLU network with one
+    input (Serra, Tjandraatmadja & Ramalingam 2018, Theorem 1 with n_0 = 1: each layer's factor
+    sum_{j <= 1} C(m_l, j) = m_l + 1). At most (2m)^L, and tighter: it counts every layer's width."""
+    return float(np.prod([m + 1 for m in sizes[1:-1]], dtype=np.float64))
+
+
 # ---------------------------------------------------------------------- sawtooth: trained on t^k
 def _architectures(cfg: Config, k: int) -> list[tuple[str, list[int]]]:
     """(arch, sizes): deep narrow nets, one-hidden-layer nets matched to each, and wide ones."""
@@ -194,7 +201,8 @@ def trained_sawtooth(cfg: Config, k: int) -> pd.DataFrame:
                          "n_params": trained.n_params, "seed": seed, "lr": lr, "optimizer": cfg.optimizer,
                          "train_loss": final.loc[e, "loss"], "status": final.loc[e, "status"],
                          "step": int(final.loc[e, "step"]), **extra, "n_pieces_target": 2 ** k,
-                         "pieces_bound": _pieces_bound(sizes), "n_points": n + 1})
+                         "pieces_bound": _pieces_bound(sizes), "serra_bound": _serra_bound(sizes),
+                         "n_points": n + 1})
     return _mark_best_lr(pd.DataFrame(rows), ["k", "arch", "n_hidden", "width"])
 
 
@@ -232,7 +240,7 @@ def alternating(cfg: Config, k: int) -> pd.DataFrame:
                          "class_err": errors[e], "n_pieces": n_pieces,
                          "err_floor_pieces": alternating_error_floor(n_pieces, k),
                          "telgarsky_width": bound_width, "pieces_bound": _pieces_bound(sizes),
-                         "n_points": n})
+                         "serra_bound": _serra_bound(sizes), "n_points": n})
     df = pd.DataFrame(rows)
     trained_rows = df[df["arch"] != "constructed"].copy()
     trained_rows = _mark_best_lr(trained_rows, ["k", "arch", "n_hidden", "width"])

@@ -56,6 +56,8 @@ def test_trained_sawtooth_rows(smoke):
     assert len(b) == n_members * b.groupby(["k", "arch", "n_hidden", "width"]).ngroups
     assert (b["n_pieces"] <= b["n_regions"]).all()
     assert (b["n_regions"] <= b["pieces_bound"]).all()  # Telgarsky: <= (2m)^L
+    assert (b["n_regions"] <= b["serra_bound"]).all()  # Serra et al. (2018), one input: <= prod (m_l + 1)
+    assert (b["serra_bound"] <= b["pieces_bound"]).all()  # the tighter of the two
     assert (b["err_sup"] >= b["err_l2"] - 1e-12).all()  # on [0, 1], L2 <= sup
     best = b[b["best_lr"]]
     assert len(best) == b.groupby(["k", "arch", "n_hidden", "width", "seed"]).ngroups
@@ -95,6 +97,10 @@ def test_plot_and_describe(smoke, tmp_path):
     for heading in ("**Constructed.**", "**Sawtooth: trained on t^k**", "**Alternating points**",
                     "**Radial target.**"):
         assert heading in text
+    # results certain by theorem are labelled checks; the Serra et al. count is read from the df
+    b = df[df["part"] == "sawtooth"]
+    assert "Check (it holds by theorem" in text and "Checks (they hold by theorem" in text
+    assert f"also a check: {int((b['n_pieces'] > b['serra_bound']).sum())} of {len(b)} above it" in text
     # numbers come from df: the deep sawtooth's parameter count at the largest k, and the table
     # row of the trained deep network (one deep architecture in the smoke preset)
     k = int(df[df["part"] == "constructed"]["k"].max())
@@ -215,3 +221,16 @@ def test_cli_smoke_writes_results(smoke, tmp_path, capsys):
     assert main(["run", "depth_separation", *options, "--set", "radial.dims=3"]) == 2
     assert "(radial.dims=[2] there, [3] asked)" in capsys.readouterr().err
     assert main(["run", "depth_separation", *options, "--set", "radial.dims=2"]) == 0  # control: its own value
+
+
+def test_serra_bound_on_known_sizes():
+    """prod over hidden layers of (m_l + 1) (Serra, Tjandraatmadja & Ramalingam 2018, one input)."""
+    from approx import Network
+    from approx.pieces import max_regions
+    from experiments.depth_separation.parts import _pieces_bound, _serra_bound
+    assert _serra_bound([1, 2, 2, 1]) == 9 and _serra_bound([1, 8, 1]) == 9 and _serra_bound([1, 3, 5, 1]) == 24
+    # the same product as approx.pieces.max_regions for relu hidden layers and a linear output
+    for sizes in ([1, 2, 2, 1], [1, 3, 5, 4, 1]):
+        assert _serra_bound(sizes) == max_regions(Network.random(sizes, "relu"))
+    # negative control: it is below Telgarsky's (2m)^L whenever a layer has m >= 1, so the two differ
+    assert _serra_bound([1, 2, 2, 1]) < _pieces_bound([1, 2, 2, 1]) == 16

@@ -380,12 +380,13 @@ def _growth_text(df: pd.DataFrame, fits: dict) -> str:
         f" On scalar graphs the all-M interval {_interval_verdict(fits['scalar'])} and the upper-half "
         f"interval {_interval_verdict(upper)}. Over that upper half (M = {int(start.M):,} to "
         f"{int(last.M):,}) the edges per node stay at {start.edges_per_node:.2f}-{last.edges_per_node:.2f} "
-        f"while the reverse time per node grows from {start.reverse_ns_per_node:.0f} to "
+        f"while the reverse time per node goes from {start.reverse_ns_per_node:.0f} to "
         f"{last.reverse_ns_per_node:.0f} ns ({last.reverse_ns_per_node / start.reverse_ns_per_node:.2f}x; "
         f"forward {start.forward_ns_per_node:.0f} to {last.forward_ns_per_node:.0f} ns, "
-        f"{last.forward_ns_per_node / start.forward_ns_per_node:.2f}x): the same work per node costs "
-        "more in larger graphs. The cause is unexplained: not measured here (a memory-hierarchy effect of millions of "
-        "Python objects is a guess, not a finding).")
+        f"{last.forward_ns_per_node / start.forward_ns_per_node:.2f}x)" + (
+            ": the same work per node costs more in larger graphs. The cause is unexplained: not measured "
+            "here (a memory-hierarchy effect of millions of Python objects is a guess, not a finding)."
+            if last.reverse_ns_per_node > start.reverse_ns_per_node else ": no cost per node grows."))
 
 
 if __name__ == "__main__":  # python -m experiments.backprop_cost [options] is approx run backprop_cost [options]

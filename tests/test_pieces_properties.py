@@ -15,7 +15,8 @@ For every drawn network:
   * the two algorithms ("auto", which sweeps a relu last hidden layer, and "refine") agree.
 The examples per property are those of the profile in tests/conftest.py (derandomized in CI).
 Negative controls: a counter one piece short fails the sampling comparison, and a max_regions
-that counts one kink per ramp unit (issue 17's bug 5) is broken by a network hypothesis finds.
+that counts one kink per ramp unit (where a ramp has two, at 0 and 1) is broken by a network
+hypothesis finds.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """experiments/_shallow.py: the mean-field output layer computes the same function class and makes
 Adam's first step width-independent; chunked float64 evaluation equals the plain forward pass.
 Its ``train`` also takes optimizer lbfgs or lm: the ``optimizer`` field of universal, barron and
-depth_separation (issue 14, item 5) runs their trained parts with them through the command line,
+depth_separation runs their trained parts with them through the command line,
 the rows and the text say which, Adam stays the default, and a bad name is refused in one line."""
 from __future__ import annotations
 

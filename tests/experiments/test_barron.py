@@ -182,7 +182,7 @@ def test_new_config_checks():
 
 
 def test_fixed_basis_text_reads_the_n_needed_off_the_rows():
-    from experiments.barron import _fixed_basis_text
+    from experiments.barron.text import _fixed_basis_text
     rows = []
     for n in (16, 32, 64, 128, 256, 512):
         for seed in (0, 1):

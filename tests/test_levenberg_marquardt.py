@@ -1,5 +1,6 @@
 """approx.levenberg_marquardt: against MINPACK (scipy's method="lm"), ensembles against single
-runs, the QR solve against the normal equations, the damping rule, freezing, the memory refusal."""
+runs, the QR solve against the normal equations, the dual (kernel) step against the primal,
+the damping rule, freezing, the memory refusal."""
 from __future__ import annotations
 
 import numpy as np
@@ -190,6 +191,83 @@ def test_factored_solve_equals_the_stacked_problem():
         assert torch.allclose(pred, pred_full, rtol=1e-10)
         actual_pred = r.square().sum() - (r + jac @ h_full[0]).square().sum()
         assert torch.allclose(pred_full[0], actual_pred, rtol=1e-8)
+
+
+def _wide_problem(members: int, m=20, n_params=50, seed=0):
+    """A random well-conditioned problem with fewer residuals than parameters (m < P), per member:
+    J (E, m, P) with entries N(0, 1) (cond(J) ~ (sqrt(P) + sqrt(m)) / (sqrt(P) - sqrt(m)) ~ 4.4),
+    r (E, m), D's diagonal in [0.5, 1.5] and lambda in [0.1, 1.1]."""
+    gen = torch.Generator().manual_seed(seed)
+    jac = torch.randn(members, m, n_params, generator=gen, dtype=F64)
+    r = torch.randn(members, m, generator=gen, dtype=F64)
+    scale = 0.5 + torch.rand(members, n_params, generator=gen, dtype=F64)
+    lam = 0.1 + torch.rand(members, generator=gen, dtype=F64)
+    return jac, r, scale, lam
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_dual_step_equals_the_primal_step(members):
+    """(3) of the module docstring and the stacked problem (1) have the same solution (the
+    push-through identity): to 1e-10 in float64, where both solves are backward stable on a
+    problem with cond ~ 4 (forward error ~ cond u ~ 1e-15; the bound leaves 1e5 of room). "auto"
+    takes the dual where m < P and the primal where m >= P, bit for bit."""
+    jac, r, scale, lam = _wide_problem(members)
+    h_primal, pred_primal = solve_damped(jac, r, scale, lam, form="primal")
+    h_dual, pred_dual = solve_damped(jac, r, scale, lam, form="dual")
+    assert ((h_dual - h_primal).norm(dim=1) / h_primal.norm(dim=1)).max().item() < 1e-10
+    assert ((pred_dual - pred_primal).abs() / pred_primal).max().item() < 1e-10
+    assert torch.equal(solve_damped(jac, r, scale, lam)[0], h_dual)
+    tall, r_tall = jac.mT[:, :, :20], torch.randn(members, 50, dtype=F64)  # m = 50 >= P = 20: primal
+    assert torch.equal(solve_damped(tall, r_tall, scale[:, :20], lam)[0],
+                       solve_damped(tall, r_tall, scale[:, :20], lam, form="primal")[0])
+    # the closed form (3), written out: u = -K^T (K K^T + lambda I)^-1 r, h = D^-1 u
+    def closed(k, sign=-1.0):
+        system = k @ k.mT + lam[:, None, None] * torch.eye(k.shape[1], dtype=F64)
+        return sign * (k.mT @ torch.linalg.solve(system, r.unsqueeze(-1))).squeeze(-1)
+    kernel = jac / scale.unsqueeze(1)
+    assert ((closed(kernel) / scale - h_dual).norm() / h_dual.norm()).item() < 1e-10
+    # negative controls: D left out, or the sign flipped, is far off
+    assert ((closed(jac) - h_dual).norm() / h_dual.norm()).item() > 1e-2
+    assert ((closed(kernel, sign=1.0) / scale - h_dual).norm() / h_dual.norm()).item() > 1
+
+
+def test_dual_solve_keeps_the_digits_the_kernel_normal_equations_lose():
+    """m < P, cond(J) = 1e7, lambda ~ 0: (3) gives the minimum-norm Gauss-Newton step
+    -J^+ r, which the QR of [K^T; sqrt(lambda) I] finds to ~ cond(J) u (bound here: 10 m cond u
+    ~ 9e-8, as in the primal test); forming K K^T squares the condition number, ~ cond^2 u."""
+    jac_tall, _, h_true = _ill_conditioned(1e7)  # (30, 8): J^T is 8 x 30, cond 1e7
+    jac = jac_tall.T  # (8, 30): m = 8 < P = 30
+    z = torch.randn(8, generator=torch.Generator().manual_seed(3), dtype=F64)
+    r = -z
+    h_min = torch.linalg.pinv(jac) @ z  # the minimum-norm solution of J h = -r
+    h, predicted = solve_damped(jac[None], r[None], torch.ones(1, 30, dtype=F64), _t([1e-300]), form="dual")
+    bound = 10 * 8 * 1e7 * torch.finfo(F64).eps / 2
+    assert ((h[0] - h_min).norm() / h_min.norm()).item() < bound
+    gram = jac @ jac.T  # the negative control: the kernel's normal equations, cond 1e14
+    normal = jac.T @ torch.linalg.solve(gram, -r)
+    assert ((normal - h_min).norm() / h_min.norm()).item() > 1e-5
+    assert torch.allclose(predicted[0], r.square().sum(), rtol=1e-8)  # J h = -r: all of ||r||^2
+
+
+def test_wide_networks_fit_through_the_dual_form():
+    """20 points, a 1-16-1 tanh net (P = 49 > m = 20): LM steps in the dual form interpolate
+    (mse from ~0.5 to below 1e-9 in 100 iterations), and the ensemble's members follow their
+    single runs to 1e-8."""
+    net = Network.random([1, 16, 1], "tanh", seed=0, ensemble=2)
+    x = torch.linspace(-1, 1, 20, dtype=F64)[:, None]
+    y = torch.stack([torch.sin(2 * x), torch.cos(3 * x)])
+    fitted, history = lm_fit(net, x, y, steps=100)
+    assert history.groupby("member").loss.last().max() < 1e-9 < history.loss.iloc[0]
+    for e in range(2):
+        single, h1 = lm_fit(net.member(e), x, y[e], steps=100)
+        assert (_flat(fitted.member(e)) - _flat(single)).abs().max().item() < 1e-8
+    assert (_flat(fitted.member(0)) - _flat(net.member(0))).abs().max().item() > 1e-2  # it moved
+
+
+def test_refuses_an_unknown_solve_form():
+    jac, r, scale, lam = _wide_problem(1)
+    with pytest.raises(ValueError, match="unknown form 'normal'; allowed: auto, primal, dual"):
+        solve_damped(jac, r, scale, lam, form="normal")
 
 
 def test_refuses_a_jacobian_that_does_not_fit():

@@ -11,7 +11,9 @@ that is, the forward pass, the loss, every gradient (by either engine: the hand-
 layer nodes of approx.backprop, or torch.autograd.grad, which dynamo traces with
 ``trace_autograd_ops``) and the optimizer's update (approx.optim's own rules, run on copies of
 the state so that no input is mutated). ``torch.compile`` turns it into one graph of a few fused
-C++ (CPU) or Triton (CUDA) kernels.
+C++ (CPU) or Triton (CUDA) kernels. In float32 its tanh is the rational function of Eigen and XLA
+(``approx.activations.rational_tanh``, within 4 ulps), which fuses into those kernels; torch's
+tanh kernel took about as long as the matrix products in a step of [1, 64, 64, 1] tanh networks.
 
 Why: the networks of the studies are small, so an eager step is dozens of tiny kernels with
 Python between them (about 100 us on one CPU thread for a [1, 16, 16, 1] network on 64 points,

@@ -117,3 +117,50 @@ def test_table_and_lookup():
         activations.get("gelu")
     with pytest.raises(ValueError, match="unknown activation"):
         activations.get(None)
+
+
+# rational_tanh: Eigen's and XLA's float32 tanh, used inside compiled float32 graphs
+RATIONAL_ULPS = 4  # its documented accuracy: |r(x) - tanh(x)| <= 4 eps32 |tanh(x)|
+
+
+def _rational_error_in_eps(fn) -> float:
+    """max |fn(x) - tanh(x)| / (eps32 |tanh(x)|) over 2e6 float32 points of [-10, 10] and tiny |x|,
+    tanh in float64."""
+    x = torch.cat([torch.linspace(-10, 10, 2_000_001), torch.logspace(-30, -1, 1_000)]).float()
+    exact = torch.tanh(x.double())
+    err = (fn(x).double() - exact).abs()
+    return float((err / (torch.finfo(torch.float32).eps * exact.abs().clamp_min(1e-300))).max())
+
+
+def test_rational_tanh_within_4_ulps_of_tanh():
+    """Bound: 4 float32 eps relative, on a dense grid past the clamp (tanh = +-1 there) and at
+    tiny |x| (tanh(x) = x); exactly 0 at 0 and odd."""
+    assert _rational_error_in_eps(activations.rational_tanh) <= RATIONAL_ULPS
+    x = torch.tensor([0.0, 0.3, 5.0, 50.0])
+    assert activations.rational_tanh(x)[0] == 0
+    assert torch.equal(activations.rational_tanh(-x), -activations.rational_tanh(x))
+
+
+def test_rational_tanh_bound_has_teeth():
+    """Negative control: the same function with its highest coefficient of P dropped is off by
+    far more than 4 eps, so the bound above can fail."""
+    def truncated(x):
+        saved = activations._TANH_P
+        activations._TANH_P = saved[:-1]
+        try:
+            return activations.rational_tanh(x)
+        finally:
+            activations._TANH_P = saved
+    assert _rational_error_in_eps(truncated) > 100 * RATIONAL_ULPS
+
+
+def test_tanh_is_rational_only_in_compiled_float32(monkeypatch):
+    """The tanh activation is torch.tanh eagerly and in float64, and rational_tanh when a float32
+    graph is being compiled (torch.compiler.is_compiling, patched here to save a compile)."""
+    x = torch.linspace(-4, 4, 1001)
+    tanh = activations.get("tanh").value
+    assert torch.equal(tanh(x), torch.tanh(x))
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert torch.equal(tanh(x), activations.rational_tanh(x))
+    assert not torch.equal(tanh(x), torch.tanh(x))  # a different function: the check above has teeth
+    assert torch.equal(tanh(x.double()), torch.tanh(x.double()))

@@ -66,7 +66,9 @@ def loss_and_grad(
         h = Node(affine(h.value, layer), (h, w, b), "affine", (layer.scale, i > 0))
         if layer.activation != "identity":
             affine_node = h
-            if layer.activation in _IN_PLACE:  # z is read by no rule: phi(z) takes its place
+            # z is read by no rule: phi(z) takes its place (eager; a compiled graph has no use for
+            # in-place ops, and its tanh is approx.activations' own: see that module)
+            if layer.activation in _IN_PLACE and not torch.compiler.is_compiling():
                 phi = _IN_PLACE[layer.activation](affine_node.value)
                 affine_node.value = None
             else:

@@ -12,7 +12,8 @@ constructed
     12m - 2 parameters deep, 3 * 2^m + 1 shallow, and any one-hidden-layer network reaching
     it needs >= 2^(m - 1/2) pieces (a piece of length h costs h^2/8). Linear versus exponential.
 sawtooth
-    Trained on t^k, k = 1..8: deep narrow networks (L = k and 2k hidden layers of width 8) and
+    Trained on t^k, k = 1..6 (1..8 in the full preset; at scale, with more seeds, widths and
+    optimizers: experiments/sawtooth_success): deep narrow networks (L = k and 2k hidden layers of width 8) and
     one-hidden-layer networks matched to each in parameters, of 2^k units (enough to represent
     t^k) and of 4 * 2^k (up to 1024); all seeds times all learning rates as one ensemble, Adam,
     full batch on the kinks and midpoints j / 2^(k+1) (or --set optimizer=lbfgs or lm: L-BFGS
@@ -27,7 +28,9 @@ alternating
 radial
     A radial target in d dimensions (Eldan & Shamir 2016; Safran & Shamir 2017): a smoothed
     indicator of the unit ball, 2-layer (one hidden) versus 3-layer (two hidden) networks with
-    equal parameter counts, test error versus size and versus training steps.
+    equal parameter counts, trained online (online.py: Adam on fresh points every step, so the
+    training error is the population error: approximation, not generalization) and tested on
+    100,000 fresh points; error versus size and versus training steps.
 
 The Config (config.py) groups each part's own fields, set with dotted keys:
 

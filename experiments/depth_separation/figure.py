@@ -133,23 +133,27 @@ def _plot_classification(ax, df: pd.DataFrame) -> None:
 
 
 def _plot_radial(ax_size, ax_steps, df: pd.DataFrame) -> None:
+    """Test error on fresh points against size (medians, min-max bars over seeds), and the online
+    training error (each step on fresh points: the population error) against steps."""
     err = best(df, "radial", ["d", "arch", "budget_width"], "test_rel_mse")
     dims = sorted(err["d"].unique())
     for i, d in enumerate(dims):
         for arch, ls, marker in (("2-layer", "--", "o"), ("3-layer", "-", "s")):
             rows = err[(err["d"] == d) & (err["arch"] == arch)].sort_values("n_params")
-            ax_size.plot(rows["n_params"], rows["median"], ls, marker=marker, color=f"C{i}",
-                         label=f"d={int(d)}, {arch}")
+            _errorbar(ax_size, rows, ls=ls, marker=marker, color=f"C{i}", label=f"d={int(d)}, {arch}")
+    n_test = df[df["part"] == "radial"]["n_test"].dropna()
+    fresh = f"{int(n_test.iloc[0]):,} fresh points" if len(n_test) else "fresh points"
     ax_size.set(xscale="log", yscale="log", xlabel="parameters (equal for each pair)",
-                ylabel="test MSE / Var(y) (median over seeds)", title="radial target: 2 vs 3 layers")
+                ylabel=f"test MSE / Var(y) on {fresh}", title="radial target: 2 vs 3 layers, test error")
     ax_size.legend(ncol=2, fontsize=7)
     d_rows = df[(df["part"] == "radial") & df["best_lr"].astype(bool)]
     for i, d in enumerate(dims):
         rows = d_rows[d_rows["d"] == d]
         rows = rows[rows["budget_width"] == rows["budget_width"].max()]
         for arch, ls in (("2-layer", "--"), ("3-layer", "-")):
-            curve = rows[rows["arch"] == arch].groupby("step")["test_rel_mse"].median()
+            curve = rows[rows["arch"] == arch].groupby("step")["train_rel_mse"].median()
             ax_steps.plot(curve.index, curve.values, ls, color=f"C{i}", label=f"d={int(d)}, {arch}")
-    ax_steps.set(yscale="log", xlabel="Adam steps", ylabel="test MSE / Var(y) (median)",
-                 title="radial, largest size: error vs training steps")
+    ax_steps.set(yscale="log", xlabel="Adam steps, each on a fresh batch",
+                 ylabel="online training MSE / Var(y) (median)",
+                 title="radial, largest size: population error vs steps")
     ax_steps.legend(ncol=2, fontsize=7)

@@ -19,7 +19,11 @@ Columns (a part leaves the others empty):
     n_pieces_target, pieces_bound 2^k, and (2m)^L for L hidden layers of width <= m
     class_err, err_floor_pieces   classification error at threshold 1/2; (n - t - 1)/(2n)
     telgarsky_width               largest width with the 1/6 guarantee for one hidden layer
-    test_rel_mse, train_rel_mse   radial: MSE / Var(y) on test and training data
+    train_rel_mse                 radial: mean fresh-batch MSE / Var(y) since the previous logged
+                                  step (online training: an estimate of the population error)
+    test_rel_mse, test_rel_mse_se radial, last row of a run: MSE / Var(y) of the trained network on
+                                  n_test fresh points, and its standard error
+    batch, n_test, var_y          radial: fresh points per step, test points, Var(y) = 1/4 - band/12
     budget_width, final           radial: the 3-layer width that sets the parameter budget;
                                   True on each member's last logged row
 """
@@ -48,8 +52,9 @@ from approx.pieces import breakpoints, count_regions
 from approx.train import fit
 
 from .config import Config
+from .online import online_adam
 
-__all__ = ["classification", "constructed", "pl_errors", "radial", "trained_sawtooth"]
+__all__ = ["classification", "constructed", "pl_errors", "radial", "radial_variance", "trained_sawtooth"]
 
 # ---------------------------------------------------------------------- constructed
 def constructed(cfg: Config) -> pd.DataFrame:
@@ -254,53 +259,84 @@ def _class_error(net: Network, x: torch.Tensor, y: torch.Tensor) -> list[float]:
 
 
 # ---------------------------------------------------------------------- radial target
-def _radial_data(cfg: Config, d: int, n: int, seed: int):
-    """x = r u with u uniform on the sphere and r ~ U(0, 2); y = clamp(1/2 + (1 - |x|)/band, 0, 1).
+TEST_CHUNK = 8192  # test points per forward pass: (E, 8192, width) activations, not (E, n_test, width)
+
+
+def _radial_sample(band: float, d: int, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n draws of x = r u, u uniform on the sphere S^(d-1) and r ~ U(0, 2), with
+    y = clamp(1/2 + (1 - |x|)/band, 0, 1), from ``gen``; (n, d) and (n, 1), float64.
 
     The radius is uniform, so every d puts half the mass inside the unit ball and samples the
     boundary band equally; the target is a Lipschitz-smoothed indicator of the ball.
     """
-    gen = torch.Generator().manual_seed(seed)
     u = torch.randn(n, d, generator=gen, dtype=torch.float64)
     u = u / u.norm(dim=1, keepdim=True)
     r = 2 * torch.rand(n, 1, generator=gen, dtype=torch.float64)
-    x = r * u
-    y = (0.5 + (1 - r) / cfg.radial.band).clamp(0, 1)
-    return x, y
+    return r * u, (0.5 + (1 - r) / band).clamp(0, 1)
+
+
+def radial_variance(band: float) -> float:
+    """Var(y) of the radial target under its input distribution: 1/4 - band/12, for 0 < band <= 2.
+
+    y depends on r ~ U(0, 2) alone: y = 1 on r < 1 - band/2 (probability 1/2 - band/4), 0 above
+    1 + band/2, and 1/2 + s on the band, s = (1 - r)/band uniform on [-1/2, 1/2] there
+    (probability band/2). By symmetry E y = 1/2; E y^2 = 1/2 - band/4 + (band/2) * 1/3, so
+    Var(y) = 1/4 - band/12. The population error is divided by it: MSE / Var(y) = 1 is the
+    constant fit's error, 0 a perfect one.
+    """
+    if not 0 < band <= 2:
+        raise ValueError(f"band must be in (0, 2], got {band!r}")
+    return 0.25 - band / 12
+
+
+def _rel_mse_on(net: Network, x: torch.Tensor, y: torch.Tensor, variance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per member: MSE / Var(y) on (x, y) and its standard error, s / sqrt(n) / Var(y) with s
+    the standard deviation of the squared errors; evaluated TEST_CHUNK points at a time."""
+    sq = torch.cat([(net(x[i:i + TEST_CHUNK]) - y[i:i + TEST_CHUNK]).square().reshape(net.ensemble, -1)
+                    .to(torch.float64) for i in range(0, x.shape[0], TEST_CHUNK)], dim=1)  # (E, n)
+    se = sq.std(dim=1) / math.sqrt(sq.shape[1]) if sq.shape[1] > 1 else torch.full((sq.shape[0],), math.nan)
+    return (sq.mean(dim=1) / variance).cpu().numpy(), (se / variance).cpu().numpy()
 
 
 def radial(cfg: Config, d: int) -> pd.DataFrame:
+    """2- against 3-layer networks at equal parameter counts on the radial target in d dimensions,
+    trained online (online.py): Adam on a fresh batch every
+    step, so the training error is the population error; tested on n_test fresh points.
+
+    Both architectures see the same stream (seed + 1000 d) and the same test set (another seed).
+    """
+    rc = cfg.radial
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
     seed = cfg.seed + 1000 * d
-    x, y = (t.to(device, dtype) for t in _radial_data(cfg, d, cfg.radial.n_train, seed))
-    x_test, y_test = (t.to(device, dtype) for t in _radial_data(cfg, d, cfg.radial.n_test, seed + 1))
-    variance = y_test.var().item()
+    variance = radial_variance(rc.band)
+    x_test, y_test = (t.to(device, dtype) for t in
+                      _radial_sample(rc.band, d, rc.n_test, torch.Generator().manual_seed(seed + 1)))
 
-    def test_rel_mse(net: Network) -> torch.Tensor:  # (E,) test MSE / Var(y): unexplained variance
-        return (net(x_test) - y_test).square().mean(dim=(1, 2)) / variance
+    def stream():  # step t -> the next fresh batch; a new generator per run: every run sees the same stream
+        gen = torch.Generator().manual_seed(seed)
+        return lambda t: tuple(v.to(device, dtype) for v in _radial_sample(rc.band, d, rc.batch, gen))
 
     members = _members(cfg, radial=True)
     seeds = [s for s, _ in members]
     rows = []
-    for w3 in cfg.radial.widths:
-        draw = {"seed": seeds, "init": cfg.radial.init, "dtype": dtype, "device": device}
+    for w3 in rc.widths:
+        draw = {"seed": seeds, "init": rc.init, "dtype": dtype, "device": device}
         three = Network.random([d, w3, w3, 1], "relu", **draw)
         w2 = max(1, round((three.n_params - 1) / (d + 2)))  # equal parameter count, one hidden layer
         two = Network.random([d, w2, 1], "relu", **draw)
         for arch, net in (("2-layer", two), ("3-layer", three)):
-            _, history = _train(cfg, net, x, y, cfg.radial.steps, members,
-                                metrics={"test_rel_mse": test_rel_mse},
-                                log_every=max(1, cfg.radial.steps // 20))
-            for e, (seed, lr) in enumerate(members):
+            trained, history = online_adam(net, stream(), rc.steps, [lr for _, lr in members],
+                                           log_every=max(1, rc.steps // 20), engine=cfg.engine)
+            test, test_se = _rel_mse_on(trained, x_test, y_test, variance)
+            for e, (seed_e, lr) in enumerate(members):
                 for _, h in history[history["member"] == e].iterrows():
                     rows.append({"part": "radial", "target": "radial", "d": d, "arch": arch,
                                  "n_hidden": net.depth - 1, "width": max(net.sizes[1:-1]),
-                                 "n_params": net.n_params, "budget_width": w3, "seed": seed,
+                                 "n_params": net.n_params, "budget_width": w3, "seed": seed_e,
                                  "lr": lr, "step": int(h["step"]), "train_loss": h["loss"],
-                                 "train_rel_mse": h["loss"] / variance,
-                                 "test_rel_mse": h["test_rel_mse"], "status": h["status"],
-                                 "final": False})
-                rows[-1]["final"] = True
+                                 "train_rel_mse": h["loss"] / variance, "status": h["status"],
+                                 "batch": rc.batch, "n_test": rc.n_test, "var_y": variance, "final": False})
+                rows[-1].update(final=True, test_rel_mse=test[e], test_rel_mse_se=test_se[e])
     df = pd.DataFrame(rows)
     final = df[df["final"]].copy()
     final = _mark_best_lr(final, ["d", "arch", "budget_width"])

@@ -85,8 +85,54 @@ def test_radial_rows(smoke):
     for (dim, _), pair in final.groupby(["d", "budget_width"]):
         two, three = (pair[pair["arch"] == a]["n_params"].iloc[0] for a in ("2-layer", "3-layer"))
         assert abs(two - three) <= dim + 2  # equal parameter counts up to one unit
-    assert (d["step"].max() == cfg.radial.steps) and (d["test_rel_mse"] > 0).all()
+    assert (d["step"].max() == cfg.radial.steps) and (d["train_rel_mse"] > 0).all()
     assert d.groupby(["d", "arch", "budget_width", "seed"])["best_lr"].any().all()
+    # online training: a training (fresh-batch) error on every logged row, a test error on n_test
+    # fresh points with its standard error on the last row of each run only
+    assert final["test_rel_mse"].notna().all() and (final["test_rel_mse"] > 0).all()
+    assert d[~d["final"].astype(bool)]["test_rel_mse"].isna().all()
+    assert ((final["test_rel_mse_se"] > 0) & (final["test_rel_mse_se"] < final["test_rel_mse"])).all()
+    assert (d["batch"] == cfg.radial.batch).all() and (d["n_test"] == cfg.radial.n_test).all()
+    np.testing.assert_allclose(d["var_y"], 0.25 - cfg.radial.band / 12)
+
+
+def _radial_summary(d_two_three: dict) -> pd.DataFrame:
+    """best()-shaped rows at one budget: d -> ((min, median, max) 2-layer, (min, median, max) 3-layer)."""
+    rows = []
+    for d, pair in d_two_three.items():
+        for arch, (lo, mid, hi) in zip(("2-layer", "3-layer"), pair):
+            rows.append({"d": d, "arch": arch, "budget_width": 32, "median": mid, "min": lo, "max": hi,
+                         "n_params": 100})
+    return pd.DataFrame(rows)
+
+
+def test_radial_advantage_and_its_trend_on_hand_made_rows():
+    from experiments.depth_separation.text import advantage_trend, radial_advantage
+    # 2-layer over 3-layer: medians 0.4/0.1 = 4 at d = 2 with range [0.3/0.2, 0.5/0.05] = [1.5, 10]
+    grows = radial_advantage(_radial_summary({2: ((0.3, 0.4, 0.5), (0.05, 0.1, 0.2)),
+                                              8: ((0.8, 0.9, 1.0), (0.02, 0.03, 0.04))}))
+    assert grows.loc[0, ["ratio", "low", "high", "best"]].tolist() == pytest.approx([4, 1.5, 10, 6])
+    assert grows.loc[1, "low"] == pytest.approx(20) and advantage_trend(grows, n_seeds=4) == "grows"
+    shrinks = grows.assign(d=grows["d"][::-1].to_numpy()).sort_values("d").reset_index(drop=True)
+    assert advantage_trend(shrinks, n_seeds=4) == "shrinks"
+    # negative controls: overlapping ranges, a single seed, a single d are not ordered
+    overlap = radial_advantage(_radial_summary({2: ((0.3, 0.4, 0.5), (0.05, 0.1, 0.2)),
+                                                8: ((0.3, 0.9, 1.0), (0.02, 0.03, 0.1))}))
+    assert overlap.loc[1, "ratio"] > overlap.loc[0, "ratio"] and advantage_trend(overlap, n_seeds=4) == "unresolved"
+    assert advantage_trend(grows, n_seeds=1) == "unresolved" and advantage_trend(grows.iloc[:1], 4) == "unresolved"
+
+
+def test_radial_variance_is_the_population_variance():
+    # Var(y) = 1/4 - band/12 against 10^6 draws (standard error of a sample variance of a
+    # [0, 1]-valued y: <= 1/(2 sqrt(n)) = 5e-4; 4 of them)
+    for band in (0.2, 1.0, 2.0):
+        _, y = parts._radial_sample(band, 3, 1_000_000, torch.Generator().manual_seed(0))
+        assert abs(y.var().item() - parts.radial_variance(band)) < 4 * 5e-4
+    # negative control: the variance of the hard indicator (band -> 0), 1/4, is off by band/12
+    _, y = parts._radial_sample(1.0, 3, 1_000_000, torch.Generator().manual_seed(0))
+    assert abs(y.var().item() - 0.25) > 4 * 5e-4
+    with pytest.raises(ValueError, match=r"band must be in \(0, 2\], got 0"):
+        parts.radial_variance(0)
 
 
 def test_plot_and_describe(smoke, tmp_path):
@@ -95,7 +141,7 @@ def test_plot_and_describe(smoke, tmp_path):
     assert (tmp_path / "x.png").stat().st_size > 0 and (tmp_path / "x.pdf").exists()
     text = exp.describe(df)
     for heading in ("**Constructed.**", "**Sawtooth: trained on t^k**", "**Alternating points**",
-                    "**Radial target.**"):
+                    "**Radial target: approximation error, measured online.**"):
         assert heading in text
     # results certain by theorem are labelled checks; the Serra et al. count is read from the df
     b = df[df["part"] == "sawtooth"]
@@ -110,6 +156,14 @@ def test_plot_and_describe(smoke, tmp_path):
     row = (f"| {int(kb)} | {2 ** int(kb)} | {layers} x {width} ({n_params}) "
            f"| {b['err_l2'].median():.3g} [{b['err_l2'].min():.2g}, {b['err_l2'].max():.2g}] |")
     assert row in text
+    # the radial table's rows: training and test error of the best-rate runs at the largest size
+    r = df[(df["part"] == "radial") & df["final"].astype(bool) & df["best_lr"].astype(bool)]
+    three = r[(r["arch"] == "3-layer") & (r["budget_width"] == r["budget_width"].max())]
+    assert (f"| {int(three['d'].iloc[0])} | 3-layer (width {int(three['width'].iloc[0])}) | "
+            f"{int(three['n_params'].iloc[0])} | {three['train_rel_mse'].median():.3g} | "
+            f"{three['test_rel_mse'].median():.3g} [") in text
+    assert "illustrates the theorems; it does not test them" in text
+    assert "cannot be ordered in d from one seed" in text  # smoke: one seed, one d
 
 
 def _titled_by_part(titles: list[str]) -> bool:
@@ -179,23 +233,36 @@ def test_exact_pl_errors_match_dense_sampling():
     assert parts.pl_errors(exact, k) == (0.0, 0.0)
 
 
-def test_default_preset_covers_k_1_to_8_with_matched_and_wide_shallow_nets():
-    # sawtooth: t^k for k = 1..8; one hidden layer up to >= 2^k units and to ~a thousand
-    # overall; deep up to 2k layers; >= 3 seeds and >= 3 learning rates; alternating up to k >= 7
+def test_default_preset_covers_k_1_to_6_with_matched_and_wide_shallow_nets():
+    # sawtooth: t^k for k = 1..6 (k = 7, 8 in full: at the default budget every network ended at the
+    # constant fit there, and experiments/sawtooth_success measures success at scale); one hidden
+    # layer up to >= 2^k units; deep up to 2k layers; >= 3 seeds and >= 3 learning rates;
+    # alternating up to k >= 7; radial: >= 1e5 fresh test points and >= 2 seeds (ranges over seeds)
     cfg = exp.Config(**exp.PRESETS["default"])
-    assert cfg.sawtooth.ks == tuple(range(1, 9)) and cfg.n_seeds >= 3 and len(cfg.lrs) >= 3
+    assert cfg.sawtooth.ks == tuple(range(1, 7)) and cfg.n_seeds >= 3 and len(cfg.lrs) >= 3
     assert max(cfg.alternating.ks) >= 7
     for k in cfg.sawtooth.ks:
         archs = parts._architectures(cfg, k)
         assert max(s[1] for a, s in archs if a == "shallow") >= 2 ** k
         assert max(len(s) - 2 for a, s in archs if a == "deep") == 2 * k
-    assert max(s[1] for a, s in parts._architectures(cfg, 8) if a == "shallow") >= 1000
+    assert max(s[1] for a, s in parts._architectures(cfg, 6) if a == "shallow") >= 256
+    assert cfg.radial.n_test >= 100_000 and cfg.radial.n_seeds >= 2
+    full = exp.Config(**exp.PRESETS["full"])
+    assert full.sawtooth.ks == tuple(range(1, 9)) and full.radial.n_test >= cfg.radial.n_test
+
+
+def test_config_accepts_the_smallest_radial_batch_and_test_set():
+    # control for the rejections below: the edges themselves are allowed
+    cfg = replace_key(replace_key(exp.Config(), "radial.batch", 1), "radial.n_test", 2)
+    assert (cfg.radial.batch, cfg.radial.n_test) == (1, 2)
 
 
 @pytest.mark.parametrize("key,bad", [("sawtooth.ks", (0,)), ("radial.dims", (0, 2)), ("alternating.ks", (-1,)),
                                      ("lrs", ()), ("steps", 0), ("init", "xavier"), ("dtype", "float16"),
                                      ("radial.band", 0.0), ("engine", "jax"), ("sawtooth.deep_widths", (2.5,)),
-                                     ("radial.lrs", ()), ("radial.n_seeds", 0), ("radial", {"dims": (2,)})])
+                                     ("radial.lrs", ()), ("radial.n_seeds", 0), ("radial", {"dims": (2,)}),
+                                     ("radial.batch", 0), ("radial.batch", 2.5), ("radial.n_test", 1),
+                                     ("radial.n_test", 2**23)])
 def test_config_rejects_bad_values(key, bad):
     with pytest.raises(ValueError, match=re.escape(key)):
         replace_key(exp.Config(), key, bad)

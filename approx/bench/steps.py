@@ -8,7 +8,7 @@ Engines (each trains on the mean squared error):
     module     PyTorch as it is usually written, on ``Network.to_module()``:
                opt.zero_grad(); mse_loss(model(x), y).backward(); opt.step()  (torch.optim.SGD)
 
-The descent for backprop and autograd is theta <- theta - lr g, one ``addcmul_`` per tensor with
+The descent for backprop and autograd is theta <- theta - lr g, one ``_foreach_addcmul_`` over the tensors, with
 lr a 0-d tensor on the device: a CUDA graph reads the rate when it replays, so the accuracy check
 can change it without capturing again. Both engines return a single network's loss as a Python
 float, which costs a host synchronisation per step on CUDA; that is part of their step.
@@ -131,9 +131,12 @@ def _engine_step(engine: str, net: Network, x: Tensor, y: Tensor, neg_lr: Tensor
     def gradient() -> list[Tensor]:
         return loss_and_grad(net, x, y, "mse")[1]
 
+    rates = [neg_lr] * len(params)
+
     def run() -> None:
-        for p, g in zip(params, gradient()):
-            p.addcmul_(g, neg_lr)  # theta <- theta - lr g, one kernel
+        # theta <- theta - lr g for every tensor in one call (a Python call per tensor costs
+        # more than the arithmetic of a small network's update)
+        torch._foreach_addcmul_(params, gradient(), rates)
 
     def forward() -> Tensor:
         with torch.no_grad():

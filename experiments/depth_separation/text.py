@@ -8,7 +8,7 @@ import pandas as pd
 from .._shallow import OPTIMIZER_NAMES, optimizer_of
 from .analysis import CONSTANT_FIT, best, diverged_runs
 
-__all__ = ["advantage_trend", "describe", "radial_advantage"]
+__all__ = ["advantage_steps", "advantage_trend", "describe", "radial_advantage"]
 
 
 def describe(df: pd.DataFrame) -> str:
@@ -225,18 +225,22 @@ def radial_advantage(test: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("d").reset_index(drop=True)
 
 
+def advantage_steps(advantage: pd.DataFrame) -> list[str]:
+    """For each pair of consecutive d: "higher" where the larger d's range over seeds lies wholly
+    above the smaller d's, "lower" where wholly below, "overlap" otherwise."""
+    low, high = advantage["low"].to_numpy(), advantage["high"].to_numpy()
+    return ["higher" if low[i + 1] > high[i] else "lower" if high[i + 1] < low[i] else "overlap"
+            for i in range(len(advantage) - 1)]
+
+
 def advantage_trend(advantage: pd.DataFrame, n_seeds: int) -> str:
     """"grows" where each d's range lies wholly above the smaller d's, "shrinks" where wholly
-    below, else "unresolved" (the ranges over seeds overlap, there is one d, or one seed: a range
-    of one value is no interval)."""
-    if len(advantage) < 2 or n_seeds < 2:
+    below, else "unresolved" (some ranges over seeds overlap or the steps disagree, there is one
+    d, or one seed: a range of one value is no interval)."""
+    steps = advantage_steps(advantage)
+    if not steps or n_seeds < 2:
         return "unresolved"
-    low, high = advantage["low"].to_numpy(), advantage["high"].to_numpy()
-    if (low[1:] > high[:-1]).all():
-        return "grows"
-    if (high[1:] < low[:-1]).all():
-        return "shrinks"
-    return "unresolved"
+    return "grows" if set(steps) == {"higher"} else "shrinks" if set(steps) == {"lower"} else "unresolved"
 
 
 def _describe_radial(df: pd.DataFrame) -> str:
@@ -260,9 +264,11 @@ def _describe_radial(df: pd.DataFrame) -> str:
     advantage = radial_advantage(test)
     adv = "; ".join(f"d = {a.d}: {a.ratio:.2g}x [{a.low:.2g}, {a.high:.2g}]" for a in advantage.itertuples())
     n_seeds = chosen["seed"].nunique()
+    pairs_text = ", ".join(f"from d = {a} to {b} {step}" for a, b, step in
+                           zip(advantage["d"], advantage["d"][1:], advantage_steps(advantage)))
     trend_text = {"grows": "grows with d: each d's range lies above the smaller d's",
                   "shrinks": "shrinks with d: each d's range lies below the smaller d's",
-                  "unresolved": "does not change with d beyond what the seeds' ranges allow (they overlap)"
+                  "unresolved": f"is not ordered in d by the ranges over seeds ({pairs_text})"
                   if n_seeds > 1 else "cannot be ordered in d from one seed (no range)"}
     trend_text = trend_text[advantage_trend(advantage, n_seeds)]
     every = max(1, steps // 20)  # radial's log interval: the last window runs from the last log before steps
@@ -278,8 +284,8 @@ def _describe_radial(df: pd.DataFrame) -> str:
         "(a sum of thin radial shells, supported in |x| <= C sqrt(d)), expressible by a 3-layer network "
         "of width C c_sigma d^(19/4), satisfy E_mu (f - g)^2 >= c for every 2-layer network f of width "
         "at most c e^(cd). Safran & Shamir (2017) prove the same kind of gap for the indicator of the "
-        "unit ball, under one constructed distribution (the same activation assumptions): a 2-layer "
-        "network of width at most c e^(cd) errs by at least c' / d^4 there, while 3-layer ReLU networks "
+        "unit ball, under one constructed distribution (the same activation assumptions, d > c1): a "
+        "2-layer network of width at most c2 e^(c3 d) errs by at least c4 / d^4 there, while 3-layer ReLU networks "
         "of width poly(d / delta) reach delta. "
         "Both bound the approximation error min over networks N of a size of E_mu (N - f)^2, for d "
         "above unspecified constants and for their own target and distribution. No run here meets "

@@ -107,7 +107,7 @@ def _radial_summary(d_two_three: dict) -> pd.DataFrame:
 
 
 def test_radial_advantage_and_its_trend_on_hand_made_rows():
-    from experiments.depth_separation.text import advantage_trend, radial_advantage
+    from experiments.depth_separation.text import advantage_steps, advantage_trend, radial_advantage
     # 2-layer over 3-layer: medians 0.4/0.1 = 4 at d = 2 with range [0.3/0.2, 0.5/0.05] = [1.5, 10]
     grows = radial_advantage(_radial_summary({2: ((0.3, 0.4, 0.5), (0.05, 0.1, 0.2)),
                                               8: ((0.8, 0.9, 1.0), (0.02, 0.03, 0.04))}))
@@ -119,6 +119,9 @@ def test_radial_advantage_and_its_trend_on_hand_made_rows():
     overlap = radial_advantage(_radial_summary({2: ((0.3, 0.4, 0.5), (0.05, 0.1, 0.2)),
                                                 8: ((0.3, 0.9, 1.0), (0.02, 0.03, 0.1))}))
     assert overlap.loc[1, "ratio"] > overlap.loc[0, "ratio"] and advantage_trend(overlap, n_seeds=4) == "unresolved"
+    assert advantage_steps(grows) == ["higher"] and advantage_steps(overlap) == ["overlap"]
+    mixed = pd.concat([grows, shrinks.assign(d=[16, 32])], ignore_index=True)  # up, level, down: no trend
+    assert advantage_steps(mixed) == ["higher", "overlap", "lower"] and advantage_trend(mixed, 4) == "unresolved"
     assert advantage_trend(grows, n_seeds=1) == "unresolved" and advantage_trend(grows.iloc[:1], 4) == "unresolved"
 
 

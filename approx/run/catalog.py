@@ -29,7 +29,7 @@ DEFAULT_PACKAGE = "experiments"
 # The order of `approx list`, `approx reproduce` and the gallery: from checking the machinery
 # to the theorems it is used to demonstrate. Modules not named here follow alphabetically.
 ORDER = ("gradcheck", "backprop_cost", "ensembles", "universal", "training_gap", "barron", "depth_separation",
-         "yarotsky", "overparam", "double_descent", "benchmark")
+         "sawtooth_basin", "sawtooth_success", "yarotsky", "overparam", "double_descent", "benchmark")
 
 
 def experiments_package(package: str | None = None) -> str:

@@ -11,8 +11,11 @@ such gap must exist, and Michaud, Liu & Tegmark (2023) trained 1-D networks clos
 precision with second-order methods. This study measures how much of the gap is the optimizer.
 
 For every 1-D target, activation (tanh, sigmoid, relu) and width n it trains networks
-[1, n, 1] (n_seeds seeds x targets as one ensemble; experiments/_shallow.py's initialisation, the
-same starting networks for every setting) on an even grid of n_train points with each setting:
+[1, n, 1] (n_seeds seeds x targets as one ensemble, the same starting networks for every setting)
+on an even grid of n_train points, from each first-layer init of ``inits`` (inits.py: the steep
+init of experiments/_shallow.py, PyTorch's and He's defaults, and data-aware inits that put each
+unit's kink or centre inside [0, 1]; a setting whose ``every_init`` is off trains from the first
+only), with each setting:
   * adam       Adam as in experiments/universal: mini-batches of 32, float32, cosine schedule;
   * adam_full  Adam on the full batch in float64 (optimizer "adam", told apart by the columns
                precision and batch_size);
@@ -26,10 +29,14 @@ the breakpoints, with a certified bound on what lies between, sup_error_bound) a
 on an even grid (l2_error). The references are the ReLU interpolant with n knots (n ReLUs) and
 the ReLU ramp staircase (n/2 steps of 2 ReLUs) of experiments/universal, measured the same way.
 
+The cost of one LM iteration is timed by its parts, in the primal and the dual (kernel) form of
+its damped solve, at solve_cost_widths (solve_cost.py).
+
 The default preset is sized for `approx reproduce` on a 2-core CPU (n <= 64, five targets, tanh
-and ReLU); `full` is the complete grid (six targets, three activations, n up to 1024, LM and
-L-BFGS up to 256), for a GPU. The Config is in config.py, what figure and text share in
-analysis.py, the figure in figure.py and the text in text.py.
+and ReLU, LM from two inits); `full` is the complete grid (six targets, three activations, every
+init, n up to 1024, LM and L-BFGS up to 256), for a GPU; `wide` is LM alone at n = 128 and 256.
+The Config is in config.py, the inits in inits.py, what figure and text share in analysis.py, the
+figure in figure.py and the text in text.py.
 """
 from __future__ import annotations
 
@@ -48,10 +55,12 @@ from approx.network import DTYPES, Network
 from approx.sup_error import sup_error_interval
 from approx.train import fit
 
-from .._shallow import evaluate, shallow_ensemble, train
+from .._shallow import evaluate, train
 from .analysis import budget_exponents, study_targets, width_slopes
 from .config import FIRST_ORDER, INTERP, PRESETS, STAIRCASE, Config
 from .figure import plot
+from .inits import initial_ensemble
+from .solve_cost import solve_cost
 from .text import describe
 
 __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe", "measure",
@@ -59,19 +68,23 @@ __all__ = ["Config", "PRESETS", "points", "run_point", "run", "plot", "describe"
 
 
 def points(cfg: Config) -> list[dict]:
-    """The references, then one point per (activation, setting, width), and per Adam budget."""
+    """The references, the cost of LM's solve, then one point per (activation, setting, init,
+    width), and per Adam budget."""
     trained = []
     for activation in cfg.activations:
         for setting in cfg.settings():
-            for width in cfg.widths:
-                if not cfg.trains(setting, width):
-                    continue
-                point = {"part": "trained", "activation": activation, "setting": setting, "width": width}
-                if setting in FIRST_ORDER:  # one run per budget: the schedule spans the run
-                    trained += [{**point, "steps": b} for b in getattr(cfg, setting).budgets]
-                else:  # one run, read at every budget
-                    trained.append(point)
-    return [{"part": "references"}] + trained
+            for init in cfg.inits_of(setting):
+                for width in cfg.widths:
+                    if not cfg.trains(setting, width):
+                        continue
+                    point = {"part": "trained", "activation": activation, "setting": setting, "init": init,
+                             "width": width}
+                    if setting in FIRST_ORDER:  # one run per budget: the schedule spans the run
+                        trained += [{**point, "steps": b} for b in getattr(cfg, setting).budgets]
+                    else:  # one run, read at every budget
+                        trained.append(point)
+    cost = [{"part": "solve_cost"}] if "lm" in cfg.optimizers else []
+    return [{"part": "references"}] + cost + trained
 
 
 @records_compile_time
@@ -79,8 +92,10 @@ def run_point(cfg: Config, point: dict) -> pd.DataFrame:
     with threads(cfg.threads):
         if point["part"] == "references":
             return pd.DataFrame(_references(cfg))
+        if point["part"] == "solve_cost":
+            return pd.DataFrame(solve_cost(cfg))
         return pd.DataFrame(_trained(cfg, point["activation"], point["setting"], int(point["width"]),
-                                     point.get("steps")))
+                                     point.get("steps"), point.get("init", cfg.inits[0])))
 
 
 def run(cfg: Config) -> pd.DataFrame:
@@ -130,7 +145,7 @@ def _references(cfg: Config) -> list[dict]:
     return rows
 
 
-def _trained(cfg: Config, activation: str, setting: str, width: int, steps: int | None) -> list[dict]:
+def _trained(cfg: Config, activation: str, setting: str, width: int, steps: int | None, init: str) -> list[dict]:
     device = resolve_device(cfg.device)
     run_cfg = getattr(cfg, setting)
     dtype = DTYPES[run_cfg.dtype] if setting in FIRST_ORDER else torch.float64
@@ -140,8 +155,8 @@ def _trained(cfg: Config, activation: str, setting: str, width: int, steps: int 
     x = torch.linspace(0, 1, cfg.n_train, dtype=torch.float64, device=device)[:, None]  # (n_train, 1)
     y = torch.stack([_targets.get(name)(x) for name in names])  # (E, n_train, 1)
     steepness = cfg.init_steepness * (2 if activation == "sigmoid" else 1)
-    net = shallow_ensemble(1, width, activation, [s for _, s in members], init_steepness=steepness,
-                           scale_relu=True, mean_field=cfg.mean_field, dtype=dtype, device=device)
+    net = initial_ensemble(init, width, activation, [s for _, s in members], steepness=steepness,
+                           mean_field=cfg.mean_field, dtype=dtype, device=device)
     if setting in FIRST_ORDER:
         batch = run_cfg.batch_size or None
         start, compiling = time.perf_counter(), compile_seconds()
@@ -154,7 +169,7 @@ def _trained(cfg: Config, activation: str, setting: str, width: int, steps: int 
         reads = _second_order(cfg, net, x, y, setting)
         optimizer, batch_size = setting, cfg.n_train
     interp = {name: measure(_interpolant(name, width), [name], cfg.n_eval)[0]["sup_error"] for name in cfg.targets}
-    common = {"table": "trained", "method": "trained", "activation": activation, "setting": setting,
+    common = {"table": "trained", "method": "trained", "activation": activation, "setting": setting, "init": init,
               "optimizer": optimizer, "precision": str(dtype).removeprefix("torch."), "batch_size": batch_size,
               "width": width, "budget_width": width in cfg.budget_widths, "n_params": net.n_params, "n_members": len(members), "n_train": cfg.n_train,
               "init_steepness": steepness, "engine": cfg.engine}
@@ -170,7 +185,7 @@ def _trained(cfg: Config, activation: str, setting: str, width: int, steps: int 
         e = members.index((cfg.curve_target, seeds[0]))
         xc = grid(cfg.n_curve)
         rows += _curve_rows("trained", width, xc, evaluate(network.member(e), xc).cpu(), target=cfg.curve_target,
-                            activation=activation, setting=setting, steps=budget, status=statuses[e])
+                            activation=activation, setting=setting, init=init, steps=budget, status=statuses[e])
     return rows
 
 

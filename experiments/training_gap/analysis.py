@@ -3,7 +3,10 @@ seeds, slopes against the width, exponents against the budget, and the study's t
 
 Medians and fits leave out diverged runs (frozen early, they measure no training). Slopes and
 exponents are fitted on the medians over seeds (approx.metrics.loglog_slope, 95% intervals), so
-one seed stuck in a poor minimum does not set a rate."""
+one seed stuck in a poor minimum does not set a rate.
+
+Inits: the functions below read the rows of one first-layer init; ``of_init`` selects them (with
+the references), ``inits`` lists the inits in the rows, and ``init_ratios`` compares them."""
 from __future__ import annotations
 
 import math
@@ -16,10 +19,39 @@ from approx.metrics import loglog_slope
 from .config import FIT_MIN_WIDTH, INTERP
 
 __all__ = ["trained", "completed", "final", "labels", "medians", "reference_errors", "width_slopes",
-           "budget_exponents", "study_targets", "EXACT", "SMOOTH_KINDS"]
+           "budget_exponents", "study_targets", "inits", "of_init", "init_ratios", "EXACT", "SMOOTH_KINDS",
+           "INIT_BEFORE"]
 
 EXACT = 1e-10  # a sup error at or below this is an exact fit (the study's threshold)
 SMOOTH_KINDS = ("smooth", "rough")  # C^2 targets
+INIT_BEFORE = "steep"  # the init of rows written before the init column existed
+
+
+def inits(df: pd.DataFrame) -> list[str]:
+    """The inits of the trained rows, in their order (the first is the one every setting ran)."""
+    rows = trained(df)
+    return list(dict.fromkeys(rows.init.fillna(INIT_BEFORE))) if "init" in rows else [INIT_BEFORE]
+
+
+def of_init(df: pd.DataFrame, init: str) -> pd.DataFrame:
+    """The rows of one init: its trained rows and curves, and every row without an init (the
+    references, the solve cost); all rows when the results predate the init column."""
+    if "init" not in df:
+        return df
+    return df[df.init.isna() | (df.init == init)]
+
+
+def init_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Median over seeds of trained / interpolant sup error per (activation, setting, init, target,
+    width) at each setting's largest budget, without diverged runs; columns ratio and, per
+    (activation, setting, init, width), the median of that over targets: ratio_over_targets."""
+    rows = completed(final(df))
+    rows = rows.assign(init=rows.init.fillna(INIT_BEFORE) if "init" in rows else INIT_BEFORE,
+                       ratio=rows.sup_error / rows.interpolant_sup_error)
+    keys = ["activation", "setting", "init", "width"]
+    med = rows.groupby(keys + ["target"], sort=False).ratio.median().reset_index()
+    med["ratio_over_targets"] = med.groupby(keys, sort=False).ratio.transform("median")
+    return med
 
 
 def trained(df: pd.DataFrame) -> pd.DataFrame:

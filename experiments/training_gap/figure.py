@@ -3,9 +3,12 @@
 Rows of panels: per activation, the median sup error against the width per target, one line per
 optimizer setting (at its largest budget) with the ReLU interpolant and ramp staircase of the same
 width; then the error against the budget at the budget widths (fitted alpha in the legend) per
-setting, and the wall time per step and network against the width; last, the trained approximants
-(first seed) beside the target and the interpolant at two widths, per activation as room allows.
-Diverged runs are red crosses, left out of the medians.
+setting, and the wall time per step and network against the width; then, per activation, the
+median trained / interpolant sup error against the width per (setting, init), and the cost of one
+LM iteration per member in the primal and the dual form of its damped solve; last, the trained
+approximants (first seed) beside the target and the interpolant at two widths, per activation as
+room allows. The panels above the init row draw the first init (solid) and the other inits of
+the settings that ran them (dashed). Diverged runs are red crosses, left out of the medians.
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from matplotlib.ticker import NullFormatter
 from approx.plotting import figure, save
 
 from .._shallow import DIVERGED_STYLE
-from .analysis import budget_exponents, completed, final, labels, medians, reference_errors, trained
+from .analysis import (
+    budget_exponents, completed, final, init_ratios, inits, labels, medians, of_init, reference_errors, trained,
+)
 from .config import INTERP, SETTINGS, STAIRCASE
 
 __all__ = ["plot"]
@@ -27,19 +32,34 @@ COLORS = dict(zip(SETTINGS, ("C0", "C1", "C2", "C3")))
 REFERENCE_STYLE = {INTERP: {"color": "k", "linestyle": "--"}, STAIRCASE: {"color": "0.55", "linestyle": ":"}}
 
 
+INIT_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)))  # the first init solid, then the others
+FORM_STYLES = {"primal": {"color": "C3", "linestyle": "--"}, "dual": {"color": "C3", "linestyle": "-"}}
+
+
 def plot(df: pd.DataFrame, path: Path) -> None:
+    every_init, order = df, inits(df)
+    df = of_init(df, order[0])
     rows = trained(df)
     names = list(dict.fromkeys(df[df.table == "reference"].target))
     activations = list(dict.fromkeys(rows.activation))
     settings = [s for s in SETTINGS if s in set(rows.setting)]
     label = labels(df)
     n_cols = max(len(names), len(settings) + 1, 2 * min(len(activations), 2) + 1)
-    fig, axes = figure(len(activations) + 2, n_cols, width=3.3, height=2.8)
+    fig, axes = figure(len(activations) + 3, n_cols, width=3.3, height=2.8)
     for i, activation in enumerate(activations):
         for j, name in enumerate(names):
             _width_panel(axes[i][j], df, name, activation, settings, label)
+            for k, init in enumerate(order[1:], start=1):
+                _width_panel(axes[i][j], of_init(every_init, init), name, activation, settings, label,
+                             init=(init, INIT_STYLES[k % len(INIT_STYLES)]))
         for j in range(len(names), n_cols):
             axes[i][j].axis("off")
+    init_row = axes[len(activations) + 1]
+    for j, activation in enumerate(activations[:n_cols - 1]):
+        _init_panel(init_row[j], every_init, activation, order, label)
+    _solve_panel(init_row[min(len(activations), n_cols - 1)], every_init)
+    for j in range(min(len(activations), n_cols - 1) + 1, n_cols):
+        init_row[j].axis("off")
     focus = "tanh" if "tanh" in activations else activations[0]
     budget_row = axes[len(activations)]
     for j, setting in enumerate(settings):
@@ -66,7 +86,10 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     save(fig, path)
 
 
-def _width_panel(ax, df: pd.DataFrame, name: str, activation: str, settings: list[str], label: dict) -> None:
+def _width_panel(ax, df: pd.DataFrame, name: str, activation: str, settings: list[str], label: dict,
+                 init: tuple | None = None) -> None:
+    """The medians of ``df``'s rows (one init) with their spread and the references; with ``init``
+    (name, linestyle): only that init's median lines, over the first init's panel."""
     rows = final(df)
     rows = rows[(rows.target == name) & (rows.activation == activation)]
     diverged = rows[rows.status == "diverged"]
@@ -77,10 +100,16 @@ def _width_panel(ax, df: pd.DataFrame, name: str, activation: str, settings: lis
         part = med.xs(setting, level="setting") if setting in med.index.get_level_values("setting") else None
         if part is not None and len(part):
             widths = part.index.get_level_values("width")
+            if init is not None:
+                ax.plot(widths, part.values, "o", color=COLORS[setting], markersize=2, linestyle=init[1],
+                        linewidth=1.0, label=f"{label[setting]}, {init[0]} init")
+                continue
             ax.plot(widths, part.values, "o-", color=COLORS[setting], markersize=3, label=label[setting])
             spread = completed(rows[rows.setting == setting]).groupby("width").sup_error
             ax.fill_between(spread.min().index, spread.min().values, spread.max().values, color=COLORS[setting],
                             alpha=0.12, linewidth=0)
+    if init is not None:
+        return
     for method, style in REFERENCE_STYLE.items():
         ref = reference_errors(df, method)
         if name in ref.index.get_level_values("target"):
@@ -131,6 +160,44 @@ def _cost_panel(ax, df: pd.DataFrame, activation: str, settings: list[str], labe
     ax.set(xscale="log", yscale="log", xlabel="hidden units n", ylabel="seconds per step and network",
            title=f"cost ({activation}; ensembles of {int(rows.n_members.max())})")
     _width_ticks(ax, sorted(set(rows.width)))
+
+
+def _init_panel(ax, df: pd.DataFrame, activation: str, order: list[str], label: dict) -> None:
+    """Median over targets of (median over seeds of trained / interpolant sup error) against the
+    width, per setting (colour) and init (line style), at each setting's largest budget."""
+    ratios = init_ratios(df)
+    ratios = ratios[ratios.activation == activation].drop_duplicates(["setting", "init", "width"])
+    for (setting, init), part in ratios.groupby(["setting", "init"], sort=False):
+        style = INIT_STYLES[order.index(init) % len(INIT_STYLES)]
+        ax.plot(part.width, part.ratio_over_targets, "o", color=COLORS[setting], linestyle=style, markersize=3,
+                linewidth=1.0, label=f"{setting}, {init}")
+    ax.axhline(1.0, color="k", linestyle="--", linewidth=0.8)
+    ax.axhline(2.0, color="0.55", linestyle=":", linewidth=0.8)
+    ax.set(xscale="log", yscale="log", xlabel="hidden units n", ylabel="trained / interpolant sup error",
+           title=f"{activation}: by init (median over targets)")
+    _width_ticks(ax, sorted(set(ratios.width)))
+    ax.legend(fontsize=6)
+
+
+def _solve_panel(ax, df: pd.DataFrame) -> None:
+    """Seconds per LM iteration and member (Jacobian + factorisation + one damped solve) against
+    the width, in the primal and the dual form; the solve alone thin; the form LM takes marked."""
+    cost = df[df.table == "solve_cost"] if "table" in df else df.iloc[:0]
+    if not len(cost):
+        ax.axis("off")
+        return
+    for form, part in cost.groupby("form", sort=False):
+        part = part.sort_values("width")
+        ax.plot(part.width, part.iteration_s, "o", markersize=3, label=f"{form}: iteration", **FORM_STYLES[form])
+        ax.plot(part.width, part.solve_s, linewidth=0.8, alpha=0.6, label=f"{form}: solve",
+                **{**FORM_STYLES[form], "color": "C5"})
+        chosen = part[part.chosen.astype(bool)]
+        ax.scatter(chosen.width, chosen.iteration_s, s=40, facecolors="none", edgecolors="k", zorder=5)
+    first = cost.iloc[0]
+    ax.set(xscale="log", yscale="log", xlabel="hidden units n", ylabel="seconds per iteration and member",
+           title=f"LM iteration, m = {first.n_train:.0f} (circled: taken)")
+    _width_ticks(ax, sorted(set(cost.width)))
+    ax.legend(fontsize=6)
 
 
 def _width_ticks(ax, values: list[int]) -> None:

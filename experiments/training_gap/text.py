@@ -1,6 +1,7 @@
 """The gallery text of experiments/training_gap: the gap to the interpolant per optimizer setting,
-rates against width and budget, the cost, and the study's targets met or missed, every number
-read from the DataFrame (the figure is in figure.py)."""
+rates against width and budget, the comparison of inits, the cost (and LM's solve in its two forms),
+and the study's targets met or missed per init, every number read from the DataFrame (the figure
+is in figure.py). Everything but the init comparison reads the first init's rows."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,8 @@ import pandas as pd
 
 from .._shallow import diverged_text
 from .analysis import (
-    SMOOTH_KINDS, budget_exponents, final, study_targets, labels, medians, reference_errors, trained, width_slopes,
+    SMOOTH_KINDS, budget_exponents, final, init_ratios, inits, labels, medians, of_init, reference_errors,
+    study_targets, trained, width_slopes,
 )
 from .config import FIT_MIN_WIDTH, SETTINGS
 
@@ -16,6 +18,8 @@ __all__ = ["describe"]
 
 
 def describe(df: pd.DataFrame) -> str:
+    every_init, order = df, inits(df)
+    df = of_init(df, order[0])
     rows = trained(df)
     label = labels(df)
     settings = [s for s in SETTINGS if s in set(rows.setting)]
@@ -24,23 +28,76 @@ def describe(df: pd.DataFrame) -> str:
     text = [
         f"Trained one-hidden-layer networks ({', '.join(dict.fromkeys(rows.activation))}) on "
         f"{', '.join(dict.fromkeys(rows.target))}, n = {', '.join(map(str, widths))}, {rows.seed.nunique()} seeds, "
-        f"{first.n_train:.0f} training points on an even grid, every setting from the same starting networks; "
+        f"{first.n_train:.0f} training points on an even grid, every setting from the same starting networks "
+        f"(the {order[0]} init; {_inits_run_text(every_init, order)}); "
         "sup error: the largest over the evaluation grid, the breakpoints and bisected intervals (exact for ReLU "
         f"networks on abs and triangle); {_certified_text(rows)}. Settings: "
         + "; ".join(_setting_text(rows[rows.setting == s], label[s]) for s in settings) + "."
     ]
     text += _gap_text(df, settings, label)
     text += _rates_text(df, settings, label)
+    text += _init_text(every_init, order)
     text.append(_cost_text(df, settings, label))
-    verdicts = study_targets(df)
-    text.append("The study's targets: " + "; ".join(
-        f"{v['target']}: {v['verdict'].upper()} ({v['detail']}"
-        + (f"; missed at {', '.join(v['failures'][:4])}{' ...' if len(v['failures']) > 4 else ''}"
-           if v["verdict"] == "missed" else "") + ")" for v in verdicts) + ".")
-    text.append(_status_text(df, settings, label))
-    text.append(diverged_text(rows, lambda r: f"{r.setting} {r.activation} on {r.target} at n = {r.width} "
-                              f"({r.steps:.0f} steps, seed {int(r.seed)})"))
+    text += _solve_cost_text(every_init)
+    for k, init in enumerate(order):
+        verdicts = study_targets(of_init(every_init, init))
+        text.append((f"The study's targets ({init} init): " if k == 0 else f"With the {init} init: ") + "; ".join(
+            f"{v['target']}: {v['verdict'].upper()} ({v['detail']}"
+            + (f"; missed at {', '.join(v['failures'][:4])}{' ...' if len(v['failures']) > 4 else ''}"
+               if v["verdict"] == "missed" else "") + ")" for v in verdicts) + ".")
+    text.append(_status_text(every_init, order, label))
+    text.append(diverged_text(trained(every_init), lambda r: f"{r.setting} {r.activation} on {r.target} at n = "
+                              f"{r.width} ({r.steps:.0f} steps, seed {int(r.seed)})"))
     return " ".join(text)
+
+
+def _inits_run_text(df: pd.DataFrame, order: list[str]) -> str:
+    """Which settings also ran the other inits."""
+    if len(order) < 2:
+        return "no other init"
+    rows = trained(df)
+    others = rows[rows.init.isin(order[1:])]
+    ran = ", ".join(f"{s} ({', '.join(dict.fromkeys(part.activation))}, n <= {part.width.max():.0f})"
+                    for s, part in others.groupby("setting", sort=False))
+    return f"also from the {', '.join(order[1:])} init: {ran or 'no setting'}"
+
+
+def _init_text(df: pd.DataFrame, order: list[str]) -> list[str]:
+    """Per (activation, setting) that ran several inits: the median over targets of trained /
+    interpolant sup error per init at each width."""
+    if len(order) < 2:
+        return []
+    ratios = init_ratios(df).drop_duplicates(["activation", "setting", "init", "width"])
+    parts = []
+    for (activation, setting), part in ratios.groupby(["activation", "setting"], sort=False):
+        if part.init.nunique() < 2:
+            continue
+        table = part.pivot(index="width", columns="init", values="ratio_over_targets")
+        table = table[[i for i in order if i in table.columns]]
+        parts.append(f"{activation} {setting}: " + "; ".join(
+            f"n = {w:.0f} " + ", ".join(f"{i} {v:.3g}" for i, v in row.items() if np.isfinite(v))
+            for w, row in table.iterrows()))
+    if not parts:
+        return []
+    return ["By init, median over targets of trained / interpolant sup error (largest budget): "
+            + " | ".join(parts) + "."]
+
+
+def _solve_cost_text(df: pd.DataFrame) -> list[str]:
+    """LM's iteration per member in the primal and the dual form, per timed width."""
+    cost = df[df.table == "solve_cost"]
+    if not len(cost):
+        return []
+    first = cost.iloc[0]
+    table = cost.pivot(index="width", columns="form", values="iteration_s")
+    solve = cost.pivot(index="width", columns="form", values="solve_s")
+    chosen = cost[cost.chosen.astype(bool)].set_index("width").form
+    parts = [f"n = {w:.0f} (P = {3 * w + 1:.0f}): primal {table.primal[w] * 1e3:.3g} ms, dual "
+             f"{table.dual[w] * 1e3:.3g} ms ({chosen[w]} taken; its solve {solve[chosen[w]][w] / table[chosen[w]][w]:.0%} "
+             "of the iteration)" for w in table.index]
+    return [f"One LM iteration per member (Jacobian, QR of [J r] for the primal form, one damped solve; "
+            f"fastest of 3, {first.n_members:.0f} members, m = {first.n_train:.0f} residuals, {first.activation}): "
+            + "; ".join(parts) + "."]
 
 
 def _certified_text(rows: pd.DataFrame) -> str:
@@ -137,11 +194,14 @@ def _cost_text(df: pd.DataFrame, settings: list[str], label: dict) -> str:
             + f". Training at the largest budgets took {total:.0f} s in all.")
 
 
-def _status_text(df: pd.DataFrame, settings: list[str], label: dict) -> str:
+def _status_text(df: pd.DataFrame, order: list[str], label: dict) -> str:
     rows = final(df)
     parts = []
-    for s in settings:
-        counts = rows[rows.setting == s].status.value_counts()
-        parts.append(f"{label[s]} " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    for init in order:
+        part = of_init(rows, init)
+        for s in [s for s in SETTINGS if s in set(part.setting)]:
+            counts = part[part.setting == s].status.value_counts()
+            parts.append(f"{label[s]}{f' ({init} init)' if len(order) > 1 else ''} "
+                         + ", ".join(f"{n} {status}" for status, n in counts.items()))
     return ("How the runs ended at the largest budget (stalled: L-BFGS found no decrease, or LM's damping "
             "exceeded its maximum; converged: the loss reached its target): " + "; ".join(parts) + ".")

@@ -33,7 +33,8 @@ def smoke(tmp_path_factory):
 def test_smoke_through_the_cli_has_every_column_and_row(smoke):
     assert set(REQUIRED) <= set(smoke.columns)
     rows = smoke[smoke.table == "trained"]
-    budgets = sum(len(getattr(SMOKE, s).budgets) for s in SMOKE.settings())  # adam 2, adam_full 1, lbfgs 2, lm 2
+    # adam 2, adam_full 1, lbfgs 2 (the first init), lm 2 per init x 2 inits
+    budgets = sum(len(getattr(SMOKE, s).budgets) * len(SMOKE.inits_of(s)) for s in SMOKE.settings())
     members = len(SMOKE.targets) * SMOKE.n_seeds
     assert len(rows) == members * len(SMOKE.activations) * len(SMOKE.widths) * budgets
     assert set(rows.optimizer) == {"adam", "lbfgs", "lm"}  # the two Adams share the name ...
@@ -41,6 +42,8 @@ def test_smoke_through_the_cli_has_every_column_and_row(smoke):
     assert adams.precision.first().to_dict() == {"adam": "float32", "adam_full": "float64"}  # ... not the columns
     assert adams.batch_size.first().to_dict() == {"adam": 32, "adam_full": SMOKE.n_train}
     assert set(rows.status) <= {"completed", "converged", "stalled"}
+    assert rows.groupby("setting").init.unique().map(tuple).to_dict() == {
+        "adam": ("steep",), "adam_full": ("steep",), "lbfgs": ("steep",), "lm": ("steep", "even_knots")}
     assert (rows.wall_s > 0).all() and (rows.sup_error <= rows.sup_error_bound).all()
     assert (rows.l2_error <= rows.sup_error_bound * (1 + 1e-12)).all()  # RMSE <= sup
     # the interpolant column is the reference row of the same target and width
@@ -54,9 +57,44 @@ def test_points_follow_the_settings():
     adam = [p for p in points if p.get("setting") == "adam"]
     lm = [p for p in points if p.get("setting") == "lm"]
     assert len(adam) == len(SMOKE.activations) * len(SMOKE.widths) * len(SMOKE.adam.budgets)  # one run per budget
-    assert len(lm) == len(SMOKE.activations) * len(SMOKE.widths) and "steps" not in lm[0]  # one run, read per budget
+    assert len(lm) == len(SMOKE.activations) * len(SMOKE.inits) * len(SMOKE.widths)  # per init ...
+    assert "steps" not in lm[0]  # ... one run, read per budget
     narrow = dataclasses.replace(SMOKE, lm=LMRun(budgets=(5, 10), max_width=4))
     assert {p["width"] for p in training_gap.points(narrow) if p.get("setting") == "lm"} == {4}
+    # every init of Config.inits for a setting with every_init, the first for the others
+    assert [p["init"] for p in lm] == ["steep", "steep", "even_knots", "even_knots"] * len(SMOKE.activations)
+    assert {p["init"] for p in adam} == {"steep"}
+    one = dataclasses.replace(SMOKE, lm=LMRun(budgets=(5, 10), every_init=False))
+    assert {p["init"] for p in training_gap.points(one) if p.get("setting") == "lm"} == {"steep"}  # control
+    assert {"part": "solve_cost"} in points and {"part": "solve_cost"} not in training_gap.points(
+        dataclasses.replace(SMOKE, optimizers=("adam",)))
+
+
+def test_solve_cost_times_both_forms_and_marks_the_one_lm_takes(smoke):
+    """One row per (timed width, form); the dual is taken exactly where m = n_train < P = 3n + 1
+    (smoke: m = 64, so n = 8 primal and n = 32 dual); an iteration is Jacobian + factor + solve."""
+    cost = smoke[smoke.table == "solve_cost"]
+    assert sorted(zip(cost.width, cost.form)) == [(8, "dual"), (8, "primal"), (32, "dual"), (32, "primal")]
+    taken = cost[cost.chosen.astype(bool)].set_index("width").form.to_dict()
+    assert taken == {8: "primal", 32: "dual"}
+    assert ((cost.n_train < cost.n_params) == (cost.form == "dual")).eq(cost.chosen.astype(bool)).all()
+    assert np.allclose(cost.iteration_s, cost.jacobian_s + cost.factor_s + cost.solve_s, rtol=1e-12)
+    assert (cost[cost.form == "dual"].factor_s == 0).all() and (cost[cost.form == "primal"].factor_s > 0).all()
+
+
+def test_init_ratios_compare_inits_on_the_same_rows():
+    """Median over seeds, then over targets, of trained / interpolant sup error, per init; rows of
+    results written before the init column count as the steep init."""
+    common = {"table": "trained", "activation": "relu", "setting": "lm", "steps": 300, "status": "completed",
+              "width": 32, "interpolant_sup_error": 0.01}
+    rows = [{**common, "init": init, "target": t, "seed": s, "sup_error": 0.01 * factor * (1 + s)}
+            for init, factor in (("steep", 10.0), ("even_knots", 1.0)) for t in ("sin1", "sin3") for s in range(3)]
+    ratios = analysis.init_ratios(pd.DataFrame(rows)).set_index(["init", "target"])
+    assert ratios.ratio[("steep", "sin1")] == pytest.approx(20.0) and ratios.ratio[("even_knots", "sin3")] == 2.0
+    assert ratios.ratio_over_targets[("even_knots", "sin1")] == pytest.approx(2.0)
+    old = pd.DataFrame(rows).drop(columns="init")
+    assert analysis.inits(old) == ["steep"] and set(analysis.init_ratios(old).init) == {"steep"}
+    assert len(analysis.of_init(pd.DataFrame(rows), "even_knots")) == 6  # control: the other init's 6 are out
 
 
 def test_second_order_budgets_are_read_from_one_run_exactly():
@@ -148,6 +186,13 @@ def test_plot_and_describe_read_the_dataframe(smoke, tmp_path):
     rows = analysis.final(smoke)
     lm = rows[rows.setting == "lm"]
     assert f"{len(lm)} " in text and "lm (float64)" in text and "adam (float32, batch 32)" in text
+    # the init comparison and the solve's two forms, read from the rows
+    ratios = analysis.init_ratios(smoke)
+    here = ratios[(ratios.activation == "relu") & (ratios.setting == "lm") & (ratios.width == 8)]
+    assert "relu lm: n = 4 " in text and (f"n = 8 steep {here[here.init == 'steep'].ratio_over_targets.iloc[0]:.3g}, "
+                                          f"even_knots {here[here.init == 'even_knots'].ratio_over_targets.iloc[0]:.3g}"
+                                          in text)
+    assert "With the even_knots init: " in text and "(dual taken; " in text and "(primal taken; " in text
     widest = lm[lm.width == lm.width.max()].iloc[0]
     assert f"{widest.wall_s:.1f} s for {widest.steps:.0f} on {widest.n_members:.0f} networks" in text
     # the numbers follow the rows: other rows, another text
@@ -163,6 +208,9 @@ def test_plot_and_describe_read_the_dataframe(smoke, tmp_path):
     ("curve_widths=16", "curve_widths=8", "curve_widths must be among widths (4, 8), got (16,)"),
     ("targets=sin1,step", "targets=sin1,abs", "targets must name targets with a certified sup error"),
     ("lbfgs.max_width=2", "lbfgs.max_width=4", "no width in (4, 8) is trained: each is above lbfgs.max_width=2"),
+    ("inits=steep,xavier", "inits=steep,he", "unknown entry 'xavier' in inits; allowed: steep, standard, he, "
+                                             "uniform_knots, even_knots"),
+    ("solve_cost_widths=0", "solve_cost_widths=16", "every entry of solve_cost_widths must be an integer in"),
 ])
 def test_bad_settings_are_one_line(tmp_path, capsys, assignment, allowed, message):
     out = tmp_path / "out"

@@ -28,9 +28,17 @@ class Config:
     activation: str = "sigmoid"  # Barron's theorem is for sigmoidal units
     n_seeds: int = 3  # networks per (d, family, width), trained as one ensemble
     n_train: int = 8192  # training sample (uniform on [0, 1]^d)
-    optimizer: str = "adam"  # adam | lbfgs | lm (float64 suits these two: set dtype=float64; full batch)
+    # the trained part's optimizers, one set of rows each (column optimizer): adam trains the grid
+    # above, the step budgets and the single ridge; lbfgs and lm (second order: full batch, float64)
+    # train the second_order_* grid below, where their cost (lm: batch x P^2 per iteration) allows
+    optimizers: tuple[str, ...] = ("adam", "lbfgs")
+    second_order_dims: tuple[int, ...] = (1, 2, 4, 8)  # dims of the second-order runs
+    second_order_families: tuple[str, ...] = ("ridge_nd",)  # their families
+    second_order_widths: tuple[int, ...] = (4, 8, 16, 32)  # their widths n
+    second_order_steps: int = 1000  # their iterations
+    second_order_n_train: int = 2048  # their training points: the first of the n_train sample
     batch_size: int = 128  # Adam mini-batch
-    steps: int = 1500  # Adam steps (cosine schedule); lbfgs, lm: iterations
+    steps: int = 1500  # Adam steps (cosine schedule)
     lr: float = 0.1  # Adam learning rate
     beta2: float = 0.999  # Adam's second-moment decay
     init_steepness: float = 8.0  # first-layer init scale (experiments/_shallow.py)
@@ -58,7 +66,13 @@ class Config:
         checks.choice("activation", self.activation, ("sigmoid", "tanh", "relu", "softplus"))
         checks.integer("n_seeds", self.n_seeds, low=1, high=MAX_COUNT)
         checks.integer("n_train", self.n_train, low=1, high=MAX_POINTS)
-        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
+        checks.choices("optimizers", self.optimizers, OPTIMIZERS)
+        checks.integers("second_order_dims", self.second_order_dims, low=1, high=MAX_DIM)
+        checks.choices("second_order_families", self.second_order_families, FAMILIES)
+        checks.integers("second_order_widths", self.second_order_widths, low=1, high=MAX_WIDTH)
+        checks.integer("second_order_steps", self.second_order_steps, low=1, high=MAX_STEPS)
+        checks.integer("second_order_n_train (at most n_train)", self.second_order_n_train, low=1,
+                       high=self.n_train)
         checks.integer("batch_size (at most n_train)", self.batch_size, low=1, high=self.n_train)
         checks.integer("steps", self.steps, low=1, high=MAX_STEPS)
         checks.number("lr", self.lr, low=0, low_open=True)
@@ -70,8 +84,9 @@ class Config:
         budgets = checks.numbers("step_budgets", self.step_budgets, low=0, low_open=True, min_len=0)
         if 1 in budgets:
             raise ValueError(f"step_budgets must not hold 1 (budget 1 is the main runs), got {budgets!r}")
-        if max((b * self.steps for b in budgets), default=0) > MAX_STEPS:
-            raise ValueError(f"step_budgets x steps must be at most {MAX_STEPS}, got {budgets!r} x {self.steps}")
+        for steps_name, steps in (("steps", self.steps), ("second_order_steps", self.second_order_steps)):
+            if max((b * steps for b in budgets), default=0) > MAX_STEPS:
+                raise ValueError(f"step_budgets x {steps_name} must be at most {MAX_STEPS}, got {budgets!r} x {steps}")
         for name, values, among in (("budget_dims", self.budget_dims, self.dims),
                                     ("budget_widths", self.budget_widths, self.widths)):
             if not set(checks.integers(name, values, low=1, min_len=0)) <= set(among):
@@ -97,8 +112,15 @@ class Config:
         n = max(self.n_train, self.n_test)
         checks.product_at_most("the targets", {"families x n_seeds": members, "max(n_train, n_test)": n},
                                MAX_NUMBERS)
-        checks.product_at_most("the points", {"max(n_train, n_test)": n, "max(dims)": max(self.dims)},
+        checks.product_at_most("the points", {"max(n_train, n_test)": n,
+                                              "max(dims, second_order_dims)": max(*self.dims, *self.second_order_dims)},
                                MAX_NUMBERS)
+        if "lm" in self.optimizers:  # its per-example Jacobian: members x batch x P numbers
+            checks.product_at_most("Levenberg-Marquardt's Jacobian", {
+                "second_order_families x n_seeds": len(self.second_order_families) * self.n_seeds,
+                "second_order_n_train": self.second_order_n_train,
+                "P = max(second_order_widths) x (max(second_order_dims) + 2) + 1":
+                    max(self.second_order_widths) * (max(self.second_order_dims) + 2) + 1}, MAX_NUMBERS)
         checks.product_at_most("a sampled network's hidden layer", {
             "n_test": self.n_test, "max(sampled_widths)": max(self.sampled_widths, default=0)}, MAX_NUMBERS)
 
@@ -106,10 +128,13 @@ class Config:
 PRESETS = {
     "smoke": {"dims": (1, 4), "widths": (2, 8), "n_seeds": 1, "n_train": 256, "batch_size": 64,
               "steps": 20, "n_test": 256, "sampled_widths": (4, 16, 64), "n_draws": 2,
-              "budget_dims": (4,), "budget_widths": (8,), "rf_widths": (4, 16)},
+              "budget_dims": (4,), "budget_widths": (8,), "rf_widths": (4, 16), "second_order_dims": (1, 4),
+              "second_order_widths": (2, 8), "second_order_steps": 20, "second_order_n_train": 256},
     "default": {},
     "full": {"dims": (1, 2, 4, 8, 16, 32), "widths": (4, 8, 16, 32, 64, 128, 256, 512, 1024),
              "n_seeds": 5, "n_train": 65_536, "steps": 10_000, "families": ("ridge_nd", "gaussian_nd", "ball_nd"),
              "step_budgets": (0.25, 4.0), "budget_dims": (1, 4, 16), "budget_widths": (16, 64, 256, 1024),
-             "rf_widths": (16, 64, 256, 1024, 4096)},
+             "rf_widths": (16, 64, 256, 1024, 4096), "second_order_dims": (1, 2, 4, 8, 16),
+             "second_order_families": ("ridge_nd", "gaussian_nd"), "second_order_widths": (4, 8, 16, 32, 64, 128, 256),
+             "second_order_steps": 5000, "second_order_n_train": 16_384},
 }

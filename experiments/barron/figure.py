@@ -11,18 +11,21 @@ from matplotlib.ticker import NullFormatter
 from approx.plotting import figure, save
 
 from .._shallow import DIVERGED_STYLE, OPTIMIZER_NAMES, optimizer_of
-from .analysis import completed, main_budget, rates, unit_activation
+from .analysis import completed, main_budget, rates, unit_activation, unit_optimizer
 from .config import RF_TARGET, RIDGE1
 
 
 
-def _panels(df: pd.DataFrame) -> list[tuple[str, str]]:
-    """(method, family) pairs in the order drawn: trained then sampled per family."""
-    pairs = df[["family", "method"]].drop_duplicates()
+def _panels(df: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(method, optimizer, family) triples in the order drawn: per family the trained networks,
+    one panel per optimizer in the order they ran, then the sampled ones."""
+    triples = df.assign(optimizer=unit_optimizer(df))[["family", "method", "optimizer"]].drop_duplicates()
     order = {m: i for i, m in enumerate(("trained", "sampled"))}
     families = list(dict.fromkeys(df.family))
-    return sorted(((m, f) for f, m in pairs.itertuples(index=False)),
-                  key=lambda p: (families.index(p[1]) if p[1] != "ball_nd" else 99, order[p[0]]))
+    optimizers = list(dict.fromkeys(triples.optimizer))
+    return sorted(((m, o, f) for f, m, o in triples.itertuples(index=False)),
+                  key=lambda p: (families.index(p[2]) if p[2] != "ball_nd" else 99, order[p[0]],
+                                 optimizers.index(p[1])))
 
 
 def _error_panel(ax, part: pd.DataFrame, colors: dict, method: str, family: str,
@@ -85,21 +88,22 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     panels = _panels(main)
     colors = {d: f"C{i}" for i, d in enumerate(sorted(df.d.unique()))}
     fig, axes = figure(1, len(panels) + 1 + bool(len(fixed)), width=3.7, height=3.4)
-    for k, (ax, (method, family)) in enumerate(zip(axes[0], panels)):
-        _error_panel(ax, main[(main.method == method) & (main.family == family)], colors, method, family,
-                     legend=k == 0)
+    for k, (ax, (method, optimizer, family)) in enumerate(zip(axes[0], panels)):
+        part = main[(main.method == method) & (unit_optimizer(main) == optimizer) & (main.family == family)]
+        _error_panel(ax, part, colors, method, family, legend=k == 0)
     if len(fixed):
         _fixed_basis_panel(axes[0][len(panels)], fixed, colors)
     ax = axes[0][-1]
     table = rates(df)
     markers = {"ridge_nd": "o", "gaussian_nd": "s", "ball_nd": "^", RIDGE1: "D"}
-    groups = table.groupby(["method", "activation", "family"], sort=False)
-    for k, ((method, activation, family), part) in enumerate(groups):
+    groups = table.groupby(["method", "optimizer", "activation", "family"], sort=False)
+    for k, ((method, optimizer, activation, family), part) in enumerate(groups):
         shift = (k - (groups.ngroups - 1) / 2) * 0.03
-        what = f"{method}, {activation}" if method == "random_features" else method
+        what = (f"{method}, {activation}" if method == "random_features"
+                else f"{method} ({OPTIMIZER_NAMES[optimizer]})" if optimizer else method)
+        line = "--" if method != "trained" else "-" if optimizer == "adam" else "-."
         ax.errorbar(part.d * (1 + shift), part.slope, yerr=[part.slope - part.lo, part.hi - part.slope],
-                    fmt=markers.get(family, "o") + ("-" if method == "trained" else "--"), capsize=2,
-                    label=f"{family}, {what}", markersize=4)
+                    fmt=markers.get(family, "o") + line, capsize=2, label=f"{family}, {what}", markersize=4)
     dims = np.array(sorted(df.d.unique()), dtype=float)
     ax.axhline(-1, color="grey", linestyle=":", label="Barron: -1 for every d")
     grid_d = np.geomspace(dims.min(), dims.max(), 50)

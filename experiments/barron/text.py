@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .._shallow import OPTIMIZER_NAMES, diverged_text, optimizer_of
-from .analysis import budget_effects, completed, main_budget, rates, relative_error_width, unit_activation
+from .analysis import (budget_effects, completed, main_budget, rates, relative_error_width, second_order_limits,
+                       unit_activation, unit_optimizer)
 from .config import FLOOR_FACTOR, RF_TARGET, RIDGE1
 
 
@@ -15,26 +16,33 @@ from .config import FLOOR_FACTOR, RF_TARGET, RIDGE1
 def describe(df: pd.DataFrame) -> str:
     table = rates(df)
     trained = main_budget(df[(df.method == "trained") & (df.family != RIDGE1)])
+    trained = trained.assign(optimizer=unit_optimizer(trained))
     floors = budget_effects(df)
-    floored = {(r.family, r.d) for r in floors.itertuples() if r.factor >= FLOOR_FACTOR}
+    floored = {(r.optimizer, r.family, r.d) for r in floors.itertuples() if r.factor >= FLOOR_FACTOR}
     parts = [
         "Barron (1993): with a finite Barron constant C the best n-unit sigmoid network on "
         "[0, 1]^d has squared L2 error <= (2C)^2/n, slope -1 whatever d, where n fixed basis "
         "functions cannot beat n^(-2/d) (Thm 6)."
     ]
     main = table[table.family != RIDGE1]
-    for (method, family), part in main.groupby(["method", "family"], sort=False):
+    for (method, optimizer, family), part in main.groupby(["method", "optimizer", "family"], sort=False):
         if method == "trained":
-            dropped = [r.d for r in part.itertuples() if (family, r.d) in floored]
+            dropped = [r.d for r in part.itertuples() if (optimizer, family, r.d) in floored]
             part = part[~part.d.isin(dropped)]
         slopes = ", ".join(f"d={r.d} {r.slope:.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in part.itertuples())
         if method == "trained" and dropped:
             slopes += (f" (d = {', '.join(map(str, dropped))} dropped: a budget floor, below)" if slopes
                        else f"none (d = {', '.join(map(str, dropped))}: budget floors, below)")
-        parts.append(f"Fitted slopes, {family} {method}: {slopes}.")
+        by = f" ({OPTIMIZER_NAMES[optimizer]}, n = {_widths(trained, optimizer, family)})" if optimizer else ""
+        parts.append(f"Fitted slopes, {family} {method}{by}: {slopes}.")
+    optimizers = list(dict.fromkeys(trained.optimizer))
+    second = [o for o in optimizers if o != "adam"]
+    if second:
+        parts.append(_second_order_text(df, table, second_order_limits(df), floored))
     sampled = df[df.method == "sampled"]
     if len(sampled):
-        parts.append(_sampled_text(sampled, table, trained))
+        parts.append(_sampled_text(sampled, table, trained[trained.optimizer == optimizers[0]] if optimizers
+                                   else trained))
     if len(trained):
         parts.append(diverged_text(df[df.method == "trained"],
                                    lambda r: f"{r.family} d = {r.d} n = {r.width} (seed {r.seed})"))
@@ -42,14 +50,69 @@ def describe(df: pd.DataFrame) -> str:
     finite = trained[np.isfinite(trained.barron_constant)]
     if len(finite):
         parts.append(_vacuous_text(finite))
-    if len(trained):
-        parts.append(_trained_text(trained))
+    for optimizer in dict.fromkeys(trained.optimizer):  # those with runs that did not diverge
+        parts.append(_trained_text(trained[trained.optimizer == optimizer]))
     if len(floors):
         parts.append(_budget_text(floors))
     fixed = df[df.family == RIDGE1]
     if (fixed.method == "random_features").any():
         parts.append(_fixed_basis_text(fixed, table))
     return " ".join(parts)
+
+
+def _widths(trained: pd.DataFrame, optimizer: str, family: str) -> str:
+    """The range of widths an optimizer trained on a family: "4 .. 512"."""
+    widths = trained[(trained.optimizer == optimizer) & (trained.family == family)].width
+    return f"{widths.min()} .. {widths.max()}"
+
+
+LIMITS = {  # what limits a second-order slope above -1 (analysis.second_order_limits), in words
+    "sample": "the test error is {gap:.2g}x the training loss: the sample, not the optimizer, limits it",
+    "budget": "the second half of the iterations still lowered the training loss {ratio:.2g}x: the iteration "
+              "budget limits it",
+    "stalled": "{n_stalled} of {n} runs stalled (no step lowered the loss): a minimum of the optimizer limits it",
+    "plateau": "the training loss fell less than {FLOOR:g}x over the second half of the iterations and the test "
+               "error is close to it: the optimizer had levelled off at a training loss it does not leave within "
+               "the budget (a local minimum or a slow region), not the sample",
+}
+
+
+def _second_order_text(df: pd.DataFrame, table: pd.DataFrame, limits: pd.DataFrame, floored: set) -> str:
+    """The second-order slopes against Barron's -1: where the point estimate is at or below -1,
+    and where it is not, what the widest width measured (analysis.second_order_limits); beside
+    them Adam's slopes fitted on the same widths, so that the two are compared like for like."""
+    trained = completed(main_budget(df[(df.method == "trained") & (df.family != RIDGE1)]))
+    trained = trained.assign(optimizer=unit_optimizer(trained))
+    second = table[(table.method == "trained") & ~table.optimizer.isin(["adam", ""]) & (table.family != RIDGE1)]
+    texts = []
+    for (optimizer, family), part in second.groupby(["optimizer", "family"], sort=False):
+        name = OPTIMIZER_NAMES[optimizer]
+        rows = trained[(trained.optimizer == optimizer) & (trained.family == family)]
+        first = rows.iloc[0]
+        reached = [r.d for r in part.itertuples() if r.slope <= -1]
+        short = [r for r in part.itertuples() if r.slope > -1]
+        text = (f"{name} ({first.steps:.0f} iterations on the full batch of {first.n_train:.0f} training points, "
+                f"{first.train_dtype}; {family}, n = {rows.width.min()} .. {rows.width.max()}): fitted slope <= -1, "
+                f"Barron's rate, at d = {', '.join(map(str, reached)) if reached else 'none'}")
+        for r in short:
+            lim = limits[(limits.optimizer == optimizer) & (limits.family == family) & (limits.d == r.d)].iloc[0]
+            why = LIMITS[lim.limit].format(FLOOR=FLOOR_FACTOR, ratio=lim.half / lim.train, gap=lim.test / lim.train,
+                                           n_stalled=lim.n_stalled, n=lim.n)
+            floor = ""
+            if (optimizer, family, r.d) in floored:  # measured directly: more iterations lowered the error
+                floor = " (a budget floor, below)"
+                why = (f"more iterations lowered the test MSE {FLOOR_FACTOR:g}x or more (step budget, below): "
+                       "the iteration budget limits it")
+            text += (f"; at d = {r.d} it is {r.slope:.2f}{floor}: at n = {lim.width} the median training MSE "
+                     f"{lim.train:.2g}, after half the iterations {lim.half:.2g}, test MSE {lim.test:.2g}, so {why}")
+        adam = trained[(trained.optimizer == "adam") & (trained.family == family) & trained.width.isin(rows.width)
+                       & trained.d.isin(part.d)]
+        same = rates(adam)
+        if len(same):
+            text += (f". Adam's slopes on the same widths: "
+                     + ", ".join(f"d={r.d} {r.slope:.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in same.itertuples()))
+        texts.append(text + ".")
+    return " ".join(texts)
 
 
 def _sampled_text(sampled: pd.DataFrame, table: pd.DataFrame, trained: pd.DataFrame) -> str:
@@ -103,10 +166,15 @@ def _vacuous_text(finite: pd.DataFrame) -> str:
 def _budget_text(floors: pd.DataFrame) -> str:
     """The step-budget sweep: how much more steps lowered the median test MSE."""
     return ("Step budget: " + "; ".join(
-        f"{r.family} d={r.d} n={r.width}: {r.budget:g}x the steps took the median test MSE from "
+        f"{r.family} d={r.d} n={r.width}{_by(r.optimizer)}: {r.budget:g}x the steps took the median test MSE from "
         f"{r.base:.2g} to {r.more:.2g} ({r.factor:.2g}x lower)" for r in floors.itertuples())
         + f". Where it fell {FLOOR_FACTOR:g}x or more the error was a budget floor, and that (family, d)'s "
         "trained slope is dropped above; where no budget was swept, the slopes may still be floors.")
+
+
+def _by(optimizer: str) -> str:
+    """" (L-BFGS)" after a second-order optimizer's cell; nothing after Adam's, the main runs'."""
+    return "" if optimizer == "adam" else f" ({OPTIMIZER_NAMES[optimizer]})"
 
 
 def _fixed_basis_text(fixed: pd.DataFrame, table: pd.DataFrame) -> str:

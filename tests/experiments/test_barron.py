@@ -21,7 +21,7 @@ def smoke():
 
 def test_smoke_rows(smoke):
     cfg, df = smoke
-    trained = df[df.method == "trained"]
+    trained = df[(df.method == "trained") & (df.optimizer == "adam")]  # L-BFGS's rows: test_second_order_rows
     main = trained[(trained.family != barron.RIDGE1) & (trained.budget == 1)]
     assert len(main) == len(cfg.dims) * len(cfg.widths) * len(cfg.families) * cfg.n_seeds
     more = trained[trained.budget > 1]
@@ -69,7 +69,8 @@ def test_a_huge_learning_rate_is_recorded_as_diverged(smoke, tmp_path):
     # records each as diverged, the status column says so, describe() counts them, the rates
     # leave them out and the figure still draws (crosses, no medians).
     cfg, df = smoke
-    blown = barron.run(dataclasses.replace(cfg, lr=1e6))
+    df = df[df.optimizer.fillna("adam") == "adam"]  # Adam's runs: the rate is Adam's
+    blown = barron.run(dataclasses.replace(cfg, lr=1e6, optimizers=("adam",)))
     trained = blown[blown.method == "trained"]
     assert len(trained) == len(df[df.method == "trained"]) and set(trained.status) == {"diverged"}
     assert f"{len(trained)} of {len(trained)} trained networks diverged" in barron.describe(blown)
@@ -199,3 +200,125 @@ def test_fixed_basis_text_reads_the_n_needed_off_the_rows():
     # negative control: a steeper rate reaches 0.01 sooner (1/n^2: at n = 16)
     steeper = df.assign(test_mse=df.test_mse.where(df.method != "random_features", 0.5 / df.width**2))
     assert "N 16" in _fixed_basis_text(steeper, barron.rates(steeper))
+
+
+# ------------------------------------------------------------- several optimizers in one run
+def test_second_order_rows(smoke):
+    """The smoke preset trains Adam's grid and L-BFGS's second_order_* grid in one run: rows told
+    apart by the optimizer column, L-BFGS on the full batch of its points in float64, with the
+    training loss after half its iterations."""
+    cfg, df = smoke
+    assert cfg.optimizers == ("adam", "lbfgs")
+    second = df[(df.method == "trained") & (df.optimizer == "lbfgs")]
+    main = second[second.budget == 1]
+    assert len(main) == (len(cfg.second_order_dims) * len(cfg.second_order_widths)
+                         * len(cfg.second_order_families) * cfg.n_seeds)
+    assert set(main.family) == set(cfg.second_order_families) and (main.steps == cfg.second_order_steps).all()
+    assert (second.n_train == cfg.second_order_n_train).all() and (second.batch_size == second.n_train).all()
+    assert (second.train_dtype == "float64").all() and second.lr.isna().all()
+    assert np.isfinite(second.train_mse_half).all()
+    # L-BFGS accepts only steps that lower the loss: half-way it was no lower than at the end
+    assert (second.train_mse_half >= second.train_mse).all()
+    # its budget cell: where budget_dims x budget_widths meets its grid (d = 4, n = 8), 4x the iterations
+    more = second[second.budget > 1]
+    assert set(zip(more.d, more.width)) == {(4, 8)} and (more.steps == 4 * cfg.second_order_steps).all()
+    table = barron.rates(df)
+    trained = table[table.method == "trained"]
+    assert set(trained.optimizer) == {"adam", "lbfgs"}
+    text = barron.describe(df)
+    assert "Fitted slopes, ridge_nd trained (L-BFGS, n = 2 .. 8)" in text
+    assert f"L-BFGS ({cfg.second_order_steps} iterations on the full batch of {cfg.second_order_n_train}" in text
+    adam = df[(df.method == "trained") & (df.optimizer == "adam")]
+    assert "Adam's slopes on the same widths" in text and f"{cfg.steps} steps, cosine" in text
+    assert len(adam) and "L-BFGS's step budget" in text
+
+
+def test_old_results_without_the_optimizer_column_are_adam():
+    rows = _trained_rows([(1, 16, 1.0, 0.02, 1.0, 0.5), (1, 64, 1.0, 0.01, 1.0, 0.5)]).drop(columns="optimizer")
+    assert list(barron.rates(rows).optimizer) == ["adam"]
+    assert "Fitted slopes, ridge_nd trained (Adam, n = 16 .. 64): d=1 -0.50" in barron.describe(rows)
+
+
+def _second_order_rows(cells: list[tuple]) -> pd.DataFrame:
+    """L-BFGS ridge rows: (d, width, seed, test_mse, train_mse, train_mse_half, status) per row,
+    beside Adam rows of the same cells whose test MSE is 0.1 / width**0.5."""
+    rows = []
+    for d, w, seed, test, train, half, status in cells:
+        common = {"method": "trained", "family": "ridge_nd", "d": d, "width": w, "seed": seed, "budget": 1.0,
+                  "barron_bound": 1.0, "target_var": 0.5, "barron_constant": 1.0, "mean_field": True,
+                  "activation": "sigmoid"}
+        rows.append({**common, "optimizer": "lbfgs", "test_mse": test, "train_mse": train, "train_mse_half": half,
+                     "status": status, "steps": 1000, "lr": np.nan, "batch_size": 500, "n_train": 500,
+                     "train_dtype": "float64"})
+        rows.append({**common, "optimizer": "adam", "test_mse": 0.1 / w**0.5, "train_mse": 0.1 / w**0.5,
+                     "train_mse_half": np.nan, "status": "completed", "steps": 100, "lr": 0.1, "batch_size": 10,
+                     "n_train": 1000, "train_dtype": "float32"})
+    return pd.DataFrame(rows)
+
+
+def test_second_order_limits_name_what_stops_the_rate():
+    # d = 1: MSE = 1/n^2 (slope -2); d = 2, 3, 4, 5: slope -0.5, each limited by another measurement at n = 64
+    cells = []
+    for seed in (0, 1, 2):
+        cells += [(1, 4, seed, 1 / 16, 1 / 16, 1 / 16, "completed"), (1, 64, seed, 1 / 64**2, 1 / 64**2, 1 / 64**2,
+                                                                     "completed")]
+        for d, train, half, status in ((2, 0.001, 0.001, "completed"),  # test 12.5x the training loss: the sample
+                                       (3, 0.0125, 0.05, "completed"),  # 4x lower over the second half: the budget
+                                       (4, 0.0125, 0.0125, "stalled"),  # no step lowered it: stalled
+                                       (5, 0.0125, 0.0125, "completed")):  # none of these: a plateau
+            cells += [(d, 4, seed, 0.05, 0.05, 0.05, "completed"), (d, 64, seed, 0.0125, train, half, status)]
+    rows = _second_order_rows(cells)
+    limits = barron.second_order_limits(rows).set_index("d")
+    assert list(limits.index) == [1, 2, 3, 4, 5] and (limits.width == 64).all() and (limits.n == 3).all()
+    assert list(limits.limit) == ["plateau", "sample", "budget", "stalled", "plateau"]
+    assert limits.loc[3, "half"] == pytest.approx(0.05) and limits.loc[4, "n_stalled"] == 3
+    text = barron.describe(rows)
+    assert "fitted slope <= -1, Barron's rate, at d = 1;" in text
+    assert ("at d = 3 it is -0.50: at n = 64 the median training MSE 0.013, after half the iterations 0.05, "
+            "test MSE 0.013, so the second half of the iterations still lowered the training loss 4x") in text
+    assert "at d = 2 it is -0.50" in text and "12x the training loss: the sample, not the optimizer" in text
+    assert "3 of 3 runs stalled" in text and "levelled off" in text
+    assert "Adam's slopes on the same widths: d=1 -0.50 [-0.50, -0.50]" in text  # like for like, n = 4 .. 64
+    # negative controls: at the FLOOR_FACTOR boundary the test/train and half/final ratios do not count
+    edge = rows.assign(train_mse=rows.train_mse.where(rows.d != 2, 0.0125 / barron.FLOOR_FACTOR))
+    assert barron.second_order_limits(edge).set_index("d").loc[2, "limit"] == "plateau"
+    two_stalled = rows[~((rows.d == 4) & (rows.seed == 2) & (rows.width == 64))]  # 2 of 2 stalled: still most
+    assert barron.second_order_limits(two_stalled).set_index("d").loc[4, "limit"] == "stalled"
+    one_stalled = rows.assign(status=rows.status.where(~((rows.d == 4) & (rows.seed > 0)), "completed"))
+    assert barron.second_order_limits(one_stalled).set_index("d").loc[4, "limit"] == "plateau"  # 1 of 3
+    assert barron.second_order_limits(rows[rows.optimizer == "adam"]).empty  # Adam's rows give none
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("optimizers=adam,adam", "optimizers must not repeat a value, got 'adam' twice in ('adam', 'adam')"),
+    ("optimizers=", "optimizers needs at least one of adam, lbfgs, lm, got ()"),
+    ("second_order_dims=0", "second_order_dims"),
+    ("second_order_families=sin1", "unknown entry 'sin1' in second_order_families; allowed: ridge_nd, gaussian_nd, "
+                                   "ball_nd"),
+    ("second_order_widths=0", "second_order_widths"),
+    ("second_order_steps=0", "second_order_steps must be an integer in [1, 10000000], got 0"),
+    ("second_order_n_train=257", "second_order_n_train (at most n_train) must be an integer in [1, 256], got 257"),
+])
+def test_a_bad_second_order_field_is_one_line(assignment, message, tmp_path, capsys):
+    from approx.run.cli import main
+    out = tmp_path / "out"
+    assert main(["run", "barron", "--preset", "smoke", "--quiet", "--out", str(out), "--set", assignment]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("approx: invalid configuration for barron: ") and message in err[0]
+    assert not out.exists()
+
+
+def test_levenberg_marquardt_jacobian_is_bounded_before_running():
+    big = {"optimizers": ("lm",), "second_order_widths": (65_536,), "second_order_n_train": 8192}
+    with pytest.raises(ValueError, match="Levenberg-Marquardt's Jacobian"):
+        barron.Config(**big)
+    # negative control: L-BFGS keeps no Jacobian, so the same grid is allowed
+    assert barron.Config(**{**big, "optimizers": ("lbfgs",)}).second_order_widths == (65_536,)
+
+
+def test_the_second_order_grid_may_leave_the_main_grid():
+    # the negative control of the refusals above: any d, family and width within the limits is valid
+    cfg = barron.Config(**{**barron.PRESETS["smoke"], "second_order_dims": (3,), "second_order_widths": (5,),
+                           "second_order_families": ("gaussian_nd",), "optimizers": ("lm", "adam")})
+    assert [p for p in barron.points(cfg) if p.get("optimizer") == "lm"] == [
+        {"part": "trained", "optimizer": "lm", "d": 3, "width": 5}]

@@ -144,7 +144,7 @@ def _plot_radial(ax_size, ax_steps, df: pd.DataFrame) -> None:
     n_test = df[df["part"] == "radial"]["n_test"].dropna()
     fresh = f"{int(n_test.iloc[0]):,} fresh points" if len(n_test) else "fresh points"
     ax_size.set(xscale="log", yscale="log", xlabel="parameters (equal for each pair)",
-                ylabel=f"test MSE / Var(y) on {fresh}", title="radial target: 2 vs 3 layers, test error")
+                ylabel="test MSE / Var(y) (median, min-max)", title=f"radial target: test on {fresh}")
     ax_size.legend(ncol=2, fontsize=7)
     d_rows = df[(df["part"] == "radial") & df["best_lr"].astype(bool)]
     for i, d in enumerate(dims):
@@ -155,5 +155,5 @@ def _plot_radial(ax_size, ax_steps, df: pd.DataFrame) -> None:
             ax_steps.plot(curve.index, curve.values, ls, color=f"C{i}", label=f"d={int(d)}, {arch}")
     ax_steps.set(yscale="log", xlabel="Adam steps, each on a fresh batch",
                  ylabel="online training MSE / Var(y) (median)",
-                 title="radial, largest size: population error vs steps")
+                 title="radial, largest size: online error vs steps")
     ax_steps.legend(ncol=2, fontsize=7)

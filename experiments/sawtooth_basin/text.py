@@ -3,6 +3,7 @@ in figure.py). That the exact construction recovers is labelled a check (its los
 optimizer moves it); sigma*(k) and its fit are measurements of these budgets."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .analysis import PREDICTED_SLOPE, fitted_slopes, sigma_stars
@@ -12,7 +13,7 @@ __all__ = ["describe"]
 
 def describe(df: pd.DataFrame) -> str:
     stars = sigma_stars(df)
-    texts = [_check(df), _setup(df), _stars(stars), _fits(fitted_slopes(stars)), _repaired(df)]
+    texts = [_check(df), _setup(df), _stars(stars), _fits(fitted_slopes(stars), df.sigma), _repaired(df)]
     return "\n\n".join(t for t in texts if t)
 
 
@@ -56,7 +57,7 @@ def _stars(stars: pd.DataFrame) -> str:
             "intervals over seeds; 0: only the exact start): " + "; ".join(parts) + ".")
 
 
-def _fits(fits: pd.DataFrame) -> str:
+def _fits(fits: pd.DataFrame, sigmas) -> str:
     parts = []
     for r in fits.itertuples():
         if r.n_points < 3:
@@ -66,7 +67,18 @@ def _fits(fits: pd.DataFrame) -> str:
         parts.append(f"{r.optimizer} at width {r.width}: slope {r.slope:.2f} [{r.lo:.2f}, {r.hi:.2f}] over k = {r.ks} "
                      f"({verdict} {PREDICTED_SLOPE:.0f})")
     return ("**The prediction sigma* ~ 2^-k** (slope -1 of log2 sigma* on k; least squares over the k whose sigma* is "
-            "inside the grid, 95% t-interval): " + "; ".join(parts) + ".")
+            "inside the grid, 95% t-interval): " + "; ".join(parts) + f". {_spacing(sigmas)}")
+
+
+def _spacing(sigmas) -> str:
+    """The grid's largest step: sigma* is known only to within it, which the t-interval does not count."""
+    positive = np.sort(np.unique(np.asarray(sigmas, dtype=float)))
+    positive = positive[positive > 0]
+    if positive.size < 2:
+        return ""
+    ratio = float(np.max(positive[1:] / positive[:-1]))
+    return (f"sigma* is read on a grid whose neighbours differ by up to a factor {ratio:.2f} ({np.log2(ratio):.1f} in "
+            f"log2), a rounding the t-interval does not include.")
 
 
 def _repaired(df: pd.DataFrame) -> str:

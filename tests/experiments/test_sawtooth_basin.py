@@ -185,6 +185,7 @@ def test_describe_reads_every_number_from_the_dataframe():
     assert "From sigma = 0 24 of 24 runs recover" in text
     assert "slope -1.00 [-1.00, -1.00] over k = 2,3,4,5,6,7 (holds -1)" in text
     assert "k = 4: 0.062 [0.062, 0.062]" in text
+    assert "neighbours differ by up to a factor 2.00 (1.0 in log2)" in text  # the grid 2^-j
     df.loc[df.index[0], "recovered"] = False  # the text follows the data
     assert "From sigma = 0 23 of 24 runs recover" in sawtooth_basin.describe(df)
     steep = _runs({k: {"sigmas": sigmas, "hits": [[1] * 4 if s <= 4.0 ** -k else [0] * 4 for s in sigmas]}

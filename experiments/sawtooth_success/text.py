@@ -61,8 +61,7 @@ def _success(df: pd.DataFrame, table: pd.DataFrame) -> str:
         beyond = t[t.k > found.k.max()]
         if len(beyond):
             text += (f"; 0 successes in all {int(beyond.n_runs.sum())} runs at k >= {int(beyond.k.min())} "
-                     f"({beyond.groupby(['width', 'depth']).ngroups} architectures; each cell's upper bound "
-                     f"<= {beyond.p_hi.max():.3f})")
+                     f"({len(beyond)} cells; each cell's upper bound <= {beyond.p_hi.max():.3f})")
         own = t[(t.width == 2) & (t.depth_factor == 1)].sort_values("k")
         if len(own):
             text += ("; the construction's own shape (m = 2, L = k): "
@@ -124,7 +123,7 @@ def _failures(df: pd.DataFrame, table: pd.DataFrame) -> str:
             f"constant 1/2), and "
             f"{affine_after:.0%} are affine on [0, 1] (one piece). Affine already at initialisation, width {narrow}: "
             + ", ".join(f"{v:.0%} at L = {d}" for d, v in by_depth.items())
-            + (f"; width {int(df.width.max())}: {affine_init.loc[int(df.width.max())].max():.0%} at most"
+            + (f"; width {int(df.width.max())}: at most {affine_init.loc[int(df.width.max())].max():.0%}"
                if df.width.nunique() > 1 else "") + ".")
     explain = []
     if table.k.max() > max(table[table.n_success > 0].k, default=0):

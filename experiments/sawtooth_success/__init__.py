@@ -17,7 +17,8 @@ and points_per_piece - 1 points between), full batch, float64, with each optimiz
 
   * adam   Adam at one constant rate, adam.steps steps;
   * lm     Levenberg-Marquardt (approx.levenberg_marquardt), lm.steps iterations, on the cells
-           with at most lm.max_params parameters (an iteration costs ~ P^3 per member).
+           with at most lm.max_params parameters (a trial step costs ~ 2 (m + P) min(m, P)^2 per
+           member for m training points, approx.levenberg_marquardt's primal or dual solve).
 
 A run succeeded when its exact L2 distance to t^k on [0, 1] is below 1e-3 (analysis.SUCCESS_L2,
 the rule experiments/sawtooth_basin uses): both functions are piecewise linear, so the distance is

@@ -60,6 +60,11 @@ def describe(df: pd.DataFrame) -> str:
     return " ".join(parts)
 
 
+def _times(ratio: float) -> str:
+    """Adam's error over another optimizer's in words: "13x lower" (the other's), "2x higher"."""
+    return f"{ratio:.2g}x lower" if ratio >= 1 else f"{1 / ratio:.2g}x higher"
+
+
 def _widths(trained: pd.DataFrame, optimizer: str, family: str) -> str:
     """The range of widths an optimizer trained on a family: "4 .. 512"."""
     widths = trained[(trained.optimizer == optimizer) & (trained.family == family)].width
@@ -111,6 +116,12 @@ def _second_order_text(df: pd.DataFrame, table: pd.DataFrame, limits: pd.DataFra
         if len(same):
             text += (f". Adam's slopes on the same widths: "
                      + ", ".join(f"d={r.d} {r.slope:.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in same.itertuples()))
+            w = adam.width.max()  # the widest width both trained
+            mine = rows[rows.width == w].groupby("d").test_mse.median()
+            theirs = adam[adam.width == w].groupby("d").test_mse.median()
+            text += (f"; median test MSE at n = {w}, {name} against Adam: "
+                     + ", ".join(f"d={d} {mine[d]:.2g} vs {theirs[d]:.2g} ({_times(theirs[d] / mine[d])})"
+                                 for d in theirs.index if d in mine.index))
         texts.append(text + ".")
     return " ".join(texts)
 

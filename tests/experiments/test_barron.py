@@ -279,6 +279,11 @@ def test_second_order_limits_name_what_stops_the_rate():
     assert "at d = 2 it is -0.50" in text and "12x the training loss: the sample, not the optimizer" in text
     assert "3 of 3 runs stalled" in text and "levelled off" in text
     assert "Adam's slopes on the same widths: d=1 -0.50 [-0.50, -0.50]" in text  # like for like, n = 4 .. 64
+    # at n = 64: L-BFGS 1/64^2 = 0.00024 at d = 1 against Adam's 0.1/8 = 0.0125; equal (1x) elsewhere
+    assert "median test MSE at n = 64, L-BFGS against Adam: d=1 0.00024 vs 0.013 (51x lower), d=2 0.013 vs 0.013" in text
+    # negative control: an L-BFGS error above Adam's reads "higher"
+    worse = rows.assign(test_mse=rows.test_mse.where((rows.optimizer != "lbfgs") | (rows.width != 64), 0.05))
+    assert "d=1 0.05 vs 0.013 (4x higher)" in barron.describe(worse)
     # negative controls: at the FLOOR_FACTOR boundary the test/train and half/final ratios do not count
     edge = rows.assign(train_mse=rows.train_mse.where(rows.d != 2, 0.0125 / barron.FLOOR_FACTOR))
     assert barron.second_order_limits(edge).set_index("d").loc[2, "limit"] == "plateau"

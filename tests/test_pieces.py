@@ -253,3 +253,149 @@ def test_max_regions_counts_the_kinks_of_a_relu_or_ramp_output_layer():
         assert count_regions(relu_out, method=method) == 2 == max_regions(relu_out)
         assert count_regions(ramp_out, method=method) == 3 == max_regions(ramp_out)
     assert max_regions(Network.random([1, 3, 1], "relu")) == 4  # negative control: linear output, 3 + 1
+
+
+def mixed_networks(n: int = 60) -> list[Network]:
+    """Seeded networks of 1-3 hidden layers mixing relu, ramp and identity, with a linear, relu
+    or ramp output: the activations the counter handles, in every order."""
+    rng = np.random.default_rng(1)
+    nets = []
+    for i in range(n):
+        depth = int(rng.integers(1, 4))
+        hidden = [str(a) for a in rng.choice(["relu", "ramp", "identity"], size=depth)]
+        output = ["identity", "relu", "ramp"][i % 3]
+        widths = [int(w) for w in rng.integers(1, 7, size=depth)]
+        nets.append(Network.random([1] + widths + [1], hidden + [output], seed=i, init_scale=2.0))
+    return nets
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_ramp_and_mixed_networks_are_exact(method):
+    """Breakpoints of networks mixing ramp, relu and identity layers are exactly right, checked on
+    the network itself: f is affine between them, and its slope really changes at each one."""
+    n_ramp_kinks = 0
+    for net in mixed_networks():
+        bps = breakpoints(net, LO, HI, method=method)
+        assert affine_violation(net, LO, HI, bps) < 1e-10, net
+        if bps.size:
+            assert slope_jumps(net, LO, HI, bps).min() > 100, net
+        assert bps.size + 1 <= count_regions(net, LO, HI, method=method) <= max_regions(net)
+        n_ramp_kinks += bps.size * ("ramp" in net.activations[:-1])
+    assert n_ramp_kinks >= 20  # ramp hidden layers do bend the functions checked
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_unit_turning_on_at_an_earlier_layers_kink(method):
+    """relu(z) where z = (x - 1/2) / 2 is built by a second layer from two first-layer units that
+    both kink at 1/2: z reaches 0 exactly at an inherited point, so the kink of relu(z) is found
+    from the unit's slope on each side of that point (it rises with slope 1/2 < 1), not as a
+    crossing inside a piece."""
+    net = net_from([([[1.0], [-1.0]], [-0.5, 0.5], "relu"), ([[0.5, -0.5]], [0.0], "relu"),
+                    ([[1.0]], [0.0], "identity")])
+    np.testing.assert_allclose(breakpoints(net, 0, 1, method=method), [0.5], rtol=0, atol=1e-15)
+    # its mirror image falls to 0 there and stays off
+    mirror = net_from([([[1.0], [-1.0]], [-0.5, 0.5], "relu"), ([[-0.5, 0.5]], [0.0], "relu"),
+                       ([[1.0]], [0.0], "identity")])
+    np.testing.assert_allclose(breakpoints(mirror, 0, 1, method=method), [0.5], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_relu_output_after_a_relu_layer_is_exact(method):
+    """A relu output layer bends the function where its input crosses 0: the fast sweep, which
+    assumes a linear output, must not be used for it."""
+    for seed in range(10):
+        net = Network.random([1, 4, 1], ["relu", "relu"], seed=seed, init_scale=2.0)
+        bps = breakpoints(net, LO, HI, method=method)
+        assert affine_violation(net, LO, HI, bps) < 1e-10, (seed, net)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cancelling_units_of_different_weights_give_one_piece(method):
+    """2 relu(x) - relu(-2x) ... with output weights (1, -2) on relu(2x), relu(-x): the slope is
+    2 on both sides of 0, so f = 2x is one piece although both units kink at 0."""
+    net = net_from([([[2.0], [-1.0]], [0.0, 0.0], "relu"), ([[1.0, -2.0]], [0.0], "identity")])
+    assert count_pieces(net, -1, 1, method=method) == 1 and count_regions(net, -1, 1, method=method) == 2
+    # negative control: output weights (1, -1) give slopes 1 and 2, a kink at 0
+    bent = net_from([([[2.0], [-1.0]], [0.0, 0.0], "relu"), ([[1.0, -1.0]], [0.0], "identity")])
+    assert count_pieces(bent, -1, 1, method=method) == 2
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_slope_tolerance_is_relative_to_the_slopes(method):
+    """Output weights (0.1, 0.2, -0.3) K on relu(x), relu(x), relu(-x): the slopes 0.3 K on both
+    sides of 0 differ only by rounding (0.1 + 0.2 != 0.3 in float64). Scaling by K = 2^(+-20) is
+    exact in floating point, so the count cannot change with K: one piece, two regions."""
+    for k in (1.0, 2.0 ** 20, 2.0 ** -20):
+        net = net_from([([[1.0], [1.0], [-1.0]], [0.0, 0.0, 0.0], "relu"),
+                        ([[0.1 * k, 0.2 * k, -0.3 * k]], [0.0], "identity")])
+        assert count_pieces(net, -1, 1, method=method) == 1, k
+        assert count_regions(net, -1, 1, method=method) == 2, k
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_merging_distance_is_relative_to_the_interval(method):
+    """tol is a fraction of hi - lo: kinks 4e-3 apart merge on [0, 10] with tol = 1e-3 (closer
+    than 1e-2), and do not on [0, 1] (farther than 1e-3)."""
+    d = torch.float64
+    net = Network.from_parameters([torch.tensor([[1.0], [1.0]], dtype=d), torch.tensor([-0.3, -0.304], dtype=d),
+                                   torch.tensor([[1.0, 1.0]], dtype=d), torch.tensor([0.0], dtype=d)],
+                                  ["relu", "identity"])
+    assert count_pieces(net, 0, 10, tol=1e-3, method=method) == 2
+    assert count_pieces(net, 0, 1, tol=1e-3, method=method) == 3
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_merging_is_strict_and_ends_are_not_breakpoints(method):
+    """Points are merged when *closer* than tol * (hi - lo) (2^-10 here, exact in binary): kinks
+    exactly 2^-10 apart, or exactly 2^-10 from an end, all count; a kink closer than that to lo
+    or hi is absorbed by the end, for relu and for ramp layers (refined point by point)."""
+    gap, d = 2.0 ** -10, torch.float64
+
+    def relus(*kinks):
+        return Network.from_parameters([torch.tensor([[1.0]] * len(kinks), dtype=d), torch.tensor([-k for k in kinks], dtype=d),
+                                        torch.tensor([[1.0] * len(kinks)], dtype=d), torch.tensor([0.0], dtype=d)],
+                                       ["relu", "identity"])
+
+    np.testing.assert_array_equal(breakpoints(relus(0.5, 0.5 + gap), 0, 1, tol=gap, method=method), [0.5, 0.5 + gap])
+    np.testing.assert_array_equal(breakpoints(relus(gap, 1 - gap), 0, 1, tol=gap, method=method), [gap, 1 - gap])
+    assert breakpoints(relus(gap / 2), 0, 1, tol=gap, method=method).size == 0
+    assert breakpoints(relus(1 - gap / 2), 0, 1, tol=gap, method=method).size == 0
+    # a ramp unit clamp(x - c) kinks at c and c + 1, each within gap / 2 of an end of [1/2, 3/2 + gap]
+    c = 0.5 + gap / 2
+    ramp = Network.from_parameters([torch.tensor([[1.0]], dtype=d), torch.tensor([-c], dtype=d),
+                                    torch.tensor([[1.0]], dtype=d), torch.tensor([0.0], dtype=d)], ["ramp", "identity"])
+    assert breakpoints(ramp, 0.5, 1.5 + gap, tol=gap, method=method).size == 0
+    np.testing.assert_allclose(breakpoints(ramp, 0.0, 2.0, tol=gap, method=method), [c, c + 1], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_ramp_crossing_its_upper_level_inside_a_piece(method):
+    """clamp(3x - 1) on [0, 1]: z = -1 at lo, a distance 2 below the upper level 1, so the piece
+    [0, 1] crosses both levels: kinks at 1/3 (z = 0) and 2/3 (z = 1)."""
+    net = net_from([([[3.0]], [-1.0], "ramp"), ([[1.0]], [0.0], "identity")])
+    np.testing.assert_allclose(breakpoints(net, 0, 1, method=method), [1 / 3, 2 / 3], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_results_are_float64_and_int_with_the_documented_defaults(method):
+    """breakpoints is a float64 array even when empty and lo, hi are ints; a single network's
+    counts are ints; the default interval is [0, 1] (a kink at 1.5 is outside it)."""
+    line = net_from([([[2.0]], [0.5], "identity")])
+    assert breakpoints(line, 0, 1, method=method).dtype == np.float64
+    kink = net_from([([[1.0]], [-1.5], "relu"), ([[1.0]], [0.0], "identity")])
+    assert breakpoints(kink, method=method).size == 0
+    assert count_pieces(kink, method=method) == 1 and count_regions(kink, method=method) == 1
+    assert isinstance(count_regions(kink, method=method), int) and isinstance(count_pieces(kink, method=method), int)
+    assert count_pieces(kink, 0, 2, method=method) == 2  # negative control: [0, 2] holds the kink
+
+
+def test_bad_input_names_the_bad_value_and_what_is_allowed():
+    """A wrong type or an empty interval is rejected with a message naming it."""
+    with pytest.raises(ValueError, match="got str"):
+        count_pieces("relu")
+    with pytest.raises(ValueError, match="lo < hi"):
+        count_regions(sawtooth(2), 0.5, 0.5)
+    with pytest.raises(ValueError, match="allowed: auto, refine"):
+        breakpoints(sawtooth(2), method="fast")
+    with pytest.raises(ValueError, match=r"\(relu, identity, ramp\)"):
+        count_pieces(Network.random([1, 2, 1], "tanh"))

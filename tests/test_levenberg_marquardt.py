@@ -306,3 +306,11 @@ def test_on_device(device):
     net = _unflat(teacher, start).to(device)
     fitted, history = lm_fit(net, x.to(device), y.to(device), steps=30)
     assert fitted.device.type == device and history.loss.iloc[-1] < 1e-20
+
+
+def test_dual_step_on_device(device):
+    """The dual form on the device (geqrf, ormqr there) gives the CPU's step to 1e-10."""
+    jac, r, scale, lam = _wide_problem(2)
+    h_cpu, _ = solve_damped(jac, r, scale, lam, form="dual")
+    h, _ = solve_damped(jac.to(device), r.to(device), scale.to(device), lam.to(device), form="dual")
+    assert h.device.type == device and ((h.cpu() - h_cpu).norm() / h_cpu.norm()).item() < 1e-10

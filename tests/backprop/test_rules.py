@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from approx import activations
-from approx.backprop import Node
+from approx.backprop import Node, rules
 
 # Both sides evaluate the same formulas in float64; the threshold for agreement is 1e-10.
 RTOL = 1e-10
@@ -184,3 +184,62 @@ def test_check_helper_has_teeth():
               torch_fn=lambda a, b: a * b + (a - a.detach()) * b.detach() * 0.01)
     with pytest.raises(AssertionError, match="values differ"):
         check(lambda a: a.exp(), (3,), torch_fn=lambda a: a.exp() * 1.01)
+
+
+def test_matmul_of_a_batch_with_a_vector_and_of_a_single_row(device):
+    """A batch of matrices times a 1-D vector (the vector as a column of every batch), and a
+    (1, n) row times a matrix, where a squeeze of the wrong axis would change the shapes."""
+    check(lambda a, b: a @ b, (2, 3, 4), (4,), device=device)
+    check(lambda a, b: a @ b, (1, 4), (4, 5), device=device)
+    check(lambda a, b: a @ b, (4,), (2, 4, 5), device=device)
+
+
+def test_pow_with_a_number_base_and_a_tensor_exponent():
+    """2.0 ** b for a tensor b: du/db = u log 2 per entry, and the number base gets the 0-dim
+    sum of b 2^(b - 1) times the cotangent, as torch gives."""
+    exponents = torch.tensor([0.3, 0.7, -0.4], dtype=torch.float64)
+    seed = torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64)
+    base, exponent = Node(2.0), Node(exponents.clone())
+    (base ** exponent).backward(seed.clone())
+    leaf_base = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    leaf_exponent = exponents.clone().requires_grad_(True)
+    (leaf_base ** leaf_exponent).backward(seed)
+    assert _close(exponent.grad, leaf_exponent.grad) and _close(base.grad, leaf_base.grad)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.5, 2.0])
+def test_pow_at_a_zero_base_has_zero_exponent_derivative(exponent):
+    """d(a^b)/db = a^b log a is 0 at a = 0 for every b >= 0 (the limit torch takes; the formula
+    gives 0 * log 0 = nan, or 1 * log 0 = -inf at b = 0), for floats and for tensors."""
+    a, b = Node(0.0), Node(exponent)
+    (a ** b).backward()
+    assert b.grad == 0.0
+    a, b = Node(torch.zeros(2, dtype=torch.float64)), Node(torch.full((2,), exponent, dtype=torch.float64))
+    (a ** b).backward(torch.ones(2, dtype=torch.float64))
+    assert torch.equal(b.grad, torch.zeros(2, dtype=torch.float64))
+    # negative control: off a = 0 the derivative is u log a, not 0
+    a, b = Node(0.5), Node(exponent)
+    (a ** b).backward()
+    assert b.grad == pytest.approx(0.5 ** exponent * math.log(0.5), rel=1e-15)
+
+
+def test_sum_to_undoes_broadcasting_and_passes_numbers_through():
+    """sum_to sums a broadcast gradient back to the operand's shape: over new leading axes and
+    over axes of size 1 that were stretched (here to 2); a Python float (a scalar graph's
+    contribution) is returned as it is."""
+    g = torch.arange(12, dtype=torch.float64).reshape(2, 2, 3)
+    assert torch.equal(rules.sum_to(g, torch.zeros(2, 1, 3)), g.sum(1, keepdim=True))
+    assert torch.equal(rules.sum_to(g, torch.zeros(1, 3)), g.sum((0, 1)).reshape(1, 3))
+    assert torch.equal(rules.sum_to(g, torch.zeros(3)), g.sum((0, 1)))
+    assert rules.sum_to(2.5, 1.0) == 2.5 and rules.sum_to(2.5, torch.zeros(())) == 2.5
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_each_activation_rule_as_built(monkeypatch, name):
+    """The rule ``_activation_rule`` builds for an activation gives phi'(x) B, on tensors and on
+    floats. The table RULES is built once at import; this test builds the rule again and puts it
+    in the table, so that the builder itself is what runs (and what mutation testing mutates)."""
+    monkeypatch.setitem(rules.RULES, name, rules._activation_rule(name))
+    phi = activations.get(name)
+    check(lambda a: a.activation(name), (4, 5), torch_fn=phi.value)
+    check_scalar(lambda a: a.activation(name), 1, torch_fn=phi.value)

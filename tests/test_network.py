@@ -231,3 +231,60 @@ def test_stack_member_and_unstack_errors_name_what_is_allowed():
     one = Network.stack([single])
     assert one.ensemble == 1 and torch.equal(one.member(0).layers[0].weight, single.layers[0].weight)
     assert single.unstack() == [single]
+
+
+def test_to_module_uses_plain_linear_layers_and_omits_only_the_output_identity():
+    """Scale 1 gives plain nn.Linear (what torch code expects), other scales ScaledLinear; every
+    hidden activation becomes a module, including an identity just before the output layer, and
+    only the output layer's identity is left out."""
+    net = Network.random([3, 4, 5, 2], ["relu", "identity"], seed=0)
+    module = net.to_module()
+    assert [type(m) for m in module] == [nn.Linear, nn.ReLU, nn.Linear, nn.Identity, nn.Linear]
+    assert Network.from_module(module).activations == ["relu", "identity", "identity"]
+    scaled = Network.random([3, 4, 2], "relu", seed=0, init="ntk").to_module()
+    assert [type(m) for m in scaled] == [ScaledLinear, nn.ReLU, ScaledLinear]
+    assert repr(scaled[0]).endswith(f", scale={scaled[0].scale:.6g})")
+    with pytest.raises(ValueError) as err:
+        Network.random([1, 2, 1], ensemble=2).to_module()
+    assert str(err.value) == "to_module() takes a single network; use member(e) on an ensemble"
+
+
+def test_from_module_reads_a_bare_linear_bias_free_layers_and_stacked_linears():
+    """A bare nn.Linear is a one-layer network; a Linear without bias gets zero biases of its
+    output size; two Linears in a row are joined by an identity layer."""
+    lin = nn.Linear(3, 2, dtype=torch.float64)
+    net = Network.from_module(lin)
+    assert net.sizes == [3, 2] and net.activations == ["identity"]
+    assert torch.equal(net.layers[0].weight, lin.weight) and torch.equal(net.layers[0].bias, lin.bias)
+    stacked = nn.Sequential(nn.Linear(3, 4, bias=False, dtype=torch.float64), nn.Linear(4, 2, dtype=torch.float64))
+    net = Network.from_module(stacked)
+    assert net.sizes == [3, 4, 2] and net.activations == ["identity", "identity"]
+    assert torch.equal(net.layers[0].bias, torch.zeros(4, dtype=torch.float64))
+    x = torch.randn(5, 3, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(net(x), stacked(x), rtol=1e-14, atol=1e-14)
+
+
+def test_from_module_reads_hardtanh_0_1_as_ramp_and_names_what_is_allowed():
+    """nn.Hardtanh(0, 1) is the ramp activation whoever built it; any other Hardtanh, a Softplus
+    with other constants or an unknown module is rejected with a message naming what is allowed."""
+    net = Network.from_module(nn.Sequential(nn.Linear(2, 3), nn.Hardtanh(0.0, 1.0), nn.Linear(3, 1)))
+    assert net.activations == ["ramp", "identity"]
+    with pytest.raises(ValueError, match="unsupported module Hardtanh"):
+        Network.from_module(nn.Sequential(nn.Linear(2, 3), nn.Hardtanh(-1.0, 1.0), nn.Linear(3, 1)))
+    with pytest.raises(ValueError, match="unsupported module Hardtanh"):
+        Network.from_module(nn.Sequential(nn.Linear(2, 3), nn.Hardtanh(0.0, 2.0), nn.Linear(3, 1)))
+    with pytest.raises(ValueError, match=r"only Softplus\(beta=1, threshold=20\) is supported, got Softplus"):
+        Network.from_module(nn.Sequential(nn.Linear(2, 3), nn.Softplus(beta=2.0), nn.Linear(3, 1)))
+    with pytest.raises(ValueError, match="allowed: Linear, Identity, ReLU"):
+        Network.from_module(nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1)))
+
+
+def test_repr_names_shape_activations_ensemble_dtype_and_device():
+    """repr shows what a network is, with the dtype without its 'torch.' prefix."""
+    single = Network.random([1, 2, 1], seed=0, dtype=torch.float32)
+    assert repr(single) == ("Network(sizes=[1, 2, 1], activations=['relu', 'identity'], "
+                            "dtype=float32, device=cpu)")
+    ens = Network.random([1, 2, 1], seed=0, ensemble=3)
+    assert repr(ens) == ("Network(sizes=[1, 2, 1], activations=['relu', 'identity'], ensemble=3, "
+                         "dtype=float64, device=cpu)")

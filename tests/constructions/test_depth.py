@@ -182,3 +182,107 @@ def test_constructions_on_device(device):
     x = torch.linspace(0, 1, 101, dtype=torch.float64, device=device).unsqueeze(1)
     assert net.device.type == device and sawtooth(3, device=device)(x).device.type == device
     assert (net(x) - x.square()).abs().max().item() <= yarotsky_square_error(4) + 1e-15
+
+
+@pytest.mark.parametrize("build, name, low", [
+    (tooth_power, "k", 1), (sawtooth, "k", 1), (sawtooth_shallow, "k", 1), (sawtooth_shallow_width, "k", 1),
+    (yarotsky_square, "m", 1), (yarotsky_square_error, "m", 1), (alternating_points, "k", 1),
+    (square_interpolant_shallow, r"n_params \(4 or more: one unit\)", 4),
+    (lambda k: alternating_error_floor_width(k, 1), "k", 1),
+    (lambda n_layers: alternating_error_floor_width(4, n_layers), "n_layers", 1),
+    (lambda k: alternating_error_floor(1, k), "k", 1),
+])
+def test_a_count_below_its_least_value_is_named_with_what_is_allowed(build, name, low):
+    """Each count is checked, and the error names the argument, the bad value and the least allowed;
+    the least allowed value itself is accepted (negative control)."""
+    args = (torch.zeros(3, 1, dtype=torch.float64), low - 1) if build is tooth_power else (low - 1,)
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer >= {low}, got {low - 1}$"):
+        build(*args)
+    build(*(args[:-1] + (low,)))
+
+
+def test_the_least_counts_give_the_bound_formulas():
+    """k = 1 is allowed in the floors: two points, so any one-piece function may err on none."""
+    assert alternating_error_floor_width(1, 1) == 0  # 2^((1 - 3) - 1) = 1/8: no width qualifies
+    assert alternating_error_floor(1, 1) == 0.0      # (2 - 1 - 1) / 4
+
+
+def test_alternating_error_floor_is_attained_by_a_line():
+    """(n - t - 1) / (2n) is tight: a line (t = 1) that crosses 1/2 between points 2 and 3 splits the
+    n = 8 alternating labels into runs of 3 and 5, and gets 1 + 2 of them wrong: 3/8 = (8 - 2) / 16."""
+    x, y = alternating_points(3)
+    line = relu_interpolant_1d([0.0, 1.0], [0.5 - 2.5 / 8, 1.5 - 2.5 / 8])  # f(x) = x + 1/2 - 2.5/8
+    assert count_pieces(line, 0, 1) == 1
+    error = ((line(x) >= 0.5).to(y.dtype) != y).double().mean().item()
+    assert error == alternating_error_floor(1, 3) == 3 / 8
+    # negative control: a line crossing between points 3 and 4 (runs of 4 and 4) errs on 4 of 8
+    even = relu_interpolant_1d([0.0, 1.0], [0.5 - 3.5 / 8, 1.5 - 3.5 / 8])
+    assert ((even(x) >= 0.5).to(y.dtype) != y).double().mean().item() == 0.5 > alternating_error_floor(1, 3)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "3"])
+def test_alternating_error_floor_refuses_a_piece_count_that_is_not_a_positive_integer(bad):
+    with pytest.raises(ValueError, match=rf"^n_pieces must be an integer >= 1, got {bad!r}$"):
+        alternating_error_floor(bad, 3)
+    assert alternating_error_floor(2.0, 3) == (8 - 2 - 1) / 16  # an integral float is a count
+
+
+@pytest.mark.parametrize("build", [sawtooth, sawtooth_shallow, yarotsky_square])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_constructions_are_built_in_the_requested_dtype(build, dtype):
+    """Every weight and bias of the network is in ``dtype`` (3 hidden layers for the deep ones)."""
+    net = build(3, dtype=dtype)
+    assert all(p.dtype == dtype for p in net.parameters())
+    x = torch.linspace(0, 1, 33, dtype=dtype).unsqueeze(1)  # knots of t^3 and f_3: exact in float32 too
+    reference = tooth_power(x, 3) if build is not yarotsky_square else x - sum(tooth_power(x, s) / 4 ** s for s in (1, 2, 3))
+    assert (net(x) - reference).abs().max().item() <= 4 * torch.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_interpolants_and_points_in_the_requested_dtype(dtype):
+    assert relu_interpolant_1d([0.0, 0.5, 1.0], [0.0, 1.0, 0.0], dtype=dtype).dtype == dtype
+    assert square_interpolant_shallow(10, dtype=dtype).dtype == dtype
+    assert square_interpolant_shallow(10, minimax=True, dtype=dtype).dtype == dtype
+    x, y = alternating_points(3, dtype=dtype)
+    assert x.dtype == y.dtype == dtype
+
+
+def test_yarotsky_output_weights_are_the_formula_exactly_even_below_float32():
+    """f_m = S - t^m / 4^m: the output weights are (-2, 4, 1) / (4^m, 4^m, 1) exactly in float64,
+    also for m = 80, where 4^-80 = 2^-160 is below float32's smallest subnormal (2^-149)."""
+    for m in (3, 80):
+        assert yarotsky_square(m).layers[-1].weight.tolist() == [[-2 * 4.0 ** -m, 4 * 4.0 ** -m, 1.0]]
+    assert yarotsky_square(80).layers[-2].weight[2].tolist() == [-2 * 4.0 ** -79, 4 * 4.0 ** -79, 1.0]
+
+
+def test_relu_interpolant_reads_knots_given_as_python_floats_in_float64():
+    """Knots given as a list are read in float64, so the interpolant is exact at 0.1 and 0.3 (which
+    float32 would round by ~1e-9: a slope-10 piece would then miss by ~1e-8)."""
+    knots, values = [0.0, 0.1, 0.3, 1.0], [0.0, 1.0, -1.0, 2.0]
+    net = relu_interpolant_1d(knots, values)
+    at = torch.tensor(knots, dtype=torch.float64).unsqueeze(1)
+    assert (net(at)[:, 0] - torch.tensor(values, dtype=torch.float64)).abs().max().item() <= 1e-14
+    np.testing.assert_array_equal(breakpoints(net, 0, 1), [0.1, 0.3])
+
+
+@pytest.mark.parametrize("n_knots, n_values", [(3, 4), (4, 3), (1, 1), (0, 0)])
+def test_relu_interpolant_refuses_mismatched_or_too_few_knots(n_knots, n_values):
+    with pytest.raises(ValueError, match=rf"^need >= 2 knots and one value per knot, got {n_knots} knots "
+                                         rf"and {n_values} values$"):
+        relu_interpolant_1d(list(range(n_knots)), [0.0] * n_values)
+
+
+def test_relu_interpolant_refuses_decreasing_knots():
+    with pytest.raises(ValueError, match="^knots must be strictly increasing"):
+        relu_interpolant_1d([0.0, 0.6, 0.5], [0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("n_params, n_units", [(8, 2), (9, 2), (10, 3), (302, 100), (303, 100)])
+def test_shallow_square_uses_the_whole_units_a_budget_buys(n_params, n_units):
+    """n = (n_params - 1) // 3 units for any budget (3 per unit plus the output bias), and the
+    interpolant's error 1 / (4 n^2): budgets that are not 1 mod 3 round down to whole units."""
+    net = square_interpolant_shallow(n_params)
+    assert net.sizes == [1, n_units, 1] and net.n_params <= n_params < net.n_params + 3
+    grid = torch.linspace(0, 1, 60_001, dtype=torch.float64).unsqueeze(1)  # holds (j + 1/2) / n for n = 2, 3, 100
+    err = (net(grid) - grid.square()).abs().max().item()
+    np.testing.assert_allclose(err, 1 / (4 * n_units ** 2), rtol=1e-6)

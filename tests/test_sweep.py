@@ -6,7 +6,9 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from approx import Network
 from approx.sweep import fit_one, group, sweep
+from approx.train import fit
 
 RTOL = 1e-12  # ensembles equal single runs to rounding (see test_train.py)
 
@@ -142,3 +144,69 @@ def test_sweep_on_every_device(device):
     here = sweep(configs, (x, torch.sin(3 * x)), device=device, engine="backprop", steps=30)
     on_cpu = sweep(configs, (x, torch.sin(3 * x)), engine="backprop", steps=30)
     assert ((here.loss - on_cpu.loss).abs() / on_cpu.loss).max() < 1e-9
+
+
+def test_fit_one_and_sweep_draw_the_network_the_config_describes():
+    """Against Network.random called directly (not through sweep's own helper): a config's
+    activation, init and init_scale, the dtype asked for, and seed 0 when the config has none,
+    are what the trained network was drawn with; fit_one and a one-member sweep agree with it."""
+    x = _x(16).float()
+    data = (x, torch.sin(3 * x))
+    config = {"sizes": (1, 5, 1), "activation": "tanh", "init": "he", "init_scale": 2.0, "lr": 0.05}
+    options = dict(engine="autograd", optimizer="sgd", batch_size=4, steps=3, log_every=3)  # mini-batches: the seed orders them
+    net = Network.random([1, 5, 1], "tanh", init="he", init_scale=2.0, dtype=torch.float32, seed=0)
+    reference, history = fit(net, data, lr=0.05, **options)
+    trained, mine = fit_one(config, data, dtype=torch.float32, **options)
+    assert trained.dtype == torch.float32 and trained.activations == ["tanh", "identity"]
+    assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), reference.parameters()))
+    swept = sweep([config, dict(config)], data, dtype=torch.float32, **options)
+    assert list(swept.loss) == pytest.approx([history.loss.iloc[-1]] * 2, rel=1e-6)
+    # negative control: seed 1 draws another network
+    other, _ = fit_one({**config, "seed": 1}, data, dtype=torch.float32, **options)
+    assert not torch.equal(other.parameters()[0], reference.parameters()[0])
+
+
+def test_a_config_spelling_out_the_defaults_shares_a_group():
+    """Leaving out activation, init or init_scale means the default, so a config that writes the
+    defaults out is the same architecture and trains in the same ensemble."""
+    short = {"sizes": (1, 4, 1)}
+    spelled = {"sizes": (1, 4, 1), "activation": "relu", "init": "standard", "init_scale": 1.0}
+    assert group([short, spelled]) == [[0, 1]]
+    assert group([short, {**spelled, "init": "he"}]) == [[0], [1]]  # negative control
+
+
+def test_group_sizes_and_options_at_the_limits():
+    """max_ensemble = 1 trains every config alone; no configs give no groups; an unknown fit
+    option is rejected by group itself, naming it."""
+    configs = [{"sizes": (1, 4, 1), "seed": s} for s in range(3)]
+    assert group(configs, max_ensemble=1) == [[0], [1], [2]]
+    assert group([]) == []
+    with pytest.raises(ValueError, match=r"unknown fit options \['stepz'\]"):
+        group(configs, stepz=3)
+
+
+def test_sweep_of_one_config_with_callable_data_and_lr_as_a_default():
+    """A single configuration with data from a callable trains as an ensemble of one; an lr given
+    to sweep as a keyword is every member's rate (the same as writing it in each config); the
+    result keeps no index column of its own."""
+    x = _x(16)
+    config = {"sizes": (1, 4, 1), "activation": "tanh", "seed": 2}
+    one = sweep([config], lambda c: (x, torch.sin(3 * x)), lr=0.05, engine="autograd", steps=3)
+    written = sweep([{**config, "lr": 0.05}], (x, torch.sin(3 * x)), engine="autograd", steps=3)
+    assert list(one.loss) == list(written.loss)
+    assert "index" not in one.columns and list(one.index) == [0]
+
+
+def test_fields_named_like_result_columns_are_prefixed():
+    """Config fields called config, group or ensemble_size are kept as config_<name>, so they
+    never overwrite the sweep's own columns."""
+    x = _x(8)
+    results = sweep([{"sizes": (1, 2, 1), "config": "a", "group": "b", "ensemble_size": "c"}], (x, x), steps=2)
+    assert (results.config_config[0], results.config_group[0], results.config_ensemble_size[0]) == ("a", "b", "c")
+    assert (results.config[0], results.group[0], results.ensemble_size[0]) == (0, 0, 1)
+
+
+def test_a_string_is_not_a_list_of_configs():
+    x = _x(8)
+    with pytest.raises(ValueError, match="configs must be a non-empty list of dicts or dataclasses"):
+        sweep("sizes", (x, x), steps=2)

@@ -288,3 +288,29 @@ def test_repr_names_shape_activations_ensemble_dtype_and_device():
     ens = Network.random([1, 2, 1], seed=0, ensemble=3)
     assert repr(ens) == ("Network(sizes=[1, 2, 1], activations=['relu', 'identity'], ensemble=3, "
                          "dtype=float64, device=cpu)")
+
+
+@pytest.mark.parametrize("init", INITS)
+def test_every_init_is_seeded_by_its_own_generator_in_float64(init):
+    """Each init draws from its own seeded generator (the global one must not matter), seed 0 by
+    default, in float64 whatever the dtype asked for: a float64 network's weights are not float32
+    numbers, and the float32 network is the float64 one rounded."""
+    torch.manual_seed(0)
+    a = Network.random([3, 16, 1], init=init, seed=5)
+    torch.manual_seed(1)
+    b = Network.random([3, 16, 1], init=init, seed=5)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    default = Network.random([3, 16, 1], init=init)
+    assert all(torch.equal(p, q) for p, q in zip(default.parameters(), Network.random([3, 16, 1], init=init, seed=0).parameters()))
+    w = a.layers[0].weight
+    assert bool((w.float().double() != w).any())  # drawn in float64, not in float32
+    single = Network.random([3, 16, 1], init=init, seed=5, dtype=torch.float32)
+    assert all(torch.equal(p, q.float()) for p, q in zip(single.parameters(), a.parameters()))
+
+
+def test_activation_count_and_init_errors_name_what_is_allowed():
+    with pytest.raises(ValueError) as err:
+        Network.random([1, 2, 2, 1], ["relu"])
+    assert str(err.value) == "need one activation per layer (3) or per hidden layer (2); got 1"
+    with pytest.raises(ValueError, match=f"unknown init 'xavier'; allowed: {', '.join(INITS)}"):
+        Network.random([1, 1], init="xavier")

@@ -159,3 +159,10 @@ def test_grid_default_and_smallest_sizes():
     assert metrics.grid(2, -1.0, 3.0).flatten().tolist() == [-1.0, 3.0]  # the smallest grid allowed
     with pytest.raises(ValueError, match="^a grid needs n >= 2 points, got 1$"):  # negative control: one point
         metrics.grid(1)
+
+
+def test_a_rate_interval_contains_its_ends():
+    """[lo, hi] is a closed interval: a value equal to either end is inside, one just past is not."""
+    rate = metrics.Rate(slope=-1.0, lo=-1.5, hi=-0.5, intercept=0.0, n_points=5, level=0.95)
+    assert rate.contains(-1.5) and rate.contains(-0.5) and rate.contains(-1.0)
+    assert not rate.contains(np.nextafter(-1.5, -2.0)) and not rate.contains(np.nextafter(-0.5, 0.0))

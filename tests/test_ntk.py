@@ -180,3 +180,32 @@ def test_two_layer_relu_seeds_sizes_and_errors():
         with pytest.raises(ValueError) as err:
             ntk.two_layer_relu(m, d)
         assert str(err.value) == f"need width m >= 1 and input dimension d >= 1; got m={m}, d={d}"
+
+
+def test_h_infinity_of_antipodal_points_is_finite():
+    """<x, -x> = -1 may round below -1; the kernel clamps it, so arccos stays real: H(x, -x) = 0."""
+    x = ntk.unit_sphere(20, 3, seed=4)
+    h = ntk.h_infinity(torch.cat([x, -x]))
+    assert bool(torch.isfinite(h).all())
+    assert torch.allclose(torch.diagonal(h, 20), torch.zeros(20, dtype=torch.float64), atol=1e-7)
+
+
+def test_du_model_output_weights_are_both_signs():
+    """a_r is uniform on {-1, +1}: with m = 200 both signs occur, and nothing else; w_r ~ N(0, I)
+    is drawn in float64 (its entries are not float32 numbers)."""
+    net = ntk.two_layer_relu(200, 3, seed=0)
+    assert set(net.layers[1].weight.unique().tolist()) == {-1.0, 1.0}
+    w = net.layers[0].weight
+    assert bool((w.float().double() != w).any())
+
+
+def test_ntk_errors_name_the_bad_input():
+    net = Network.random([2, 3, 1], "relu")
+    with pytest.raises(ValueError, match=r"x must be \(n, 2\), shared by all members; got list"):
+        ntk.empirical_ntk(net, [[0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"x must be \(n, 2\), shared by all members; got \(2, 4, 2\)"):
+        ntk.empirical_ntk(net, torch.zeros(2, 4, 2, dtype=torch.float64))  # one data set per member: no
+    with pytest.raises(ValueError, match=r"x must be a float tensor of shape \(n, d\); got list"):
+        ntk.h_infinity([[1.0, 0.0]])
+    with pytest.raises(ValueError, match=r"got \(3,\)"):
+        ntk.h_infinity(torch.ones(3, dtype=torch.float64))

@@ -314,3 +314,11 @@ def test_activation_count_and_init_errors_name_what_is_allowed():
     assert str(err.value) == "need one activation per layer (3) or per hidden layer (2); got 1"
     with pytest.raises(ValueError, match=f"unknown init 'xavier'; allowed: {', '.join(INITS)}"):
         Network.random([1, 1], init="xavier")
+
+
+def test_to_with_only_a_dtype_keeps_the_device():
+    """net.to(dtype=...) casts every parameter and leaves the network where it is."""
+    net = Network.random([2, 3, 1], seed=0)
+    single = net.to(dtype=torch.float32)
+    assert single.dtype == torch.float32 and single.device == net.device
+    assert all(torch.equal(p, q.float()) for p, q in zip(single.parameters(), net.parameters()))

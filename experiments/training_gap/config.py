@@ -103,7 +103,7 @@ class Config:
     # the LM runs at n = 128 and 256 that do not fit the default's time (solve_cost.py has their cost)
     targets: tuple[str, ...] = ("sin1", "sin3", "square", "abs", "triangle")  # 1-D, from approx.targets
     activations: tuple[str, ...] = ("tanh", "relu")  # of the one hidden layer
-    widths: tuple[int, ...] = (4, 8, 16, 32, 64)  # hidden units n
+    widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64)  # hidden units n (128, 256: --preset wide)
     n_seeds: int = 5  # networks per (target, activation, width, setting): seeds seed .. seed+n-1
     optimizers: tuple[str, ...] = SETTINGS  # which settings below run
     adam: AdamRun = AdamRun()  # universal's Adam: mini-batches of 32, float32

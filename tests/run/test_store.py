@@ -117,3 +117,18 @@ def test_nullable_columns_round_trip_through_json():
     other = frame.assign(n=pd.array([None, 1], dtype="Int64"))
     with pytest.raises(AssertionError):
         pd.testing.assert_frame_equal(back, other)
+
+
+@pytest.mark.parametrize("record", [
+    {"columns": ["a", "b"], "dtypes": ["int64"], "values": [[1], [2]]},           # a dtype missing
+    {"columns": ["a", "b"], "dtypes": ["int64", "int64"], "values": [[1], [2, 3]]},  # ragged values
+])
+def test_a_record_whose_parts_disagree_is_rejected(record):
+    """A stored record with a column short of a dtype or of values is refused, not padded with
+    NaN or cut silently."""
+    with pytest.raises(ValueError) as err:
+        frame_from_record(record)
+    assert str(err.value) == "columns, dtypes and values disagree in length"
+    # negative control: the same record made consistent reads back
+    fixed = {"columns": ["a", "b"], "dtypes": ["int64", "int64"], "values": [[1], [2]]}
+    assert frame_from_record(fixed).to_dict("list") == {"a": [1], "b": [2]}

@@ -339,3 +339,163 @@ def test_constructions_on_device_and_in_float32(device):
 def test_bad_input_raises_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------------- bounds, defaults and arguments (mutation tests)
+def _lipschitz(L=1.0):
+    """A target known only through its modulus omega(u) = L u (no values needed for the bounds)."""
+    return type("Lipschitz", (), {"omega": staticmethod(lambda u: L * np.asarray(u, dtype=float))})()
+
+
+def test_staircase_error_bound_is_its_formula_on_any_interval():
+    """staircase_error_bound = omega(h/2) + max_{0<=u<=h/2} sigma(-s u) omega(u) + omega(h) sum_{j=1..2n-2}
+    sigma(-s j h/2), evaluated here independently (the max on a dense grid, from below) for omega(u) = u,
+    on [1, 2] (h = 0.5) and [-1, 3] (h = 2), with s h of order 1, where every term matters. The docstring's
+    grid bound of the max may exceed the max by its grid ratio (1e12)^(1/4000) - 1 < 0.7%."""
+    for n, s, lo, hi in [(2, 1.0, 1.0, 2.0), (3, 2.0, -1.0, 3.0), (5, 20.0, 1.0, 2.0)]:
+        h = (hi - lo) / n
+        u = np.linspace(0, h / 2, 200_001)
+        near = np.max(expit(-s * u) * u)
+        tail = h * sum(expit(-s * j * h / 2) for j in range(1, 2 * n - 1))
+        formula = h / 2 + near + tail
+        bound = staircase_error_bound(_lipschitz(), n, s, lo, hi)
+        assert formula <= bound <= formula + 0.007 * near, (n, s, lo, hi)
+        # negative control: the window is narrower than the smallest tail term, so a term too many
+        # or too few (or a tail at the wrong spacing) falls outside it
+        assert 0.007 * near < h * expit(-s * (2 * n - 2) * h / 2) or n == 5
+
+
+def test_staircase_error_bound_covers_tiny_distances_for_a_rough_modulus():
+    """The near term bounds sigma(-s u) omega(u) for every u in [0, h/2], including u below the
+    grid's first point h 1e-12, which matters for a Hoelder modulus u^0.01 and a very steep s = 1e15
+    (sigma(-s u) is ~1/2 only for u < 1e-15, where omega is still ~0.7)."""
+    holder = type("Holder", (), {"omega": staticmethod(lambda u: np.asarray(u, dtype=float) ** 0.01)})()
+    n, s = 4, 1e15
+    h = 1 / n
+    u = np.geomspace(1e-30, h / 2, 20_001)
+    worst = np.max(expit(-s * u) * holder.omega(u))
+    bound = staircase_error_bound(holder, n, s)
+    assert bound >= holder.omega(h / 2) + worst
+    # negative control: the worst point lies below h 1e-12; from there up the product is negligible
+    above = u >= h * 1e-12
+    assert np.max(expit(-s * u[above]) * holder.omega(u[above])) < 1e-100 < worst
+
+
+def test_ramp_staircase_error_bound_is_omega_of_one_plus_theta_h_over_2_with_its_defaults():
+    """omega((1 + width_fraction) h / 2) with h = (hi - lo) / n; the defaults are [0, 1] and 1/2."""
+    t = targets.get("abs")  # omega(u) = u
+    assert ramp_staircase_error_bound(t, 4) == pytest.approx(1.5 * 0.25 / 2, rel=1e-15)
+    assert ramp_staircase_error_bound(t, 4, lo=1.0, hi=3.0, width_fraction=0.2) == pytest.approx(1.2 * 0.5 / 2, rel=1e-15)
+    assert ramp_staircase_error_bound(t, 4, 0.0, 1.0, width_fraction=0.5) == ramp_staircase_error_bound(t, 4)
+
+
+def test_ramp_staircase_kinks_sit_at_the_ramp_ends_on_any_interval():
+    """Ramp i spans [t_i - w/2, t_i + w/2], t_i = x_i - h/2, w = width_fraction h: 2n kinks, here on
+    [-1, 3] with n = 4 (h = 1); with width_fraction = 1 the ends are the knots themselves, bit for bit."""
+    t = targets.get("sin1")
+    net = ramp_staircase(t, 4, lo=-1.0, hi=3.0, width_fraction=0.5)
+    mids = np.array([-0.5, 0.5, 1.5, 2.5])
+    expected = np.sort(np.concatenate([mids - 0.25, mids + 0.25]))
+    np.testing.assert_allclose(np.sort(-net.layers[0].bias.numpy()), expected, rtol=0, atol=1e-15)
+    for lo, hi, n in [(0.0, 1.0, 10), (-0.3, 0.7, 7)]:
+        knots = np.linspace(lo, hi, n + 1)
+        ends = -ramp_staircase(t, n, lo=lo, hi=hi, width_fraction=1.0).layers[0].bias.numpy()  # (2n,)
+        assert np.array_equal(ends[0::2], knots[:-1]) and np.array_equal(ends[1::2], knots[1:])
+    # negative control: the midpoints -+ h/2 are not all the knots bit for bit
+    knots = np.linspace(0.0, 1.0, 11)
+    assert not np.array_equal((knots[:-1] + knots[1:]) / 2 - 0.05, knots[:-1])
+
+
+def test_constructions_read_values_and_points_of_any_shape():
+    """f may return a column (m, 1); knots, center and width may come as rows or columns: each is
+    flattened, so the network is the same as from flat input."""
+    t = targets.get("sin3")
+    flat = sigmoid_staircase(t, 6, 50.0)
+    column = sigmoid_staircase(lambda x: t(x)[:, None], 6, 50.0)
+    assert all(torch.equal(a, b) for a, b in zip(flat.parameters(), column.parameters()))
+    knots = np.linspace(0, 1, 7)
+    flat = relu_interpolant(t, knots)
+    for shaped in (knots[None, :], knots[:, None]):
+        assert all(torch.equal(a, b) for a, b in zip(flat.parameters(), relu_interpolant(t, shaped).parameters()))
+        assert interpolant_error_bound(t, shaped) == interpolant_error_bound(t, knots)
+    flat = relu_bump_nd([0.4, 0.6], [0.2, 0.3], 0.05)
+    row = relu_bump_nd(np.array([[0.4, 0.6]]), np.array([[0.2, 0.3]]), 0.05)
+    assert all(torch.equal(a, b) for a, b in zip(flat.parameters(), row.parameters()))
+
+
+def test_values_of_f_are_read_in_float64():
+    """f may return float32: its values are cast to float64 before the differences are taken, so the
+    interpolant of 1e-8 and 1 (a difference float32 would round to 1) still ends at 1 + 1e-8."""
+    f = lambda x: torch.where(x < 0.5, 1e-8, 1 + 1e-8).to(torch.float32)  # float32: 1e-8 and 1.0
+    y = f(torch.tensor([0.0, 1.0], dtype=torch.float64)).double()
+    net = relu_interpolant(f, [0.0, 1.0])
+    assert _eval(net, torch.tensor([[0.0], [1.0]], dtype=torch.float64)).tolist() == pytest.approx(y.tolist(), abs=1e-15)
+
+
+def test_per_coordinate_widths_and_the_default_margin():
+    """width may be one number per coordinate; the margin defaults to a quarter of the smallest width."""
+    center, width = [0.4, 0.6], [0.2, 0.4]
+    default = relu_bump_nd(center, width)
+    assert all(torch.equal(a, b) for a, b in zip(default.parameters(), relu_bump_nd(center, width, 0.05).parameters()))
+    probe = torch.tensor([[0.4 + 0.09, 0.6 + 0.19],     # inside the inner box (half-widths 0.1, 0.2)
+                          [0.4 + 0.16, 0.6],            # beyond 0.1 + margin 0.05 in the first coordinate
+                          [0.4, 0.6 + 0.26]], dtype=torch.float64)  # beyond 0.2 + 0.05 in the second
+    np.testing.assert_allclose(_eval(default, probe), [1.0, 0.0, 0.0], atol=ROUND)
+    # negative control: a margin of 0.1 reaches the second probe
+    assert _eval(relu_bump_nd(center, width, 0.1), probe)[1] > 0.3
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_piece_is_built_in_the_requested_dtype(dtype):
+    for net in (relu_ramp(0.2, 0.7, dtype=dtype), relu_hat(0.2, 0.4, 0.7, dtype=dtype),
+                relu_trapezoid(0.1, 0.3, 0.5, 0.9, dtype=dtype), sigmoid_bump(0.3, 0.6, 40.0, dtype=dtype)):
+        assert all(p.dtype == dtype for p in net.parameters())
+
+
+def test_a_target_without_omega_or_max_f2_attributes_is_refused_by_the_bounds():
+    """A plain function (no attributes at all) gets the same ValueError as a target whose attribute is None."""
+    with pytest.raises(ValueError, match="needs a modulus of continuity"):
+        staircase_error_bound(torch.sin, 4, 10.0)
+    with pytest.raises(ValueError, match="needs a modulus of continuity"):
+        ramp_staircase_error_bound(torch.sin, 4)
+    with pytest.raises(ValueError, match=r"needs a C\^2 target with max_f2"):
+        interpolant_error_bound(torch.sin, [0.0, 1.0])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: staircase_error_bound(targets.get("abs"), 0, 10.0), r"^n must be an integer >= 1, got 0$"),
+    (lambda: staircase_error_bound(targets.get("abs"), 4, 0.0), r"^steepness must be a finite number > 0, got 0.0$"),
+    (lambda: staircase_error_bound(targets.get("abs"), 4, -1.0), r"^steepness must be a finite number > 0, got -1.0$"),
+    (lambda: staircase_error_bound(targets.get("abs"), 4, 10.0, 0.5, 0.5), r"^need finite lo < hi, got lo=0.5, hi=0.5$"),
+    (lambda: sigmoid_staircase(torch.sin, 4, 10.0, lo=0.5, hi=0.5), r"^need finite lo < hi, got lo=0.5, hi=0.5$"),
+    (lambda: ramp_staircase(torch.sin, 0), r"^n must be an integer >= 1, got 0$"),
+    (lambda: ramp_staircase(torch.sin, 4, width_fraction=0.0), r"^width_fraction must be a finite number > 0, got 0.0$"),
+    (lambda: ramp_staircase(torch.sin, 4, width_fraction=-0.5), r"^width_fraction must be a finite number > 0, got -0.5$"),
+    (lambda: ramp_staircase_error_bound(targets.get("abs"), 0), r"^n must be an integer >= 1, got 0$"),
+    (lambda: ramp_staircase_error_bound(targets.get("abs"), 4, width_fraction=0.0),
+     r"^width_fraction must be a finite number > 0, got 0.0$"),
+    (lambda: ramp_staircase_error_bound(targets.get("abs"), 4, width_fraction=-0.5),
+     r"^width_fraction must be a finite number > 0, got -0.5$"),
+    (lambda: sigmoid_bump(0.3, 0.6, 0.0), r"^steepness must be a finite number > 0, got 0.0$"),
+    (lambda: sigmoid_bump(0.3, 0.6, -2.0), r"^steepness must be a finite number > 0, got -2.0$"),
+    (lambda: relu_bump_nd([0.5, 0.5], 0.3, 0.0), r"^margin must be a finite number > 0, got 0.0$"),
+    (lambda: relu_bump_nd([0.5, 0.5], 0.3, -0.1), r"^margin must be a finite number > 0, got -0.1$"),
+    (lambda: relu_bump_nd([0.5, 0.5], [0.3, 0.0]), r"^width must be > 0, one number or one per coordinate \(2\)"),
+    (lambda: relu_ramp(0.5, 0.2), r"^need finite a < b in strictly increasing order, got \(0.5, 0.2\)$"),
+    (lambda: relu_hat(0.1, 0.8, 0.5), r"^need finite a < b < c in strictly increasing order, got \(0.1, 0.8, 0.5\)$"),
+    (lambda: relu_trapezoid(0.3, 0.2, 0.5, 0.9), r"^need finite a < b in strictly increasing order, got \(0.3, 0.2\)$"),
+    (lambda: relu_trapezoid(0.1, 0.2, 0.5, 0.4), r"^need finite c < d in strictly increasing order, got \(0.5, 0.4\)$"),
+    (lambda: sigmoid_bump(0.6, 0.3, 10.0), r"^need finite a < b in strictly increasing order, got \(0.6, 0.3\)$"),
+    (lambda: relu_interpolant(torch.sin, [0.0, 1.0, 0.5]), r"^need finite knots in strictly increasing order"),
+    (lambda: interpolant_error_bound(targets.get("square"), [0.0, 1.0, 0.5]),
+     r"^need finite knots in strictly increasing order"),
+])
+def test_bad_input_names_the_argument_the_value_and_what_is_allowed(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_the_least_positive_steepness_is_accepted():
+    """steepness is any s > 0: a gentle s = 0.5 is a valid (if loose) bump and staircase bound."""
+    assert sigmoid_bump(0.3, 0.6, 0.5).sizes == [1, 2, 1]
+    assert np.isfinite(staircase_error_bound(targets.get("abs"), 4, 0.5))

@@ -138,3 +138,60 @@ def test_names_lists_every_optimizer_that_make_accepts():
     assert optim.names() == ["gd", "sgd", "adam"]
     for name in optim.names():
         assert type(optim.make(name)) is optim.OPTIMIZERS[name]
+
+
+def test_adam_corrections_are_one_minus_the_beta_powers():
+    """Kingma & Ba (2015), Algorithm 1: step t divides m by 1 - b1^t and v by 1 - b2^t, so the
+    corrections are (1 - b1^t, sqrt(1 - b2^t)); approx.compiled_step relies on this pair."""
+    adam = optim.make("adam", betas=(0.8, 0.99))
+    for t in (1, 2, 7, 100):
+        assert adam.corrections(t) == (1.0 - 0.8**t, math.sqrt(1.0 - 0.99**t))
+    # negative control: the corrections of another step, or of swapped betas, differ
+    assert adam.corrections(2) != adam.corrections(3)
+    assert optim.make("adam", betas=(0.99, 0.8)).corrections(2) != adam.corrections(2)
+
+
+@pytest.mark.parametrize("options", [{}, {"betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.1}])
+def test_adam_corrected_step_with_the_corrections_of_t_is_step_t(options):
+    """``corrected_step(..., *corrections(t))`` is step t exactly (the same operations, so bit-equal);
+    with the corrections as 0-d tensors and one rate per member (how approx.compiled_step calls it)
+    equal to rounding."""
+    shapes = [(2, 4, 3), (2, 4)]  # an ensemble of 2: (E, out, in), (E, out)
+    params = _gradient_sequence(shapes, 1, seed=5)[0]
+    grads_seq = _gradient_sequence(shapes, 6, seed=6)
+    adam = optim.make("adam", **options)
+    by_step, by_hand, by_tensor = (list(params) for _ in range(3))
+    s_step, s_hand, s_tensor = (adam.init(params) for _ in range(3))
+    for t, grads in enumerate(grads_seq, start=1):
+        by_step = adam.step(by_step, grads, 0.05, s_step)
+        by_hand = adam.corrected_step(by_hand, grads, 0.05, s_hand, *adam.corrections(t))
+        c1, c2 = (torch.tensor(c, dtype=torch.float64) for c in adam.corrections(t))
+        by_tensor = adam.corrected_step(by_tensor, grads, optim.member_rates([0.05, 0.05], 2), s_tensor, c1, c2)
+        assert all(torch.equal(a, b) for a, b in zip(by_step, by_hand))
+        assert _max_rel(by_tensor, by_step) < RTOL
+    assert s_step["t"] == len(grads_seq)
+    assert all(torch.equal(a, b) for a, b in zip(s_step["m"] + s_step["v"], s_hand["m"] + s_hand["v"]))
+    # negative control: the corrections of the next step give another update
+    state = adam.init(params)
+    ahead = adam.corrected_step(params, grads_seq[0], 0.05, state, *adam.corrections(2))
+    first = adam.step(params, grads_seq[0], 0.05, adam.init(params))
+    assert _max_rel(ahead, first) > 1e-3
+
+
+def test_member_rates_errors_say_how_many_rates_are_allowed():
+    """A wrong number of rates is refused with the counts allowed: one, or one per member."""
+    with pytest.raises(ValueError, match=r"lr must be one number; got 2 values"):
+        optim.member_rates([0.1, 0.2], None)
+    with pytest.raises(ValueError, match=r"lr must be one number or 3 \(one per member\); got 2 values"):
+        optim.member_rates([0.1, 0.2], 3)
+    with pytest.raises(ValueError, match=r"every lr must be a finite number > 0, got \[0.1, 0.0\]"):
+        optim.member_rates([0.1, 0.0], 2)  # a zero rate would freeze that member
+    # negative control: positive rates, one per member, pass
+    assert optim.member_rates([0.1, 1e-300], 2).tolist() == [0.1, 1e-300]
+
+
+def test_member_rates_come_in_the_networks_dtype():
+    """Per-member rates are cast to the parameters' dtype (a float32 ensemble gets float32 rates)."""
+    rates = optim.member_rates([0.1, 0.2], 2, dtype=torch.float32)
+    assert rates.dtype == torch.float32
+    assert optim.member_rates([0.1, 0.2], 2).dtype == torch.float64  # negative control: the default

@@ -57,3 +57,24 @@ def test_bad_inputs_are_refused_with_their_full_message(build):
             build(*args)
         assert str(err.value) == message
     build(net, x, y)  # negative control: the right shapes are accepted
+
+
+def test_graphs_apply_every_layer_scale_and_default_to_mse():
+    """h = phi(s x W^T + b) for any fixed scale s, 2.0 included (the NTK scale 1/sqrt(fan_in) is
+    not the only one a user sets), and the loss is "mse" unless named, as in every engine."""
+    base = Network.random([2, 3, 1], "tanh", seed=1)
+    net = Network.from_parameters(base.parameters(), base.activations, scales=[2.0, 0.5])
+    gen = torch.Generator().manual_seed(2)
+    x, y = (torch.randn(4, d, generator=gen, dtype=torch.float64) for d in (2, 1))
+    ref_value, ref = autograd.loss_and_grad(net, x, y, "mse")
+    scalar, params = graphs.scalar_loss(net, x, y)
+    scalar.backward()
+    tensor, nodes = graphs.tensor_loss(net, x, y)
+    tensor.backward()
+    assert scalar.value == pytest.approx(ref_value, rel=1e-12)
+    assert tensor.value.item() == pytest.approx(ref_value, rel=1e-12)
+    for grads in (graphs.to_tensors(params, net.parameters()), [n.grad for n in nodes]):
+        assert all(torch.allclose(g, r, rtol=1e-10, atol=1e-14) for g, r in zip(grads, ref))
+    # negative control: the same weights with scale 1 give another loss
+    unscaled = Network.from_parameters(base.parameters(), base.activations)
+    assert autograd.loss_and_grad(unscaled, x, y, "mse")[0] != pytest.approx(ref_value, rel=1e-6)

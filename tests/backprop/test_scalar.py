@@ -98,3 +98,23 @@ def test_python_floats_alone_would_raise_where_the_helpers_do_not():
     # ordinary values take the plain float path, bit for bit
     assert scalar.divide(1.0, 3.0) == 1.0 / 3.0 and scalar.power(1.1, 2.5) == 1.1 ** 2.5
     assert scalar.exp(0.3) == math.exp(0.3) and scalar.log(0.3) == math.log(0.3)
+
+
+def test_the_ieee_fallback_keeps_float64_operands():
+    """Where Python raises, divide and power give torch's float64 result for the very operands given:
+    values that float32 would round (to 0, or below the overflow threshold) keep their meaning."""
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    # a tiny numerator is not zero: 1e-50 / 0 = inf (float32 would make it 0 / 0 = nan)
+    assert scalar.divide(1e-50, 0.0) == INF and scalar.divide(-1e-50, 0.0) == -INF
+    # a tiny negative exponent of 0 is not -0: 0^(-1e-50) = inf (0^(-0) would be 1)
+    assert scalar.power(0.0, -1e-50) == INF
+    # just above the overflow threshold: Python raises, and float64 says inf (the float32 base,
+    # rounded down, would give a finite 1.79e308)
+    base = math.exp(math.log(torch.finfo(torch.float64).max) / 1000.0)
+    with pytest.raises(OverflowError):
+        math.pow(base, 1000.0)
+    assert scalar.power(base, 1000.0) == torch.pow(t(base), t(1000.0)).item() == INF
+    # negative control: the float32 operands give other results
+    assert torch.pow(torch.tensor(base), t(1000.0)).item() < INF
+    assert math.isnan(torch.div(torch.tensor(1e-50), t(0.0)).item())
+    assert torch.pow(t(0.0), torch.tensor(-1e-50)).item() == 1.0

@@ -204,3 +204,37 @@ def test_no_torch_autodiff_inside_the_engine():
         assert not forbidden.search(text), f"{path.name} uses torch autodiff"
     # negative control: the pattern does catch what it is meant to catch
     assert forbidden.search("g = torch.autograd.grad(l, p)") and forbidden.search("x.requires_grad_()")
+
+
+def test_exponents_bases_and_matmul_operands_are_checked_with_their_type():
+    """A bool is no number here (True ** x is a typo more often than 1 ** x), a string is refused
+    with its type named, @ takes a plain tensor on either side and refuses a float on either side,
+    and every base > 0 works, 1 included (1^x = 1, whose derivative is log(1) = 0)."""
+    x = Node(2.0)
+    for bad, kind in [(True, "bool"), ("2", "str")]:
+        with pytest.raises(ValueError, match=f"exponent must be a number or a Node, got {kind}$"):
+            x ** bad
+    with pytest.raises(ValueError, match=r"base \*\* Node needs a number base > 0, got True"):
+        True ** x
+    one = 1 ** Node(3.0)
+    one.backward()
+    assert one.value == 1.0 and one.children[0].grad == 0.0
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    v = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    assert torch.equal((Node(a) @ v).value, a @ v) and torch.equal((a @ Node(v)).value, a @ v)
+    for left, right in [(Node(a), Node(2.0)), (Node(2.0), Node(v))]:
+        with pytest.raises(ValueError, match="^@ needs tensor values on both sides; use \\* for floats$"):
+            left @ right
+    # negative control: numbers and Nodes as exponents, and a positive base, are accepted
+    assert (x ** 3).value == 8.0 and (x ** Node(0.5)).value == 2.0 ** 0.5 and (0.5 ** x).value == 0.25
+
+
+def test_a_wrong_seed_is_refused_naming_both_kinds():
+    """backward's seed must be like the value: the error names what the value is and what came."""
+    with pytest.raises(ValueError, match=r"^seed must be like the node's value \(float\); got str$"):
+        Node(1.0).exp().backward("1")
+    with pytest.raises(ValueError, match=r"value \(tensor of shape \(3,\)\); got tensor of shape \(2,\)$"):
+        Node(torch.ones(3)).exp().backward(torch.ones(2))
+    y = Node(1.0).exp()
+    y.backward(2)  # negative control: a number seeds a float node
+    assert y.children[0].grad == pytest.approx(2 * math.e)

@@ -302,3 +302,70 @@ def test_the_resume_key_hashes_every_config_field(tmp_path):
         cfg, key = plan_and_key(f"{name}={text}")
         assert getattr(cfg, name) != getattr(base_cfg, name), name  # the one field changed
         assert key != base_key, f"the resume key ignores the Config field {name}"
+
+
+def test_plan_takes_device_seed_and_executor_from_the_flags(tmp_path):
+    """--device and --seed set the Config's fields (so they enter the resume key), a device the
+    machine cannot give is refused at planning time, with or without a device field in the
+    Config, and --executor is parsed into the plan."""
+    plan = plan_run(_request(tmp_path, device="auto", seed=5, executor="processes:2"))
+    assert (plan.cfg.device, plan.cfg.seed) == ("auto", 5)
+    assert (plan.executor.kind, plan.executor.n_workers) == ("processes", 2)
+    base = plan_run(_request(tmp_path))
+    assert base.cfg.device == "cpu" and base.executor.kind == "inprocess"  # negative control: the defaults
+    assert plan.units[0][0] != base.units[0][0]
+    for request in (_request(tmp_path, device="tpu"), _request(tmp_path, assignments=("device=tpu",)),
+                    Request("single", "smoke", out=tmp_path, quiet=True, device="tpu")):
+        with pytest.raises(UsageError, match="tpu"):
+            plan_run(request)
+
+
+def test_plan_finds_the_experiment_in_the_package_asked_for(tmp_path, monkeypatch):
+    """Request.package names the experiments package, over APPROX_EXPERIMENTS and the default."""
+    monkeypatch.delenv("APPROX_EXPERIMENTS")
+    plan = plan_run(_request(tmp_path, package="fixture_experiments"))
+    assert plan.module.__name__ == "fixture_experiments.counting"
+    with pytest.raises(UsageError, match="unknown experiment 'counting'"):  # negative control
+        plan_run(_request(tmp_path))
+
+
+def test_plan_names_the_experiment_in_config_errors(tmp_path):
+    """A --set key the Config lacks is refused naming the experiment and the key."""
+    with pytest.raises(UsageError, match="counting") as err:
+        plan_run(_request(tmp_path, assignments=("no_such_field=1",)))
+    assert "no_such_field" in str(err.value)
+
+
+@pytest.mark.parametrize("name", [".hidden", "sub/dir", ""])
+def test_an_output_name_that_is_no_plain_file_name_is_refused(tmp_path, monkeypatch, name):
+    """An experiment's output_name must be a plain file name: no folder, not hidden, not empty."""
+    import fixture_experiments.single as single
+
+    plan_run(Request("single", "smoke", out=tmp_path, quiet=True))  # negative control: "single-a"
+    monkeypatch.setattr(single, "output_name", lambda cfg: name)
+    with pytest.raises(UsageError, match=f"^output name {name!r} of single is not a plain file name$"):
+        plan_run(Request("single", "smoke", out=tmp_path, quiet=True))
+
+
+def test_a_plot_only_plan_carries_the_command_and_no_work(tmp_path):
+    """--plot-only plans no point and resumes none, with the config, output name and executor of
+    the command, and the stored CSV's frame."""
+    execute(plan_run(_request(tmp_path)))
+    plan = plan_run(_request(tmp_path, plot_only=True))
+    full = plan_run(_request(tmp_path))  # negative control: without --plot-only there is work
+    assert plan.cfg == full.cfg and plan.output == full.output == "counting" and plan.executor == full.executor
+    assert plan.units == [] and plan.stored == {} and len(full.units) == 3
+    pd.testing.assert_frame_equal(plan.frame, pd.read_csv(tmp_path / "counting.csv"), check_dtype=False)
+
+
+def test_the_resume_key_names_the_experiment(tmp_path):
+    """A point's key covers the experiment's name with its Config and point (approx.run.store.point_key):
+    two experiments with equal Configs never share stored points."""
+    import dataclasses
+
+    from approx.run.store import point_key
+
+    plan = plan_run(_request(tmp_path))
+    config = dataclasses.asdict(plan.cfg)
+    assert [key for key, _ in plan.units] == [point_key("counting", config, p) for _, p in plan.units]
+    assert point_key("other", config, plan.units[0][1]) != plan.units[0][0]  # negative control

@@ -195,3 +195,12 @@ def test_member_rates_come_in_the_networks_dtype():
     rates = optim.member_rates([0.1, 0.2], 2, dtype=torch.float32)
     assert rates.dtype == torch.float32
     assert optim.member_rates([0.1, 0.2], 2).dtype == torch.float64  # negative control: the default
+
+
+def test_member_rates_live_on_the_networks_device(device):
+    """Per-member rates are moved to the parameters' device, where the update broadcasts them."""
+    rates = optim.member_rates([0.1, 0.2], 2, device=device)
+    assert rates.device.type == torch.device(device).type
+    p = [torch.zeros(2, 3, dtype=torch.float64, device=device)]
+    new = optim.make("gd").step(p, [torch.ones_like(p[0])], rates, {})
+    assert new[0][:, 0].tolist() == [-0.1, -0.2]  # each member moves by its own rate

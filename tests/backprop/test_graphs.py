@@ -78,3 +78,16 @@ def test_graphs_apply_every_layer_scale_and_default_to_mse():
     # negative control: the same weights with scale 1 give another loss
     unscaled = Network.from_parameters(base.parameters(), base.activations)
     assert autograd.loss_and_grad(unscaled, x, y, "mse")[0] != pytest.approx(ref_value, rel=1e-6)
+
+
+def test_scalar_graph_gradients_land_on_the_parameters_device(device):
+    """to_tensors puts each gradient on its parameter's device and in its dtype, as fused does."""
+    net = Network.random([2, 3, 1], "tanh", seed=0, device=device)
+    x = torch.randn(4, 2, dtype=torch.float64, device=device)
+    y = torch.randn(4, 1, dtype=torch.float64, device=device)
+    scalar, params = graphs.scalar_loss(net, x, y)
+    scalar.backward()
+    grads = graphs.to_tensors(params, net.parameters())
+    _, ref = autograd.loss_and_grad(net, x, y)
+    for g, r in zip(grads, ref):
+        assert g.device == r.device and g.dtype == r.dtype and torch.allclose(g, r, rtol=1e-10, atol=1e-14)

@@ -156,3 +156,136 @@ def test_refusals():
         with pytest.raises(ValueError, match=message):
             call()
     square_blocks((2, 1)), fewest_parameter_bases(1, 2)  # negative control: allowed values pass
+
+
+# ---------------------------------------------------------------------- exact counts, formulas and refusals
+def _fewest_equal_pieces(eps: float) -> int:
+    """The definition: the least n with 1 / (4 n^2) <= eps, by counting up."""
+    n = 1
+    while 1 / (4 * n * n) > eps:
+        n += 1
+    return n
+
+
+def test_interpolant_pieces_is_the_least_n_also_at_rounding_boundaries():
+    """interpolant_pieces(eps) is the least n with 1/(4 n^2) <= eps, also for eps at and next to
+    1/(4 k^2), where sqrt rounds the closed form ceil(1 / (2 sqrt(eps))) one too high or too low
+    (both happen for k < 500: the two correcting loops are needed)."""
+    for k in range(1, 500):
+        for eps in (1 / (4 * k * k), np.nextafter(1 / (4 * k * k), 0), np.nextafter(1 / (4 * k * k), 1)):
+            assert interpolant_pieces(float(eps)) == _fewest_equal_pieces(eps), (k, eps)
+    assert interpolant_pieces(1.0) == 1 and interpolant_pieces(0.25) == 1 and interpolant_pieces(0.2499) == 2
+    # negative control: the closed form alone is off somewhere in this range
+    assert any(max(1, math.ceil(1 / (2 * math.sqrt(e)))) != _fewest_equal_pieces(e)
+               for k in range(1, 500) for e in (1 / (4 * k * k), float(np.nextafter(1 / (4 * k * k), 1))))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_params_lower_bound_is_its_formula(depth):
+    """(L + 1) (N_min^2 / 2^(L-1))^(1/(L+1)), N_min = min_pieces(eps) (module docstring); for L = 1 it is 2 N_min."""
+    for eps in (0.1, 2.0**-10, 1e-6):
+        n = min_pieces(eps)
+        expected = (depth + 1) * (n * n / 2 ** (depth - 1)) ** (1 / (depth + 1))
+        assert params_lower_bound(eps, depth) == pytest.approx(expected, rel=1e-12)
+    assert params_lower_bound(2.0**-10, 1) == pytest.approx(2 * min_pieces(2.0**-10), rel=1e-12)
+
+
+def test_fewest_parameter_bases_with_one_piece_left_over():
+    """N = 1 and N = 2 at depths 2 and 3 leave later layers needing a factor of 1: bases of 1, not an
+    empty answer (checked against square_blocks_params of every choice)."""
+    assert fewest_parameter_bases(1, 2) == (1, 1)
+    assert fewest_parameter_bases(2, 3) == (1, 1, 2)
+    for n, depth in [(1, 3), (2, 2), (3, 3), (4, 3)]:
+        chosen = fewest_parameter_bases(n, depth)
+        best = min(square_blocks_params(b) for b in itertools.product(range(1, n + 1), repeat=depth)
+                   if math.prod(b) >= n)
+        assert len(chosen) == depth and math.prod(chosen) >= n and square_blocks_params(chosen) == best
+
+
+def test_tooth_bases_at_the_smallest_counts():
+    """m = max(1, ceil(log2 N)) bases of 2: one tooth for N = 1 and N = 2, two for N = 3 and 4."""
+    assert [tooth_bases(n) for n in (1, 2, 3, 4, 5)] == [(2,), (2,), (2, 2), (2, 2), (2, 2, 2)]
+    assert tooth_bases(2**20) == (2,) * 20
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: interpolant_pieces(0.0), r"^eps must be a finite number in \(0, 1\], got 0.0$"),
+    (lambda: interpolant_pieces(-0.1), r"^eps must be a finite number in \(0, 1\], got -0.1$"),
+    (lambda: interpolant_pieces(1.5), r"^eps must be a finite number in \(0, 1\], got 1.5$"),
+    (lambda: min_pieces(1.5), r"^eps must be a finite number in \(0, 1\], got 1.5$"),
+    (lambda: params_lower_bound(0.1, 0), r"^depth must be an integer >= 1, got 0$"),
+    (lambda: fewest_parameter_bases(0, 2), r"^n_pieces must be an integer in \[1, 1048576\], got 0$"),
+    (lambda: fewest_parameter_bases(2**20 + 1, 2), r"^n_pieces must be an integer in \[1, 1048576\], got 1048577$"),
+    (lambda: fewest_parameter_bases(4, 0), r"^depth must be an integer in \[1, 64\], got 0$"),
+    (lambda: fewest_parameter_bases(4, 65), r"^depth must be an integer in \[1, 64\], got 65$"),
+    (lambda: tooth_bases(0), r"^n_pieces must be an integer in \[1, 1048576\], got 0$"),
+    (lambda: tooth_bases(2**20 + 1), r"^n_pieces must be an integer in \[1, 1048576\], got 1048577$"),
+    (lambda: product_error_bound(-1e-3), r"^square_error must be a finite number >= 0, got -0.001$"),
+    (lambda: square_blocks((2**11, 2**10)), r"^the pieces b_1 x ... x b_L would be b_1 2048 x b_2 1024 = 2097152"),
+    (lambda: sup_error_to_quadratic(square_blocks((2,)), (1.0, float("nan"), 0.0)),
+     r"^coeffs\[1\] must be a finite number, got nan$"),
+])
+def test_refusals_name_the_argument_the_value_and_what_is_allowed(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_the_extreme_allowed_values_pass():
+    assert interpolant_pieces(1.0) == min_pieces(1.0) == 1 and product_error_bound(0.0) == 0.0
+    assert len(fewest_parameter_bases(4, 64)) == 64 and math.prod(fewest_parameter_bases(2**20, 2)) >= 2**20
+
+
+def test_polarised_product_refusals_name_what_is_wrong():
+    """One input and one output, no ensemble, at least one hidden layer: each refusal says which."""
+    from approx.network import Layer, Network
+    two_out = Network.random([1, 3, 2], "relu", seed=0)
+    with pytest.raises(ValueError, match=r"^polarised_product needs one network R -> R, got sizes \[1, 3, 2\]$"):
+        polarised_product(two_out)
+    ensemble = Network.random([1, 3, 1], "relu", seed=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"got sizes \[1, 3, 1\] and an ensemble of 3$"):
+        polarised_product(ensemble)
+    linear = Network([Layer(torch.ones(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), "identity")])
+    with pytest.raises(ValueError, match=r"^polarised_product needs a network with at least one hidden layer$"):
+        polarised_product(linear)
+
+
+def test_polarised_product_keeps_each_layers_scale():
+    """A square network whose layers have a fixed scale (h = phi(scale x W^T + b), as in the NTK
+    parametrisation) gives 2 s((x + y)/2) - s(x)/2 - s(y)/2 too: every layer keeps its scale."""
+    from approx.network import Layer, Network
+    square = square_blocks((3, 2))
+    scaled = Network([Layer(layer.weight / 2, layer.bias, layer.activation, 2.0) for layer in square.layers])
+    u = torch.linspace(0, 1, 41, dtype=torch.float64)
+    xy = torch.cartesian_prod(u, u)  # (1681, 2)
+    s = lambda t: scaled(t[:, None])[:, 0]  # noqa: E731
+    formula = 2 * s((xy[:, 0] + xy[:, 1]) / 2) - s(xy[:, 0]) / 2 - s(xy[:, 1]) / 2
+    assert (polarised_product(scaled)(xy)[:, 0] - formula).abs().max().item() <= 1e-13
+    assert [layer.scale for layer in polarised_product(scaled).layers] == [2.0] * 3
+
+
+def test_sup_error_to_a_general_quadratic_on_another_interval_is_the_dense_maximum():
+    """For q = 2x^2 - x + 0.3 on [-1, 2] (b != 0, lo != 0, hi != 1) the exact sup equals the maximum
+    over a dense grid to within the grid's reach (spacing 3e-6: a*(3e-6)^2 = 2e-11), and is attained
+    at the point returned; a float32 network is read too. The net is q's interpolant at 13 knots, so
+    the sup a h^2/4 = 1/32 sits inside every piece, where e' = 0, and the pieces reach beyond 1."""
+    from approx.constructions.depth import relu_interpolant_1d
+    a, b, c = 2.0, -1.0, 0.3
+    knots = np.linspace(-1, 2, 13)
+    net = relu_interpolant_1d(knots, (a * knots + b) * knots + c)
+    grid = torch.linspace(-1, 2, 1_000_001, dtype=torch.float64)[:, None]
+    dense = (net(grid)[:, 0] - (a * grid[:, 0] ** 2 + b * grid[:, 0] + c)).abs()
+    err, at = sup_error_to_quadratic(net, (a, b, c), -1.0, 2.0)
+    assert dense.max().item() <= err <= dense.max().item() + 1e-10
+    value = net(torch.tensor([[at]], dtype=torch.float64)).item()
+    assert abs(value - (a * at * at + b * at + c)) == pytest.approx(err, abs=1e-12)
+    err32, _ = sup_error_to_quadratic(net.to(dtype=torch.float32), (a, b, c), -1.0, 2.0)
+    assert err32 == pytest.approx(err, rel=1e-5)
+    # negative control: without the knots in (1, 2) (one chord from 1 to 2) the sup is a h^2/4 = 0.5
+    coarse = np.append(knots[knots <= 1], 2.0)
+    chord = relu_interpolant_1d(coarse, (a * coarse + b) * coarse + c)
+    assert sup_error_to_quadratic(chord, (a, b, c), -1.0, 2.0)[0] == pytest.approx(0.5, rel=1e-9) and 0.5 > 10 * err
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_square_blocks_in_the_requested_dtype(dtype):
+    assert all(p.dtype == dtype for p in square_blocks((3, 2), dtype=dtype).parameters())

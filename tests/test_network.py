@@ -302,8 +302,9 @@ def test_every_init_is_seeded_by_its_own_generator_in_float64(init):
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     default = Network.random([3, 16, 1], init=init)
     assert all(torch.equal(p, q) for p, q in zip(default.parameters(), Network.random([3, 16, 1], init=init, seed=0).parameters()))
-    w = a.layers[0].weight
+    w, b = a.layers[0].weight, a.layers[0].bias
     assert bool((w.float().double() != w).any())  # drawn in float64, not in float32
+    assert init != "standard" or bool((b.float().double() != b).any())  # the only init with random biases
     single = Network.random([3, 16, 1], init=init, seed=5, dtype=torch.float32)
     assert all(torch.equal(p, q.float()) for p, q in zip(single.parameters(), a.parameters()))
 

@@ -154,16 +154,19 @@ def test_fit_one_and_sweep_draw_the_network_the_config_describes():
     data = (x, torch.sin(3 * x))
     config = {"sizes": (1, 5, 1), "activation": "tanh", "init": "he", "init_scale": 2.0, "lr": 0.05}
     options = dict(engine="autograd", optimizer="sgd", batch_size=4, steps=3, log_every=3)  # mini-batches: the seed orders them
-    net = Network.random([1, 5, 1], "tanh", init="he", init_scale=2.0, dtype=torch.float32, seed=0)
-    reference, history = fit(net, data, lr=0.05, **options)
-    trained, mine = fit_one(config, data, dtype=torch.float32, **options)
-    assert trained.dtype == torch.float32 and trained.activations == ["tanh", "identity"]
-    assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), reference.parameters()))
-    swept = sweep([config, dict(config)], data, dtype=torch.float32, **options)
-    assert list(swept.loss) == pytest.approx([history.loss.iloc[-1]] * 2, rel=1e-6)
-    # negative control: seed 1 draws another network
-    other, _ = fit_one({**config, "seed": 1}, data, dtype=torch.float32, **options)
-    assert not torch.equal(other.parameters()[0], reference.parameters()[0])
+    references = {}
+    for seed in (None, 1):  # None: the config has no seed, so seed 0
+        mine = config if seed is None else {**config, "seed": seed}
+        net = Network.random([1, 5, 1], "tanh", init="he", init_scale=2.0, dtype=torch.float32, seed=seed or 0)
+        reference, history = fit(net, data, lr=0.05, seed=seed or 0, **options)
+        trained, _ = fit_one(mine, data, dtype=torch.float32, **options)
+        assert trained.dtype == torch.float32 and trained.activations == ["tanh", "identity"]
+        assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), reference.parameters()))
+        swept = sweep([mine, dict(mine)], data, dtype=torch.float32, **options)
+        assert list(swept.loss) == pytest.approx([history.loss.iloc[-1]] * 2, rel=1e-6)
+        references[seed] = reference
+    # negative control: the two seeds give two networks
+    assert not torch.equal(references[None].parameters()[0], references[1].parameters()[0])
 
 
 def test_a_config_spelling_out_the_defaults_shares_a_group():

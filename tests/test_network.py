@@ -323,3 +323,34 @@ def test_to_with_only_a_dtype_keeps_the_device():
     single = net.to(dtype=torch.float32)
     assert single.dtype == torch.float32 and single.device == net.device
     assert all(torch.equal(p, q.float()) for p, q in zip(single.parameters(), net.parameters()))
+
+
+def test_input_checks_and_construction_errors_in_full():
+    """Each error says what was wrong and what is allowed: an input of the wrong kind or shape (a
+    single network takes (batch, d) only), a parameter list that does not fit the activations, no
+    layers, an ensemble size that is not a positive int."""
+    single = Network.random([2, 3, 1], seed=0)
+    ens = Network.random([2, 3, 1], seed=0, ensemble=3)
+    d = torch.float64
+    for call, message in [
+        (lambda: single([[1.0, 2.0]]), "input must have shape (batch, 2); got list"),
+        (lambda: single(torch.zeros(3, 4, 2, dtype=d)), "input must have shape (batch, 2); got (3, 4, 2)"),
+        (lambda: ens(torch.zeros(4, 3, dtype=d)), "input must have shape (batch, 2) or (3, batch, 2); got (4, 3)"),
+        (lambda: Network([]), "a Network needs at least one layer; got none"),
+        (lambda: Network.from_parameters([torch.zeros(1, 1, dtype=d)] * 4, ["relu"]),
+         "need [W1, b1, ...] for 1 layers, got 4 tensors"),
+        (lambda: Network.from_parameters([torch.zeros(1, 1, dtype=d)] * 3, ["relu"]),
+         "need [W1, b1, ...] for 1 layers, got 3 tensors"),
+        (lambda: member_seeds(0, 2.5), "ensemble must be a positive int or None, got 2.5"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    assert single(torch.zeros(4, 2, dtype=d)).shape == (4, 1)  # negative control: the right shape runs
+
+
+def test_init_scale_multiplies_weights_and_biases():
+    """init_scale c draws the network of scale 1 and multiplies every weight and bias by c."""
+    one = Network.random([2, 5, 1], init="standard", seed=3)
+    two = Network.random([2, 5, 1], init="standard", seed=3, init_scale=2.0)
+    assert all(torch.equal(q, 2.0 * p) for p, q in zip(one.parameters(), two.parameters()))

@@ -289,3 +289,18 @@ def test_sup_error_to_a_general_quadratic_on_another_interval_is_the_dense_maxim
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_square_blocks_in_the_requested_dtype(dtype):
     assert all(p.dtype == dtype for p in square_blocks((3, 2), dtype=dtype).parameters())
+
+
+def test_sup_error_ignores_a_stationary_point_outside_its_piece():
+    """e = q - net on a piece is a quadratic whose stationary point x* may lie outside the piece; it is
+    then no candidate. Here net interpolates x^2 at 0 and 0.9 (sup 0.9^2/4 = 0.2025 at 0.45) and
+    rises with slope 0.2 on [0.9, 1], whose x* = 0.1 lies far left of it, where the line is 0.64
+    below x^2: counting it would report 0.64."""
+    from approx.constructions.depth import relu_interpolant_1d
+    net = relu_interpolant_1d([0.0, 0.9, 1.0], [0.0, 0.81, 0.83])
+    err, at = sup_error_to_quadratic(net)
+    assert err == pytest.approx(0.2025, rel=1e-12) and at == pytest.approx(0.45, rel=1e-12)
+    grid = torch.linspace(0, 1, 100_001, dtype=torch.float64)[:, None]
+    assert (net(grid) - grid.square()).abs().max().item() == pytest.approx(err, rel=1e-9)
+    # negative control: the extended line of the last piece at x* = 0.1 is 0.64 from x^2
+    assert abs(0.81 + 0.2 * (0.1 - 0.9) - 0.1**2) == pytest.approx(0.64, rel=1e-12)

@@ -204,3 +204,18 @@ def test_member_rates_live_on_the_networks_device(device):
     p = [torch.zeros(2, 3, dtype=torch.float64, device=device)]
     new = optim.make("gd").step(p, [torch.ones_like(p[0])], rates, {})
     assert new[0][:, 0].tolist() == [-0.1, -0.2]  # each member moves by its own rate
+
+
+@pytest.mark.parametrize("name", ["gd", "sgd", "adam"])
+def test_weight_decay_is_added_exactly_when_it_is_not_zero(name):
+    """g + wd * theta for every wd > 0, 1.0 included; with wd = 0 the gradient is used as it is,
+    so a parameter that is already inf stays inf (adding 0 * inf would make it nan)."""
+    options = {"momentum": 0.5} if name == "sgd" else {}
+    p = [torch.tensor([1.0, math.inf], dtype=torch.float64)]
+    g = [torch.tensor([0.5, 0.5], dtype=torch.float64)]
+    plain, decayed = optim.make(name, **options), optim.make(name, weight_decay=1.0, **options)
+    new = plain.step(p, g, 0.1, plain.init(p))
+    assert new[0][1].item() == math.inf
+    reference = plain.step(p, [g[0] + 1.0 * p[0]], 0.1, plain.init(p))  # the decay added by hand
+    assert torch.equal(decayed.step(p, g, 0.1, decayed.init(p))[0][:1], reference[0][:1])
+    assert not torch.equal(new[0][:1], reference[0][:1])  # negative control: the decay moves theta

@@ -219,3 +219,16 @@ def test_weight_decay_is_added_exactly_when_it_is_not_zero(name):
     reference = plain.step(p, [g[0] + 1.0 * p[0]], 0.1, plain.init(p))  # the decay added by hand
     assert torch.equal(decayed.step(p, g, 0.1, decayed.init(p))[0][:1], reference[0][:1])
     assert not torch.equal(new[0][:1], reference[0][:1])  # negative control: the decay moves theta
+
+
+def test_adam_betas_may_be_zero_and_must_stay_below_one():
+    """Kingma & Ba (2015) take b1, b2 in [0, 1): 0 is allowed (no averaging: b1 = 0 uses the raw
+    gradient), 1 is not (m or v would never move, and 1 - b^t = 0 divides by zero)."""
+    for betas in [(0.0, 0.999), (0.9, 0.0), (0.0, 0.0)]:
+        adam = optim.make("adam", betas=betas)
+        p = [torch.zeros(2, dtype=torch.float64)]
+        g = [torch.tensor([1.0, -2.0], dtype=torch.float64)]
+        assert torch.isfinite(adam.step(p, g, 0.1, adam.init(p))[0]).all()
+    for betas in [(1.0, 0.999), (1.5, 0.999), (0.9, 1.0), (-0.1, 0.999), (0.9, -0.1)]:
+        with pytest.raises(ValueError, match=r"Adam betas must lie in \[0, 1\), got"):
+            optim.make("adam", betas=betas)

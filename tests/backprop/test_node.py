@@ -238,3 +238,14 @@ def test_a_wrong_seed_is_refused_naming_both_kinds():
     y = Node(1.0).exp()
     y.backward(2)  # negative control: a number seeds a float node
     assert y.children[0].grad == pytest.approx(2 * math.e)
+
+
+def test_a_new_node_is_a_leaf_with_no_gradient_yet():
+    """Before any backward pass a node's .grad is None (not a value that could be taken for one),
+    and a node made by hand is a leaf: op "leaf", no children."""
+    x = Node(2)
+    assert x.grad is None and x.op == "leaf" and x.children == () and x.value == 2.0
+    assert repr(x) == "Node(2.0, op='leaf', grad=None)"
+    y = x * 3.0
+    y.backward()
+    assert x.grad == 3.0 and y.op != "leaf"  # negative control: after backward, a gradient

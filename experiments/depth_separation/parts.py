@@ -54,7 +54,7 @@ from approx.train import fit
 from .config import Config
 from .online import online_adam
 
-__all__ = ["classification", "constructed", "pl_errors", "radial", "radial_variance", "trained_sawtooth"]
+__all__ = ["alternating", "constructed", "pl_errors", "radial", "radial_variance", "trained_sawtooth"]
 
 # ---------------------------------------------------------------------- constructed
 def constructed(cfg: Config) -> pd.DataFrame:

@@ -18,7 +18,6 @@ from approx.compiled_step import COMPILE_CHOICES
 from approx.train import TRAINING_ENGINES
 
 from .._limits import MAX_COUNT, MAX_NUMBERS, MAX_POINTS, MAX_STEPS, MAX_THREADS, MAX_WIDTH
-from .inits import INITS
 
 __all__ = ["Config", "PRESETS", "AdamRun", "AdamFullRun", "LBFGSRun", "LMRun", "SETTINGS", "FIRST_ORDER", "SECOND_ORDER",
            "INTERP", "STAIRCASE", "FIT_MIN_WIDTH", "ACTIVATIONS", "INITS"]
@@ -32,6 +31,8 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu")  # one hidden layer of these (the sup 
 INTERP, STAIRCASE = "relu interpolant", "relu ramp staircase"  # the constructions of equal width
 FIT_MIN_WIDTH = 8  # slopes against the width are fitted on widths >= this (n = 8 .. 64)
 MAX_CURVE_POINTS = 65_536  # points per drawn curve: far more than a figure can show
+# first-layer initialisations, built by inits.py (which documents each, with its source)
+INITS = ("steep", "standard", "he", "uniform_knots", "even_knots")
 TARGETS_ALLOWED = "sin1, sin2, ..., gaussian, square, abs, triangle, weierstrass"
 
 

@@ -37,10 +37,10 @@ import torch
 from approx.network import Layer, Network
 
 from .._shallow import shallow_ensemble
+from .config import INITS
 
 __all__ = ["INITS", "initial_ensemble", "unit_centres"]
 
-INITS = ("steep", "standard", "he", "uniform_knots", "even_knots")
 SIGN_STREAM = 1_000_003  # the data-aware inits' generator: seed + this (not the output layer's stream)
 
 

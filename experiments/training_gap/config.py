@@ -120,6 +120,7 @@ class Config:
     n_eval: int = 16_385  # even grid of the errors (plus breakpoints and kinks for the sup, approx.sup_error)
     budget_widths: tuple[int, ...] = (8, 32)  # widths drawn in the error-against-budget panels
     solve_cost_widths: tuple[int, ...] = (32, 64, 128, 256)  # LM's solve timed in both forms (solve_cost.py)
+    solve_cost_batches: tuple[int, ...] = (64, 1024)  # ... also at these numbers of residuals m (besides n_train)
     curve_target: str = "sin3"  # target drawn with its trained approximants
     curve_widths: tuple[int, ...] = (8, 32)  # the two widths at which approximants are drawn
     n_curve: int = 200  # points per drawn curve
@@ -149,6 +150,7 @@ class Config:
         checks.choice("compile", self.compile, COMPILE_CHOICES)
         checks.integer("n_eval", self.n_eval, low=2, high=MAX_POINTS)
         cost_widths = checks.integers("solve_cost_widths", self.solve_cost_widths, low=1, high=MAX_WIDTH, min_len=0)
+        cost_batches = checks.integers("solve_cost_batches", self.solve_cost_batches, low=1, high=MAX_POINTS, min_len=0)
         for field in ("budget_widths", "curve_widths"):
             chosen = checks.integers(field, getattr(self, field), low=2, high=MAX_WIDTH, min_len=0)
             if not set(chosen) <= set(widths):
@@ -168,7 +170,8 @@ class Config:
             **members, "max(n_train, n_eval)": max(self.n_train, self.n_eval)}, MAX_NUMBERS)
         if cost_widths:  # solve_cost.py's Jacobian: at most 8 members
             checks.product_at_most("the timed Levenberg-Marquardt Jacobian", {
-                "8 members": 8, "n_train": self.n_train, "parameters 3 x max(solve_cost_widths) + 1":
+                "8 members": 8, "max(n_train, solve_cost_batches)": max(self.n_train, *cost_batches),
+                "parameters 3 x max(solve_cost_widths) + 1":
                 3 * max(cost_widths) + 1}, MAX_NUMBERS)
         if "lm" in settings:
             widest = max((w for w in widths if w <= self.lm.max_width), default=0)
@@ -192,7 +195,8 @@ PRESETS = {
     "smoke": {"targets": ("sin1", "abs"), "activations": ("tanh", "relu"), "widths": (4, 8), "n_seeds": 2,
               "adam": AdamRun(budgets=(20, 40)), "adam_full": AdamFullRun(budgets=(20,)),
               "lbfgs": LBFGSRun(budgets=(5, 10)), "lm": LMRun(budgets=(5, 10)),
-              "n_train": 64, "n_eval": 1025, "budget_widths": (8,), "solve_cost_widths": (8, 32), "curve_target": "sin1",
+              "n_train": 64, "n_eval": 1025, "budget_widths": (8,), "solve_cost_widths": (8, 32), "solve_cost_batches": (16,),
+              "curve_target": "sin1",
               "curve_widths": (4, 8), "n_curve": 50},
     "default": {},
     # the complete grid, sized for a GPU: six targets, three activations, every init for every

@@ -186,6 +186,7 @@ def _solve_panel(ax, df: pd.DataFrame) -> None:
     if not len(cost):
         ax.axis("off")
         return
+    cost = cost[cost.n_train == cost.n_train.iloc[0]]  # the study's own m (the other batches: the text)
     for form, part in cost.groupby("form", sort=False):
         part = part.sort_values("width")
         ax.plot(part.width, part.iteration_s, "o", markersize=3, label=f"{form}: iteration", **FORM_STYLES[form])

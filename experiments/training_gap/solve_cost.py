@@ -2,7 +2,8 @@
 the form of the damped solve (approx.levenberg_marquardt): the Jacobian, the QR of [J r] that the
 primal form needs once per Jacobian, and one solve of the damped problem, primal ((2), the
 stacked (m + P) x P problem, ~2 (m + P) P^2 flops) or dual ((3), the (P + m) x m kernel form,
-~2 (P + m) m^2), per width, for networks [1, n, 1] (P = 3n + 1) on the study's m = n_train points.
+~2 (P + m) m^2), per width, for networks [1, n, 1] (P = 3n + 1) on the study's m = n_train points
+and on m = solve_cost_batches points (the cost against the batch).
 
 An accepted iteration costs Jacobian + factor + solve (primal) or Jacobian + solve (dual);
 approx.levenberg_marquardt takes the dual where m < P, the primal otherwise, which the column
@@ -28,25 +29,34 @@ MAX_MEMBERS = 8  # members timed together (the cost is linear in them: batched o
 
 
 def solve_cost(cfg: Config) -> list[dict]:
-    """One row per (width in cfg.solve_cost_widths, form): seconds per member for the Jacobian,
-    the factorisation and one damped solve, and their sum, iteration_s."""
+    """One row per (m, width in cfg.solve_cost_widths, form), m = n_train first, then each of
+    cfg.solve_cost_batches: seconds per member for the Jacobian, the factorisation and one damped
+    solve, and their sum, iteration_s."""
     device = resolve_device(cfg.device)
     members = min(MAX_MEMBERS, len(cfg.targets) * cfg.n_seeds)
-    x = torch.linspace(0, 1, cfg.n_train, dtype=torch.float64, device=device)[:, None]  # (m, 1)
     activation = cfg.activations[0]
+    rows = []
+    for m in dict.fromkeys((cfg.n_train, *cfg.solve_cost_batches)):  # the study's m first
+        rows += _rows_at(cfg, m, members, activation, device)
+    return rows
+
+
+def _rows_at(cfg: Config, n_train: int, members: int, activation: str, device) -> list[dict]:
+    """solve_cost's rows for m = n_train residuals."""
+    x = torch.linspace(0, 1, n_train, dtype=torch.float64, device=device)[:, None]  # (m, 1)
     rows = []
     for width in cfg.solve_cost_widths:
         net = initial_ensemble(cfg.inits[0], width, activation, list(range(cfg.seed, cfg.seed + members)),
                                steepness=cfg.init_steepness, mean_field=cfg.mean_field, device=device)
-        jac_s, jac = _fastest(lambda: jacobian(net, x, engine=cfg.engine).reshape(members, cfg.n_train, -1))
+        jac_s, jac = _fastest(lambda: jacobian(net, x, engine=cfg.engine).reshape(members, n_train, -1))
         r = torch.sin(3 * x[:, 0]).expand(members, -1).contiguous()  # (E, m): any residual costs the same
         scale = jac.norm(dim=1).clamp(min=1.0)  # (E, P): D, as LM's first Jacobian gives it
         lam = torch.full((members,), 1e-3, dtype=jac.dtype, device=device)
         factor_s, (r_factor, qtr) = _fastest(lambda: _factor_primal(jac, r))
         primal_s, _ = _fastest(lambda: solve_damped(r_factor, qtr, scale, lam, form="primal"))
         dual_s, _ = _fastest(lambda: solve_damped(jac, r, scale, lam, form="dual"))
-        chosen = "dual" if cfg.n_train < net.n_params else "primal"
-        common = {"table": "solve_cost", "width": width, "n_params": net.n_params, "n_train": cfg.n_train,
+        chosen = "dual" if n_train < net.n_params else "primal"
+        common = {"table": "solve_cost", "width": width, "n_params": net.n_params, "n_train": n_train,
                   "n_members": members, "activation": activation, "engine": cfg.engine}
         for form, factor, solve in (("primal", factor_s, primal_s), ("dual", 0.0, dual_s)):
             rows.append({**common, "form": form, "chosen": form == chosen, "jacobian_s": jac_s / members,

@@ -85,19 +85,28 @@ def _init_text(df: pd.DataFrame, order: list[str]) -> list[str]:
 
 def _solve_cost_text(df: pd.DataFrame) -> list[str]:
     """LM's iteration per member in the primal and the dual form, per timed width."""
-    cost = df[df.table == "solve_cost"]
-    if not len(cost):
+    every = df[df.table == "solve_cost"]
+    if not len(every):
         return []
-    first = cost.iloc[0]
+    first = every.iloc[0]
+    cost = every[every.n_train == first.n_train]  # the study's own m (solve_cost.py's first rows)
     table = cost.pivot(index="width", columns="form", values="iteration_s")
     solve = cost.pivot(index="width", columns="form", values="solve_s")
     chosen = cost[cost.chosen.astype(bool)].set_index("width").form
     parts = [f"n = {w:.0f} (P = {3 * w + 1:.0f}): primal {table.primal[w] * 1e3:.3g} ms, dual "
              f"{table.dual[w] * 1e3:.3g} ms ({chosen[w]} taken; its solve {solve[chosen[w]][w] / table[chosen[w]][w]:.0%} "
              "of the iteration)" for w in table.index]
-    return [f"One LM iteration per member (Jacobian, QR of [J r] for the primal form, one damped solve; "
+    text = [f"One LM iteration per member (Jacobian, QR of [J r] for the primal form, one damped solve; "
             f"fastest of 3, {first.n_members:.0f} members, m = {first.n_train:.0f} residuals, {first.activation}): "
             + "; ".join(parts) + "."]
+    widest = every[every.width == every.width.max()]
+    if widest.n_train.nunique() > 1:  # the cost against the batch m, at the widest timed network
+        by_m = widest.pivot(index="n_train", columns="form", values="iteration_s")
+        taken = widest[widest.chosen.astype(bool)].set_index("n_train").form
+        text.append(f"Against the batch, n = {widest.width.iloc[0]:.0f} (P = {widest.n_params.iloc[0]:.0f}): " + "; ".join(
+            f"m = {m:.0f}: primal {by_m.primal[m] * 1e3:.3g} ms, dual {by_m.dual[m] * 1e3:.3g} ms ({taken[m]} taken)"
+            for m in by_m.index) + "; the primal form's cost grows like m P^2, the dual's like m^2 P.")
+    return text
 
 
 def _certified_text(rows: pd.DataFrame) -> str:

@@ -73,11 +73,15 @@ def test_points_follow_the_settings():
 def test_solve_cost_times_both_forms_and_marks_the_one_lm_takes(smoke):
     """One row per (timed width, form); the dual is taken exactly where m = n_train < P = 3n + 1
     (smoke: m = 64, so n = 8 primal and n = 32 dual); an iteration is Jacobian + factor + solve."""
-    cost = smoke[smoke.table == "solve_cost"]
+    every = smoke[smoke.table == "solve_cost"]
+    assert sorted(set(every.n_train)) == [16, 64]  # solve_cost_batches (16) besides n_train (64)
+    small = every[every.n_train == 16]  # m = 16 < P at both widths: the dual is taken (control)
+    assert set(small[small.chosen.astype(bool)].form) == {"dual"}
+    cost = every[every.n_train == 64]
     assert sorted(zip(cost.width, cost.form)) == [(8, "dual"), (8, "primal"), (32, "dual"), (32, "primal")]
     taken = cost[cost.chosen.astype(bool)].set_index("width").form.to_dict()
     assert taken == {8: "primal", 32: "dual"}
-    assert ((cost.n_train < cost.n_params) == (cost.form == "dual")).eq(cost.chosen.astype(bool)).all()
+    assert ((every.n_train < every.n_params) == (every.form == "dual")).eq(every.chosen.astype(bool)).all()
     assert np.allclose(cost.iteration_s, cost.jacobian_s + cost.factor_s + cost.solve_s, rtol=1e-12)
     assert (cost[cost.form == "dual"].factor_s == 0).all() and (cost[cost.form == "primal"].factor_s > 0).all()
 
@@ -205,6 +209,7 @@ def test_plot_and_describe_read_the_dataframe(smoke, tmp_path):
     ("optimizers=adam,newton", "optimizers=adam,lm", "unknown entry 'newton' in optimizers; allowed: adam, adam_full, "
                                                      "lbfgs, lm"),
     ("lm.budgets=0", "lm.budgets=3", "every entry of lm.budgets must be an integer in [1, 10000000], got 0"),
+    ("solve_cost_batches=0", "solve_cost_batches=8", "every entry of solve_cost_batches must be an integer in"),
     ("curve_widths=16", "curve_widths=8", "curve_widths must be among widths (4, 8), got (16,)"),
     ("targets=sin1,step", "targets=sin1,abs", "targets must name targets with a certified sup error"),
     ("lbfgs.max_width=2", "lbfgs.max_width=4", "no width in (4, 8) is trained: each is above lbfgs.max_width=2"),

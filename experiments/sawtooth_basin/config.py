@@ -25,7 +25,7 @@ def n_params(k: int, width: int) -> int:
 
 @dataclass(frozen=True)
 class Config:
-    # default: sized for `approx reproduce` on a 2-core CPU (~45 s); `full` is the grid, for a GPU
+    # default: sized for `approx reproduce` on a 2-core CPU (~45 s); `full` is the complete grid, for a GPU
     ks: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)  # t^k: k hidden layers
     widths: tuple[int, ...] = (2, 8)  # hidden width: 2 is the construction's own; wider embeds it (inert units)
     sigmas: tuple[float, ...] = SIGMAS  # std of the Gaussian noise added to every parameter; 0 = the construction
@@ -79,6 +79,6 @@ PRESETS = {
     "smoke": {"ks": (2, 3), "sigmas": (0.0, 1e-3, 1e-1), "n_seeds": 2, "adam_steps": 20, "lm_steps": 5,
               "lm_max_width": 8},
     "default": {},
-    # the grid, sized for one GPU: 32 seeds per cell, both widths with both optimizers, longer budgets
+    # the complete grid, sized for one GPU: 32 seeds per cell, both widths with both optimizers, longer budgets
     "full": {"n_seeds": 32, "adam_steps": 3000, "lm_steps": 100, "lm_max_width": 8, "points_per_piece": 4},
 }

@@ -56,7 +56,7 @@ class LMRun:
 
 @dataclass(frozen=True)
 class Config:
-    # default: sized for about a minute on a 2-core CPU; `full` is the grid (256 seeds), for a GPU
+    # default: sized for about a minute on a 2-core CPU; `full` is the complete grid (256 seeds), for a GPU
     ks: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # train on t^k for these k
     widths: tuple[int, ...] = (2, 4, 8)  # width of every hidden layer (t^k's construction has width 2)
     depth_factors: tuple[int, ...] = (1, 2)  # networks have factor x k hidden layers
@@ -116,7 +116,7 @@ PRESETS = {
     # default: 64 seeds, Adam 500 steps everywhere, LM 100 iterations where P <= 100 (width 2 at
     # every k; width 4 and 8 only shallow): about a minute on a 2-core CPU
     "default": {},
-    # the grid, for one GPU: 256 seeds, every cell with both optimizers (the largest, width 8
+    # the complete grid, for one GPU: 256 seeds, every cell with both optimizers (the largest, width 8
     # and 12 hidden layers, has P = 817), longer budgets
     "full": {"n_seeds": 256, "adam": AdamRun(steps=5000), "lm": LMRun(steps=300, max_params=1000)},
 }

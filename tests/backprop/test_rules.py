@@ -227,7 +227,7 @@ def test_sum_to_undoes_broadcasting_and_passes_numbers_through():
     """sum_to sums a broadcast gradient back to the operand's shape: over new leading axes and
     over axes of size 1 that were stretched (here to 2); a Python float (a scalar graph's
     contribution) is returned as it is."""
-    g = torch.arange(12, dtype=torch.float64).reshape(2, 2, 3)
+    g = torch.arange(12, dtype=torch.float64).reshape(2, 2, 3)  # small integers: every sum exact in any order
     assert torch.equal(rules.sum_to(g, torch.zeros(2, 1, 3)), g.sum(1, keepdim=True))
     assert torch.equal(rules.sum_to(g, torch.zeros(1, 3)), g.sum((0, 1)).reshape(1, 3))
     assert torch.equal(rules.sum_to(g, torch.zeros(3)), g.sum((0, 1)))

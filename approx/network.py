@@ -88,9 +88,11 @@ class Network:
                     f"{layers[i - 1].weight.shape[-2]}"
                 )
             if not w.is_floating_point() or w.dtype != first.dtype or b.dtype != first.dtype:
-                raise ValueError(f"layer {i}: all tensors must share one float dtype")
+                raise ValueError(f"layer {i}: all tensors must share one float dtype; got weight {w.dtype} and "
+                                 f"bias {b.dtype} where layer 0's weight is {first.dtype}")
             if w.device != first.device or b.device != first.device:
-                raise ValueError(f"layer {i}: all tensors must live on one device")
+                raise ValueError(f"layer {i}: all tensors must live on one device; got weight on {w.device} and "
+                                 f"bias on {b.device} where layer 0's weight is on {first.device}")
         self.layers: list[Layer] = layers
 
     # ------------------------------------------------------------------ construction

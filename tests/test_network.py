@@ -154,6 +154,22 @@ def test_from_module_rejects_unsupported():
         Network.random([1, 2, 1], ensemble=2).to_module()
 
 
+def test_a_layer_off_the_first_layers_dtype_or_device_is_refused_by_name():
+    """Every layer's weight and bias must match layer 0's weight: a float32 weight or bias in
+    layer 1, or a bias on another device (the meta device stands in for a GPU), is named."""
+    w0, b0 = torch.zeros(3, 1, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    w1, b1 = torch.zeros(1, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    Network([Layer(w0, b0, "tanh"), Layer(w1, b1, "identity")])  # control: consistent layers are taken
+    with pytest.raises(ValueError, match=r"layer 1: .*one float dtype; got weight torch.float32 and bias torch.float64"):
+        Network([Layer(w0, b0, "tanh"), Layer(w1.float(), b1, "identity")])
+    with pytest.raises(ValueError, match=r"layer 1: .*one float dtype; got weight torch.float64 and bias torch.float32"):
+        Network([Layer(w0, b0, "tanh"), Layer(w1, b1.float(), "identity")])
+    with pytest.raises(ValueError, match=r"layer 1: .*one device; got weight on cpu and bias on meta"):
+        Network([Layer(w0, b0, "tanh"), Layer(w1, b1.to("meta"), "identity")])
+    with pytest.raises(ValueError, match=r"layer 1: .*one device; got weight on meta and bias on cpu"):
+        Network([Layer(w0, b0, "tanh"), Layer(w1.to("meta"), b1, "identity")])
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 def test_dtypes_and_devices(device, dtype):
     net = Network.random([2, 4, 1], "relu", seed=0, dtype=dtype, device=device)

@@ -57,3 +57,44 @@ def test_rows_count_only_the_selected_mutants_of_each_module(tmp_path):
         ("approx/losses.py", 2, 0.5), ("approx/run/runner.py", 1, 1.0), ("core", 3, 0.6667)]
     # negative control: asking for losses alone leaves the runner out
     assert [r["module"] for r in report.rows(tmp_path, ["approx/losses.py"], set())] == ["approx/losses.py", "all"]
+
+
+def _meta(root, codes):
+    (root / "approx").mkdir(parents=True, exist_ok=True)
+    (root / "approx" / "losses.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    return root
+
+
+def test_a_kill_from_any_source_wins_then_a_survivor_then_no_verdict(tmp_path):
+    a = _meta(tmp_path / "a", {"approx.losses.x_f__mutmut_1": 0, "approx.losses.x_f__mutmut_2": None,
+                               "approx.losses.x_f__mutmut_3": 1, "approx.losses.x_f__mutmut_4": None})
+    b = _meta(tmp_path / "b", {"approx.losses.x_f__mutmut_1": 1, "approx.losses.x_f__mutmut_2": 0,
+                               "approx.losses.x_f__mutmut_3": 0, "approx.losses.x_f__mutmut_4": None})
+    hand = {"approx.losses.x_f__mutmut_4": 1}
+    codes = report.merged_codes([a, b], hand)["approx/losses.py"]
+    assert codes == {"approx.losses.x_f__mutmut_1": 1, "approx.losses.x_f__mutmut_2": 0,
+                     "approx.losses.x_f__mutmut_3": 1, "approx.losses.x_f__mutmut_4": 1}
+    # negative control: one source alone keeps its own verdicts
+    assert report.merged_codes([a], {})["approx/losses.py"]["approx.losses.x_f__mutmut_1"] == 0
+
+
+def test_hand_verdicts_are_read_by_line_and_a_bad_line_is_named():
+    tsv = "mutant\tverdict\tevidence\napprox.a.x_f__mutmut_1\tkilled\ttests/test_a.py::test_f\n" \
+          "approx.a.x_f__mutmut_2\tsurvived\ttests/test_a.py\n"
+    assert report.hand_verdicts(tsv) == {"approx.a.x_f__mutmut_1": 1, "approx.a.x_f__mutmut_2": 0}
+    with pytest.raises(ValueError, match=r"line 2 of the hand verdicts is 'approx.a.x_f__mutmut_1\\tdead\\tx'"):
+        report.hand_verdicts("mutant\tverdict\tevidence\napprox.a.x_f__mutmut_1\tdead\tx\n")
+
+
+def test_write_updates_the_rows_it_has_verdicts_for_and_sums_the_core_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "REPO", tmp_path)
+    _meta(tmp_path / "mutants", {"approx.losses.x_f__mutmut_1": 1, "approx.losses.x_f__mutmut_2": 0})
+    table = tmp_path / "mutation.csv"
+    table.write_text("module,mutants,killed,survived,timeout,equivalent,not_checked,score\n"
+                     "approx/losses.py,9,0,0,0,0,9,nan\napprox/optim.py,10,9,1,0,0,0,0.9\ncore,19,9,1,0,0,9,0.9\n")
+    rows = report.write(table, ["approx/losses.py"])
+    assert [(r["module"], int(r["mutants"]), int(r["killed"])) for r in rows] == [
+        ("approx/losses.py", 2, 1), ("approx/optim.py", 10, 9), ("core", 12, 10)]
+    assert rows[-1]["score"] == round(10 / 12, 4)
+    # negative control: the optim row, which no verdict covers, is the CSV's own
+    assert table.read_text().splitlines()[2] == "approx/optim.py,10,9,1,0,0,0,0.9"

@@ -84,6 +84,22 @@ def test_mini_batches_schedules_and_a_diverging_member_follow_the_eager_path():
     assert _gap(eager, moved) > 1e3 * TOL
 
 
+def test_per_member_data_in_mini_batches_follow_the_eager_path():
+    # each member its own data set, (E, n, d): the compiled step gathers every member's batch
+    # from its own rows, as the eager step does
+    net = Network.random([1, 4, 1], "tanh", seed=3, ensemble=2)
+    x, y = _data()
+    data = (torch.stack([x, 0.5 * x]), torch.stack([y, torch.cos(3 * x)]))  # (2, 16, 1)
+    kw = dict(optimizer="gd", lr=0.1, steps=10, batch_size=4, seed=1, log_every=1)
+    (eager, h_eager), (compiled, h_compiled) = _both(net, data, **kw)
+    assert h_compiled.attrs["compiled"]
+    assert _gap(eager, compiled) < TOL
+    assert (h_eager.loss - h_compiled.loss).abs().max() < TOL
+    # negative control: another mini-batch stream (seed) ends elsewhere
+    moved, _ = fit(net, data, compile="on", **{**kw, "seed": 2})
+    assert _gap(eager, moved) > 1e3 * TOL
+
+
 def test_a_sweep_over_ten_widths_compiles_every_width_and_never_falls_back_to_eager():
     # dynamo keeps one cache per code object and, past recompile_limit (8) shapes, runs eager
     # without a word; each compiled key has a code object of its own, so 10 widths are 10

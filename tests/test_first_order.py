@@ -128,7 +128,7 @@ def test_batch_size_equal_to_the_number_of_points_is_full_batch_gd():
         _trained(batch_size=33, **common)
 
 
-def _mini_batch_gd_by_hand(net, data, lr, steps, batch_size, seed):
+def _mini_batch_gd_by_hand(net, data, lr, steps, batch_size, seed, loss="mse"):
     """GD on the stream approx.first_order documents: a CPU generator seeded with ``seed`` draws
     a fresh permutation each epoch; its first n // b * b entries, in rows of b, are the epoch's
     batches, taken in order (the last n % b points of each permutation are skipped)."""
@@ -141,7 +141,7 @@ def _mini_batch_gd_by_hand(net, data, lr, steps, batch_size, seed):
         if t % per_epoch == 0:
             batches = torch.randperm(n, generator=generator)[:per_epoch * batch_size].view(per_epoch, batch_size)
         index = batches[t % per_epoch]  # (batch_size,)
-        _, grads = loss_and_grad(net.with_parameters(params), x[index], y[index])
+        _, grads = loss_and_grad(net.with_parameters(params), x[index], y[index], loss)
         params = [p - lr * g for p, g in zip(params, grads)]
     return params
 
@@ -158,6 +158,19 @@ def test_mini_batches_follow_the_documented_stream():
     assert _gap(_trained(seed=8, **common), by_hand) > APART
 
 
+def test_mini_batch_steps_descend_the_fits_own_loss():
+    # labels +-1 and the logistic loss: each mini-batch step follows that loss's gradient.
+    # Negative control: the same stream with the squared error's gradient ends elsewhere.
+    x, _ = _data()
+    data = (x, torch.where(x > 0.2, 1.0, -1.0).to(x.dtype))
+    common = dict(lr=0.1, steps=10, batch_size=10, seed=3)
+    trained, _ = fit(_net(), data, loss="logistic", **common)
+    by_hand = _mini_batch_gd_by_hand(_net(), data, 0.1, 10, batch_size=10, seed=3, loss="logistic")
+    assert _gap(trained.parameters(), by_hand) < AGREE
+    mse_by_hand = _mini_batch_gd_by_hand(_net(), data, 0.1, 10, batch_size=10, seed=3, loss="mse")
+    assert _gap(trained.parameters(), mse_by_hand) > APART
+
+
 def test_a_single_network_takes_one_seed_in_a_list():
     # A single network is one member: seed=[7] is its seed 7 (the same run, bit for bit), and a
     # list of two seeds is refused, naming both counts, rather than one of them silently unused
@@ -166,3 +179,27 @@ def test_a_single_network_takes_one_seed_in_a_list():
     assert _gap(_trained(seed=[8], **common), _trained(seed=7, **common)) > APART  # negative control
     with pytest.raises(ValueError, match="seed lists 2 seeds for 1 member"):
         _trained(seed=[7, 8], **common)
+
+
+@pytest.mark.parametrize("batch_size, ensemble", [(None, None), (None, 5), (4, 5), (4, None)])
+def test_auto_compile_is_decided_from_the_fits_own_shape(monkeypatch, batch_size, ensemble):
+    """compile="auto" asks approx.compiled_step.should_compile with the fit's optimizer, engine,
+    parameters per member P, ensemble size E (None for one network) and the points n of ONE
+    step (the mini-batch, not the data set), so that its E * P * n is the step's work."""
+    import approx.first_order as first_order
+
+    asked = []
+
+    def spy(*args):
+        asked.append(args)
+        return False  # stay eager
+
+    monkeypatch.setattr(first_order, "should_compile", spy)
+    net = Network.random([1, 3, 1], "tanh", seed=0, ensemble=ensemble)
+    x = torch.linspace(-1, 1, 12, dtype=torch.float64)[:, None]
+    fit(net, (x, torch.sin(x)), optimizer="adam", engine="autograd", steps=7, batch_size=batch_size,
+        compile="auto", lr=0.01)
+    n_step = 12 if batch_size is None else batch_size
+    assert asked == [("auto", "adam", "autograd", net.n_params, ensemble, n_step, 7)]
+    # negative control: the data set's size differs from the step's when there are mini-batches
+    assert (n_step == 12) == (batch_size is None)

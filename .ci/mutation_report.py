@@ -184,7 +184,7 @@ def write(csv_path: Path, paths: list[str], meta_dirs: list[Path] | None = None)
     table.append(total(table))
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(table)
     return table

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from . import catalog
+from .allocator import keep_freed_memory
 from .reproduce import reproduce
 from .runner import Request, RunInterrupted, UsageError, execute, one_line, plan_run
 from .gallery import write_gallery
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     # found, using CUDA_HOME=..." when anything imports torch.utils.cpp_extension (scipy.optimize
     # does). approx compiles no extensions, and errors here must stay one line.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    keep_freed_memory()  # a step's freed tensors stay in the process: approx.run.allocator
     if argv[:1] == ["bench"]:
         argv = ["run", "benchmark", *argv[1:]]
     try:

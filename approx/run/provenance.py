@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..device import device_name
+from . import allocator
 
 __all__ = ["environment", "arithmetic"]
 
@@ -80,6 +81,7 @@ def environment(device: torch.device, tf32: bool = False) -> dict:
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,
         "arithmetic": arithmetic(),
+        "malloc": allocator.settings(),  # glibc thresholds the CLI set (approx.run.allocator), or None
     }
     if device.type == "cuda":
         env["cuda"] = torch.version.cuda

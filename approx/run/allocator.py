@@ -9,9 +9,9 @@ the next step faults them in again, one minor page fault per 4 KiB, each costing
 arithmetic on the page. Measured on one thread of an AMD EPYC, ensembles of E = 256 tanh
 networks [1, 16, 1] on 64 points in float64, trained by ``fit`` with autograd: 309 and 433
 faults per step at 2.6 and 2.9 ms per step by default; 0 faults and 2.0 ms with the settings
-below. The ensembles study's speedup at E = 256 (two runs each, default against these
-settings) rose from 8.1x and 9.8x to 10.3x and 10.6x for the hand-written engine, and from
-11.8x and 12.3x to 16.2x and 16.6x for autograd. Setting only the trim threshold made it worse
+below. The ensembles study's speedup at E = 256 (two runs each) rose from 8.1x and 9.8x by
+default to 10.2x and 10.4x through the CLI with these settings for the hand-written engine, and
+from 11.8x and 12.3x to 15.8x and 16.0x for autograd. Setting only the trim threshold made it worse
 (2,780 faults per step): fixing one threshold stops glibc adapting the other, and every block
 over 128 KiB was then mmapped.
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -152,6 +153,45 @@ def test_from_module_rejects_unsupported():
         Network.from_module(nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
     with pytest.raises(ValueError, match="ensemble"):
         Network.random([1, 2, 1], ensemble=2).to_module()
+
+
+@pytest.mark.parametrize("ensemble", [None, 2])
+def test_a_one_input_layer_applies_its_scale(ensemble):
+    """A layer with one input computes s x W^T + b as a broadcast product (approx.network.affine);
+    its scale s must enter as in every other layer: the formula, within the rounding bound."""
+    base = Network.random([1, 3, 1], "tanh", seed=4, ensemble=ensemble)
+    first, last = base.layers
+    net = Network([Layer(first.weight, first.bias, "tanh", 0.5), last])
+    x = torch.tensor([[0.3], [-0.7], [1.1]], dtype=torch.float64)
+    h = x
+    for layer in net.layers:
+        z = layer.scale * (h @ layer.weight.mT) + layer.bias.unsqueeze(-2)
+        h = activations.get(layer.activation).value(z)
+    bound = 2 * (forward_error_bound(net, x) if ensemble is None  # per output; an ensemble's per member
+                 else torch.stack([forward_error_bound(net.member(e), x) for e in range(ensemble)]))
+    assert bool(((net(x) - h).abs() <= bound).all())
+    assert not bool(((base(x) - h).abs() <= bound).all())  # control: the unscaled network differs
+
+
+def test_shape_errors_name_the_layer_and_both_shapes():
+    """Each construction rule of Network, with its whole message."""
+    f64 = dict(dtype=torch.float64)
+    w23, b2 = torch.zeros(2, 3, **f64), torch.zeros(2, **f64)
+    with pytest.raises(ValueError, match=re.escape(
+            "layer 0: weight (2, 3) and bias (2, 1) must be (out, in) and (out,), or (E, out, in) and "
+            "(E, out) in every layer")):
+        Network([Layer(w23, torch.zeros(2, 1, **f64), "relu")])  # bias of the wrong rank only
+    with pytest.raises(ValueError, match=re.escape("layer 0: bias (3,) does not match weight (2, 3)")):
+        Network([Layer(w23, torch.zeros(3, **f64), "relu")])  # right rank, wrong length
+    w13 = torch.zeros(2, 1, 3, **f64)  # an ensemble of two
+    with pytest.raises(ValueError, match=re.escape("layer 1 takes 3 inputs but layer 0 gives 4")):
+        Network([Layer(torch.zeros(2, 4, 2, **f64), torch.zeros(2, 4, **f64), "relu"),
+                 Layer(w13, torch.zeros(2, 1, **f64), "relu")])
+    with pytest.raises(ValueError, match=re.escape("layer 2 takes 3 inputs but layer 1 gives 2")):
+        Network([Layer(torch.zeros(5, 1, **f64), torch.zeros(5, **f64), "relu"),
+                 Layer(torch.zeros(2, 5, **f64), b2, "relu"), Layer(torch.zeros(1, 3, **f64),
+                                                                      torch.zeros(1, **f64), "relu")])
+    Network([Layer(w23, b2, "relu")])  # control: consistent shapes are taken
 
 
 def test_a_layer_off_the_first_layers_dtype_or_device_is_refused_by_name():

@@ -172,13 +172,15 @@ class Node:
         return self.activation("ramp")
 
     def sum(self, dim=None, keepdim: bool = False):
+        """As torch's: dim=None reduces every axis, and keepdim keeps each as size 1."""
         x = self.value
-        value = x if type(x) is float else (x.sum() if dim is None else x.sum(dim, keepdim))
+        value = x if type(x) is float else x.sum(dim, keepdim)
         return Node(value, (self,), "sum", (dim, keepdim))
 
     def mean(self, dim=None, keepdim: bool = False):
+        """As torch's: dim=None reduces every axis, and keepdim keeps each as size 1."""
         x = self.value
-        value = x if type(x) is float else (x.mean() if dim is None else x.mean(dim, keepdim))
+        value = x if type(x) is float else x.mean(dim, keepdim)
         return Node(value, (self,), "mean", (dim, keepdim))
 
     # ------------------------------------------------------------------ reverse pass

@@ -185,7 +185,7 @@ def reduction_cases(draw) -> Case:
     keepdim = draw(st.booleans())
 
     def fn(a):
-        return getattr(a, op)() if dim is None else getattr(a, op)(dim, keepdim)
+        return getattr(a, op)(dim, keepdim)  # dim=None with keepdim keeps every axis as size 1
     return Case(f"{op} dim={dim} keepdim={keepdim}", fn, (shape,), (False,), "copy", draw(SEEDS))
 
 

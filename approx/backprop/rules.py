@@ -91,19 +91,25 @@ def _neg(node, B):
     return (-B,)
 
 
-def _pow(node, B):  # u = a^b:  du/da = b a^(b-1),  du/db = u log a (0 at a = 0, b >= 0)
+def _pow(node, B):  # u = a^b:  du/da = b a^(b-1) (0 at b = 0),  du/db = u log a (0 at a = 0, b >= 0)
+    # at a = 0 the formulas give 0 * 0^-1 = nan (b = 0) and 0 * log 0 = nan: torch takes the
+    # limits, 0 and 0, and so do we
     a, b = _values(node)
     if type(a) is float and type(b) is float:
         to_b = 0.0 if a == 0.0 and b >= 0.0 else B * node.value * log(a)
-        return B * b * power(a, b - 1), to_b
+        return (0.0 if b == 0.0 else B * b * power(a, b - 1)), to_b
     # a tensor on at least one side (a float on the other gives Python bools and logs)
     flat = (a == 0) & (b >= 0)
     to_b = torch.where(flat, 0.0, B * node.value * (log(a) if type(a) is float else torch.log(a)))
-    return sum_to(B * b * a ** (b - 1), a), sum_to(to_b, b)
+    to_a = B * b * a ** (b - 1)
+    to_a = torch.where(b == 0, 0.0, to_a) if type(b) is not float else (torch.zeros_like(to_a) if b == 0.0 else to_a)
+    return sum_to(to_a, a), sum_to(to_b, b)
 
 
-def _pow_const(node, B):  # u = a^c for a constant c:  du/da = c a^(c-1)
+def _pow_const(node, B):  # u = a^c for a constant c:  du/da = c a^(c-1), 0 at c = 0 (as torch)
     c = node.arg
+    if c == 0:
+        return (0.0 if type(B) is float else torch.zeros_like(B),)
     return (B * c * power(node.children[0].value, c - 1),)
 
 

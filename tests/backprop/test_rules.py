@@ -120,6 +120,12 @@ def test_reductions(device):
     check(lambda a: a.mean(), (3, 4), device=device)
     check(lambda a: a.mean(1), (2, 3, 4), device=device)
     check(lambda a: a.mean((0, -1), keepdim=True), (2, 3, 4), device=device)
+    # every axis, kept as size 1, as torch keeps them: (1, 1, 1), not a 0-d value
+    check(lambda a: a.sum(None, keepdim=True), (2, 3, 4), device=device)
+    check(lambda a: a.mean(None, keepdim=True), (2, 3, 4), device=device)
+    assert Node(torch.ones(2, 3)).sum(keepdim=True).value.shape == (1, 1)
+    assert Node(torch.ones(2, 3)).mean(keepdim=True).value.shape == (1, 1)
+    assert Node(torch.ones(2, 3)).sum().value.shape == ()  # control: without keepdim, 0-d
 
 
 @pytest.mark.parametrize("name", activations.names())
@@ -221,6 +227,32 @@ def test_pow_at_a_zero_base_has_zero_exponent_derivative(exponent):
     a, b = Node(0.5), Node(exponent)
     (a ** b).backward()
     assert b.grad == pytest.approx(0.5 ** exponent * math.log(0.5), rel=1e-15)
+
+
+def test_pow_with_a_zero_exponent_has_zero_base_derivative_also_at_a_zero_base():
+    """d(a^b)/da = b a^(b-1) is 0 at b = 0 for every a, a = 0 included (torch's value; the formula
+    gives 0 * 0^-1 = nan there): tensors against torch.autograd, floats, and a constant exponent."""
+    a0 = torch.tensor([0.0, 0.0, 2.0, 0.0], dtype=torch.float64)
+    b0 = torch.tensor([0.0, 1.0, 0.0, 2.5], dtype=torch.float64)
+    a, b = Node(a0.clone()), Node(b0.clone())
+    (a ** b).backward(torch.ones(4, dtype=torch.float64))
+    leaf_a, leaf_b = a0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
+    (leaf_a ** leaf_b).sum().backward()
+    assert torch.equal(a.grad, leaf_a.grad) and torch.equal(b.grad, leaf_b.grad)
+    assert torch.equal(a.grad, torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=torch.float64))
+    a, b = Node(0.0), Node(0.0)
+    (a ** b).backward()
+    assert a.grad == 0.0 and b.grad == 0.0
+    a = Node(torch.zeros(3, dtype=torch.float64))
+    (a ** 0).backward(torch.ones(3, dtype=torch.float64))  # a constant exponent
+    assert torch.equal(a.grad, torch.zeros(3, dtype=torch.float64))
+    a = Node(torch.zeros(3, dtype=torch.float64))
+    (a ** Node(b0[:1].clone())).backward(torch.ones(3, dtype=torch.float64))  # a tensor exponent 0, broadcast
+    assert torch.equal(a.grad, torch.zeros(3, dtype=torch.float64))
+    # negative control: exponent 1 at a = 0 has derivative 1 (1 * 0^0), not 0
+    a = Node(0.0)
+    (a ** 1.0).backward()
+    assert a.grad == 1.0
 
 
 def test_sum_to_undoes_broadcasting_and_passes_numbers_through():

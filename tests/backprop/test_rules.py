@@ -249,6 +249,12 @@ def test_pow_with_a_zero_exponent_has_zero_base_derivative_also_at_a_zero_base()
     a = Node(torch.zeros(3, dtype=torch.float64))
     (a ** Node(b0[:1].clone())).backward(torch.ones(3, dtype=torch.float64))  # a tensor exponent 0, broadcast
     assert torch.equal(a.grad, torch.zeros(3, dtype=torch.float64))
+    a = Node(torch.zeros(3, dtype=torch.float64))
+    (a ** Node(0.0)).backward(torch.ones(3, dtype=torch.float64))  # a float exponent node 0
+    assert torch.equal(a.grad, torch.zeros(3, dtype=torch.float64))
+    a = Node(0.0)
+    (a ** 0).backward()  # floats, a constant exponent
+    assert a.grad == 0.0
     # negative control: exponent 1 at a = 0 has derivative 1 (1 * 0^0), not 0
     a = Node(0.0)
     (a ** 1.0).backward()

@@ -87,7 +87,9 @@ def relu_interpolant_1d(knots, values, *, dtype: torch.dtype = torch.float64, de
         raise ValueError(f"need >= 2 knots and one value per knot, got {knots.numel()} knots "
                          f"and {values.numel()} values")
     if not bool((torch.diff(knots) > 0).all()):
-        raise ValueError("knots must be strictly increasing")
+        at = int(torch.nonzero(torch.diff(knots) <= 0)[0])  # the first knot not above its left neighbour
+        raise ValueError(f"knots must be strictly increasing; got knots[{at}] = {knots[at].item():g} and "
+                         f"knots[{at + 1}] = {knots[at + 1].item():g}")
     slopes = torch.diff(values) / torch.diff(knots)  # (n - 1,)
     coef = torch.cat([slopes[:1], torch.diff(slopes)])  # (n - 1,) slope changes
     hidden = Layer(torch.ones(knots.numel() - 1, 1, dtype=torch.float64), -knots[:-1], "relu")

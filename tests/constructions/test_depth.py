@@ -272,9 +272,13 @@ def test_relu_interpolant_refuses_mismatched_or_too_few_knots(n_knots, n_values)
         relu_interpolant_1d(list(range(n_knots)), [0.0] * n_values)
 
 
-def test_relu_interpolant_refuses_decreasing_knots():
-    with pytest.raises(ValueError, match="^knots must be strictly increasing"):
+def test_relu_interpolant_refuses_decreasing_knots_naming_the_first_pair():
+    with pytest.raises(ValueError, match=r"^knots must be strictly increasing; got knots\[1\] = 0.6 and "
+                                         r"knots\[2\] = 0.5$"):
         relu_interpolant_1d([0.0, 0.6, 0.5], [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"; got knots\[0\] = 0.2 and knots\[1\] = 0.2$"):  # a repeated knot
+        relu_interpolant_1d([0.2, 0.2, 0.1], [0.0, 1.0, 2.0])
+    relu_interpolant_1d([0.0, 0.5, 0.6], [0.0, 1.0, 2.0])  # control: increasing knots are taken
 
 
 @pytest.mark.parametrize("n_params, n_units", [(8, 2), (9, 2), (10, 3), (302, 100), (303, 100)])

@@ -29,7 +29,7 @@ from .. import activations as _activations
 from .. import losses as _losses
 from ..engine_inputs import check_batch
 from ..network import Network, affine
-from .node import Node
+from .node import Node, reverse_pass
 
 __all__ = ["loss_and_grad"]
 
@@ -58,12 +58,14 @@ def loss_and_grad(
     ensemble = net.layers[0].weight.ndim == 3
     h = Node(x)
     weights = []
+    made = [h]  # every node, each after its children: reversed, the reverse pass's order
     for i, layer in enumerate(net.layers):
         w, b = Node(layer.weight), Node(layer.bias)
         weights.append(w)
         weights.append(b)
         # (batch, out) or (E, batch, out); the data (i = 0) receives no gradient
         h = Node(affine(h.value, layer), (h, w, b), "affine", (layer.scale, i > 0))
+        made += (w, b, h)
         if layer.activation != "identity":
             affine_node = h
             # z is read by no rule: phi(z) takes its place (eager; a compiled graph has no use for
@@ -74,12 +76,18 @@ def loss_and_grad(
             else:
                 phi = _activations.ACTIVATIONS[layer.activation].value(affine_node.value)
             h = Node(phi, (h,), "layer_activation", layer.activation)
+            made.append(h)
     p = h.value
     total = Node(loss_fn.value(p, y, ensemble), (h,), "loss", (loss_fn, y, ensemble))
+    made.append(total)
     value = total.value
     # only the weights' gradients are wanted: free each layer's tensors once they are used, and
     # let the graph hold the last ones alone (a reference kept here would keep an activation
     # alive to the end, and the next layer's message could not reuse its memory)
     phi = p = None
-    total.backward(retain_graph=False)
+    # the graph is a chain of layers whose order is known: the reverse pass of total.backward
+    # without its depth-first search (a fifth of a small network's step on one CPU thread)
+    made.reverse()
+    reverse_pass(made, retain_graph=False)
+    made = None
     return (value.item() if not ensemble else value), [node.grad for node in weights]

@@ -40,7 +40,7 @@ from . import scalar as _scalar
 from .rules import RULES
 from .scalar import ACTIVATIONS as _SCALAR
 
-__all__ = ["Node", "topological_order"]
+__all__ = ["Node", "topological_order", "reverse_pass"]
 
 
 class Node:
@@ -198,6 +198,10 @@ class Node:
         order = topological_order(self)
         for node in order:
             node.grad = None
+        reverse_pass(order, seed, retain_graph=retain_graph)
+
+    def _checked_seed(self, seed):
+        """d(self)/d(self) for the reverse pass: 1 (or ones of self's shape) by default."""
         value = self.value
         if seed is None:
             seed = 1.0 if type(value) is float else torch.ones_like(value)
@@ -208,19 +212,28 @@ class Node:
             raise ValueError(
                 f"seed must be like the node's value ({_kind(value)}); got {_kind(seed)}"
             )
-        self.grad = seed
-        rules = RULES
-        for node in order:
-            B = node.grad  # everything this node received, summed: df/du by the lemma
-            children = node.children
-            if not children or B is None:
-                continue
-            for child, message in zip(children, rules[node.op](node, B)):
-                if message is not None:  # accumulate: a node used twice gets both messages
-                    received = child.grad
-                    child.grad = message if received is None else received + message
-            if not retain_graph:
-                node.grad = node.value = None
+        return seed
+
+
+def reverse_pass(order: list[Node], seed=None, *, retain_graph: bool = True) -> None:
+    """The reverse pass of ``order[0].backward`` over ``order``, every node listed before its
+    children (root first) and every ``.grad`` None: each node, in turn, sends B * du/dchild to
+    its children (the lemma). ``Node.backward`` finds the order by a depth-first search; a caller
+    that built a graph whose order it knows (approx.backprop.mlp: a chain of layers, the reverse
+    of the order it made the nodes in) passes it, and the search is skipped."""
+    order[0].grad = order[0]._checked_seed(seed)
+    rules = RULES
+    for node in order:
+        B = node.grad  # everything this node received, summed: df/du by the lemma
+        children = node.children
+        if not children or B is None:
+            continue
+        for child, message in zip(children, rules[node.op](node, B)):
+            if message is not None:  # accumulate: a node used twice gets both messages
+                received = child.grad
+                child.grad = message if received is None else received + message
+        if not retain_graph:
+            node.grad = node.value = None
 
 
 def _kind(value) -> str:

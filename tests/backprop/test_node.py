@@ -12,6 +12,7 @@ import torch
 import approx.backprop
 from approx import Network
 from approx.backprop import Node, graphs, topological_order
+from approx.backprop.node import reverse_pass
 
 
 def sigmoid(x: float) -> float:
@@ -118,6 +119,27 @@ def test_topological_order_puts_every_node_before_its_children():
     for node in order:
         for child in node.children:
             assert position[id(child)] > position[id(node)]
+
+
+def test_a_known_order_gives_backwards_gradients_and_a_wrong_one_does_not():
+    """backward = a topological order (depth-first search) + the reverse pass over it; a caller
+    that knows an order (the fused MLP: the reverse of the order it made its nodes in) passes it
+    to reverse_pass. Any order with every node before its children gives the same gradients;
+    negative control: an order with a child before its parent drops the parent's message."""
+    def graph():  # d = tanh(ab) + ab a: a and c = ab are each used twice
+        a, b = Node(0.7), Node(-1.3)
+        c = a * b
+        s, t = c.tanh(), c * a
+        return a, b, c, s, t, s + t
+    a, b, c, s, t, d = graph()
+    d.backward()
+    expected = (a.grad, b.grad)
+    a, b, c, s, t, d = graph()
+    reverse_pass([d, t, s, c, b, a])  # the reverse of the order they were made in
+    assert (a.grad, b.grad) == expected
+    a, b, c, s, t, d = graph()
+    reverse_pass([d, c, s, t, a, b])  # c before its parents s and t: their messages come too late
+    assert (a.grad, b.grad) != expected
 
 
 def test_backward_twice_gives_the_same_gradients_and_seeds():

@@ -137,6 +137,7 @@ def test_a_known_order_gives_backwards_gradients_and_a_wrong_one_does_not():
     a, b, c, s, t, d = graph()
     reverse_pass([d, t, s, c, b, a])  # the reverse of the order they were made in
     assert (a.grad, b.grad) == expected
+    assert c.value is not None  # by default, as backward, the graph keeps its values
     a, b, c, s, t, d = graph()
     reverse_pass([d, c, s, t, a, b])  # c before its parents s and t: their messages come too late
     assert (a.grad, b.grad) != expected

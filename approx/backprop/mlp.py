@@ -86,7 +86,7 @@ def loss_and_grad(
     # alive to the end, and the next layer's message could not reuse its memory)
     phi = p = None
     # the graph is a chain of layers whose order is known: the reverse pass of total.backward
-    # without its depth-first search (a fifth of a small network's step on one CPU thread)
+    # without its depth-first search (2-3 us of a 55 us step of [1, 16, 16, 1] on one CPU thread)
     made.reverse()
     reverse_pass(made, retain_graph=False)
     made = None

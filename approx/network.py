@@ -334,12 +334,6 @@ class Network:
 def affine(h: Tensor, layer: Layer) -> Tensor:
     """z = scale * h W^T + b for h (batch, in) or (E, batch, in); z is (batch, out) / (E, batch, out)."""
     w, b, s = layer.weight, layer.bias, layer.scale
-    if w.shape[-1] == 1:
-        # one input (the first layer of a 1-D study): h W^T is an outer product, computed as the
-        # broadcast product h * W^T (no GEMM of inner dimension 1): on one CPU thread at E = 256,
-        # batch 64, width 16 it took 46 us where baddbmm took 192 (float64)
-        # (batch, 1) or (E, batch, 1) times (1, out) or (E, 1, out)
-        return torch.addcmul(b if w.ndim == 2 else b.unsqueeze(1), h, w.mT, value=s)
     if w.ndim == 2:
         return torch.addmm(b, h, w.T, alpha=s)
     if h.ndim == 2:  # one data set shared by all E members

@@ -7,13 +7,13 @@ start at 128 KiB and adapt (the mmap threshold rises to the largest block freed,
 threshold to twice that). So a step that frees a few 2 MB tensors hands their pages back, and
 the next step faults them in again, one minor page fault per 4 KiB, each costing more than the
 arithmetic on the page. Measured on one thread of an AMD EPYC, ensembles of E = 256 tanh
-networks [1, 16, 1] on 64 points in float64, trained by ``fit`` with autograd: 309 and 433
-faults per step at 2.6 and 2.9 ms per step by default; 0 faults and 2.0 ms with the settings
-below. The ensembles study's speedup at E = 256 (two runs each) rose from 8.1x and 9.8x by
-default to 10.2x and 10.4x through the CLI with these settings for the hand-written engine, and
-from 11.8x and 12.3x to 15.8x and 16.0x for autograd. Setting only the trim threshold made it worse
-(2,780 faults per step): fixing one threshold stops glibc adapting the other, and every block
-over 128 KiB was then mmapped.
+networks [1, 16, 1] on 64 points in float64, trained by ``fit`` with autograd: 862 and 1,263
+faults per step at 4.1 and 4.5 ms per step by default; 0 and 5 faults at 2.3 and 2.2 ms with the
+settings below. The ensembles study's speedup at E = 256 (two runs each, through the CLI without
+and with these settings) went from 11.4x and 12.2x to 15.4x and 15.2x for autograd, and from
+7.7x and 9.1x to 9.3x and 9.1x for the hand-written engine, whose step allocates less. Setting
+only the trim threshold made it worse (2,780 faults per step): fixing one threshold stops glibc
+adapting the other, and every block over 128 KiB was then mmapped.
 
 What. ``mallopt(M_MMAP_THRESHOLD, 32 MiB)`` (glibc's largest adaptive value on 64-bit) and
 ``mallopt(M_TRIM_THRESHOLD, 512 MiB)``: blocks under 32 MiB come from the heap, and up to

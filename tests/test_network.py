@@ -157,8 +157,8 @@ def test_from_module_rejects_unsupported():
 
 @pytest.mark.parametrize("ensemble", [None, 2])
 def test_a_one_input_layer_applies_its_scale(ensemble):
-    """A layer with one input computes s x W^T + b as a broadcast product (approx.network.affine);
-    its scale s must enter as in every other layer: the formula, within the rounding bound."""
+    """A layer with one input (the first layer of every 1-D study: a matrix product of inner
+    dimension 1) applies its scale s as every layer does: the formula, within the rounding bound."""
     base = Network.random([1, 3, 1], "tanh", seed=4, ensemble=ensemble)
     first, last = base.layers
     net = Network([Layer(first.weight, first.bias, "tanh", 0.5), last])

@@ -334,6 +334,16 @@ class Network:
 def affine(h: Tensor, layer: Layer) -> Tensor:
     """z = scale * h W^T + b for h (batch, in) or (E, batch, in); z is (batch, out) / (E, batch, out)."""
     w, b, s = layer.weight, layer.bias, layer.scale
+    if w.shape[-1] == 1 and torch.compiler.is_compiling():
+        # one input (the first layer of a 1-D study), in a compiled step: h W^T is an outer
+        # product, and as the broadcast product h * W^T it fuses into the graph's kernels instead
+        # of an external GEMM of inner dimension 1 (one thread, [1, 16, 16, 1] tanh on 64 points:
+        # 4.07 -> 3.27 us per model-step at E = 64, 3.67 -> 3.01 at E = 1024, in consecutive
+        # runs of the benchmark's peer preset). Eager steps keep the GEMM:
+        # the committed results, and the two engines' bit-for-bit agreement, rest on its rounding
+        # (autograd differentiates a broadcast product by a reduction, our rule by a product).
+        # (batch, 1) or (E, batch, 1) times (1, out) or (E, 1, out)
+        return torch.addcmul(b if w.ndim == 2 else b.unsqueeze(1), h, w.mT, value=s)
     if w.ndim == 2:
         return torch.addmm(b, h, w.T, alpha=s)
     if h.ndim == 2:  # one data set shared by all E members

@@ -100,6 +100,21 @@ def test_per_member_data_in_mini_batches_follow_the_eager_path():
     assert _gap(eager, moved) > 1e3 * TOL
 
 
+@pytest.mark.parametrize("ensemble", [None, 2])
+def test_a_compiled_forward_of_a_scaled_one_input_layer_equals_the_eager_one(ensemble):
+    # a compiled graph computes a one-input layer as a broadcast product (approx.network.affine),
+    # its scale included; a Network's forward may be compiled by a user, single or ensemble.
+    # Same operations up to fusion: within TOL. Negative control: the unscaled layer differs.
+    from approx.network import Layer
+    base = Network.random([1, 4, 1], "tanh", seed=5, ensemble=ensemble)
+    first, last = base.layers
+    net = Network([Layer(first.weight, first.bias, "tanh", 0.5), last])
+    x = torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]
+    compiled = torch.compile(lambda t: net(t), fullgraph=True, dynamic=False)(x)
+    assert (compiled - net(x)).abs().max() < TOL
+    assert (compiled - base(x)).abs().max() > 1e3 * TOL
+
+
 def test_a_sweep_over_ten_widths_compiles_every_width_and_never_falls_back_to_eager():
     # dynamo keeps one cache per code object and, past recompile_limit (8) shapes, runs eager
     # without a word; each compiled key has a code object of its own, so 10 widths are 10

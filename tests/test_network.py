@@ -173,6 +173,25 @@ def test_a_one_input_layer_applies_its_scale(ensemble):
     assert not bool(((base(x) - h).abs() <= bound).all())  # control: the unscaled network differs
 
 
+@pytest.mark.parametrize("ensemble", [None, 3])
+def test_an_eager_one_input_layer_is_the_gemm_the_committed_results_rest_on(ensemble):
+    """Eagerly, a one-input layer is torch's GEMM, addmm / baddbmm (a compiled step uses a
+    broadcast product, approx.network.affine): the same call, so the same bits on any kernel.
+    Negative control: another scale gives other values."""
+    from approx.network import affine
+    net = Network.random([1, 5, 1], "tanh", seed=2, ensemble=ensemble)
+    layer = Layer(net.layers[0].weight, net.layers[0].bias, "tanh", 0.7)
+    x = torch.linspace(-1, 1, 9, dtype=torch.float64)[:, None]
+    if ensemble is None:
+        gemm = torch.addmm(layer.bias, x, layer.weight.T, alpha=0.7)
+    else:
+        gemm = torch.baddbmm(layer.bias.unsqueeze(1), x.expand(ensemble, 9, 1), layer.weight.transpose(1, 2),
+                             alpha=0.7)
+    assert torch.equal(affine(x, layer), gemm)
+    other = Layer(layer.weight, layer.bias, "tanh", 0.5)
+    assert not torch.equal(affine(x, other), gemm)
+
+
 def test_shape_errors_name_the_layer_and_both_shapes():
     """Each construction rule of Network, with its whole message."""
     f64 = dict(dtype=torch.float64)

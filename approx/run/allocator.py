@@ -67,10 +67,12 @@ def keep_freed_memory(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int 
     libc = _glibc()
     if libc is None:
         return False
-    for label, param, value in (("mmap_threshold", _M_MMAP_THRESHOLD, mmap_threshold),
-                                ("trim_threshold", _M_TRIM_THRESHOLD, trim_threshold)):
+    wanted = (("mmap_threshold", _M_MMAP_THRESHOLD, mmap_threshold),
+                 ("trim_threshold", _M_TRIM_THRESHOLD, trim_threshold))
+    for label, _, value in wanted:  # both checked before either is set
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
             raise ValueError(f"{label} must be an int of bytes in [0, 2**31); got {value!r}")
+    for label, param, value in wanted:
         if libc.mallopt(param, ctypes.c_int(value)) != 1:
             raise ValueError(f"glibc refused {label}={value}")
         _SET[label] = value

@@ -137,6 +137,11 @@ def tally(exit_codes: dict[str, int | None], equivalent: set[str]) -> dict[str, 
             row["timeout"] += 1
         else:  # 0 survived, 5/33 no test calls it, anything else is suspicious
             row["survived"] += 1
+    return _scored(row)
+
+
+def _scored(row: dict) -> dict:
+    """``row`` with its score, (killed + timeout) / (mutants - equivalent - not_checked); nan if none is judged."""
     judged = row["mutants"] - row["equivalent"] - row["not_checked"]
     row["score"] = round((row["killed"] + row["timeout"]) / judged, 4) if judged else float("nan")
     return row
@@ -161,10 +166,7 @@ def rows(meta_dir: Path | list[Path], paths: list[str], equivalent: set[str],
 
 def total(module_rows: list[dict]) -> dict:
     """The core row: the module rows' counts summed, and their score."""
-    row = {"module": "core", **{c: sum(int(r[c]) for r in module_rows) for c in COLUMNS[1:-1]}}
-    judged = row["mutants"] - row["equivalent"] - row["not_checked"]
-    row["score"] = round((row["killed"] + row["timeout"]) / judged, 4) if judged else float("nan")
-    return row
+    return _scored({"module": "core", **{c: sum(int(r[c]) for r in module_rows) for c in COLUMNS[1:-1]}})
 
 
 def write(csv_path: Path, paths: list[str], meta_dirs: list[Path] | None = None) -> list[dict]:

@@ -31,17 +31,6 @@ def test_scalar_graph_tensor_graph_and_fused_path_agree(activation, loss):
     assert graphs.count_edges(scalar) >= 4 * 5 * (2 * 4 + 4 * 3 + 3 * 2)
 
 
-def test_tensor_graph_on_device(device):
-    net = Network.random([3, 8, 1], "tanh", seed=0, device=device)
-    x = torch.randn(6, 3, dtype=torch.float64, device=device)
-    y = torch.randn(6, 1, dtype=torch.float64, device=device)
-    tensor, nodes = graphs.tensor_loss(net, x, y)
-    tensor.backward()
-    _, ref = autograd.loss_and_grad(net, x, y)
-    for n, r in zip(nodes, ref):
-        assert n.grad.device == r.device and torch.allclose(n.grad, r, rtol=1e-10, atol=1e-14)
-
-
 @pytest.mark.parametrize("build", [graphs.scalar_loss, graphs.tensor_loss])
 def test_bad_inputs_are_refused_with_their_full_message(build):
     net = Network.random([3, 4, 2], seed=0)  # widths chosen so that no two of 5, 3, 4, 2 coincide
@@ -80,14 +69,19 @@ def test_graphs_apply_every_layer_scale_and_default_to_mse():
     assert autograd.loss_and_grad(unscaled, x, y, "mse")[0] != pytest.approx(ref_value, rel=1e-6)
 
 
-def test_scalar_graph_gradients_land_on_the_parameters_device(device):
-    """to_tensors puts each gradient on its parameter's device and in its dtype, as fused does."""
+@pytest.mark.parametrize("build", [graphs.scalar_loss, graphs.tensor_loss])
+def test_gradients_land_on_the_parameters_device_and_dtype(device, build):
+    """Both graphs give autograd's gradients on each parameter's device and in its dtype (the
+    scalar graph's through to_tensors, as fused does)."""
     net = Network.random([2, 3, 1], "tanh", seed=0, device=device)
     x = torch.randn(4, 2, dtype=torch.float64, device=device)
     y = torch.randn(4, 1, dtype=torch.float64, device=device)
-    scalar, params = graphs.scalar_loss(net, x, y)
-    scalar.backward()
-    grads = graphs.to_tensors(params, net.parameters())
+    root, leaves = build(net, x, y)
+    root.backward()
+    if build is graphs.scalar_loss:
+        grads = graphs.to_tensors(leaves, net.parameters())
+    else:
+        grads = [n.grad for n in leaves]
     _, ref = autograd.loss_and_grad(net, x, y)
     for g, r in zip(grads, ref):
         assert g.device == r.device and g.dtype == r.dtype and torch.allclose(g, r, rtol=1e-10, atol=1e-14)

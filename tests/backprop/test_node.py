@@ -241,9 +241,10 @@ def test_exponents_bases_and_matmul_operands_are_checked_with_their_type():
         True ** x
     one = 1 ** Node(3.0)
     one.backward()
-    assert one.value == 1.0 and one.children[0].grad == 0.0
+    assert one.value == 1.0 and one.children[0].grad == 0.0  # exact: 1^3 = 1 and 1 * log 1 = 0
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
     v = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    # the same product on both sides (Node's @ calls it), of small dyadic numbers: exact anywhere
     assert torch.equal((Node(a) @ v).value, a @ v) and torch.equal((a @ Node(v)).value, a @ v)
     for left, right in [(Node(a), Node(2.0)), (Node(2.0), Node(v))]:
         with pytest.raises(ValueError, match="^@ needs tensor values on both sides; use \\* for floats$"):

@@ -16,11 +16,14 @@ with f the Network's own function (z = s h W^T + b per layer, then its activatio
 inside one ``lax.scan``, compiled once by ``jax.jit`` (the first call, timed apart as the
 compile); each call is awaited with ``block_until_ready``, so a timing covers the arithmetic.
 
-jax is optional (``pip install approx[peers]``): ``import_jax`` imports it on first use, with XLA
-on one CPU thread (``XLA_ONE_THREAD`` in XLA_FLAGS, set before jax is imported; both flags are
-accepted by jax 0.10.2 and a timed call uses no more CPU time than wall time), and raises
-ImportError where it is missing, which the benchmark reports in one line. Nothing here runs at
-import: ``import approx`` never imports jax.
+jax is optional (``pip install approx[peers]``): ``import_jax`` imports it on first use, with
+XLA's Eigen pool off (``XLA_ONE_THREAD`` in XLA_FLAGS, set before jax is imported), and raises
+ImportError where it is missing, which the benchmark reports in one line. The flags alone do not
+hold XLA to one thread: with them, jax 0.10.2's timed calls used 1.3 to 1.8 CPU seconds per
+wall-clock second on the 2-core EPYC at E = 64 and 1024. So the benchmark also pins every CPU
+row, this one included, to as many cores as it has threads (``approx.bench.cores``), before
+XLA starts its pool, and records ``cpu_per_wall``. Nothing here runs at import:
+``import approx`` never imports jax.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from torch import Tensor
 
 from ..network import Network
 
-__all__ = ["XLA_ONE_THREAD", "ACTIVATIONS", "import_jax", "JaxGD"]
+__all__ = ["XLA_ONE_THREAD", "ACTIVATIONS", "import_jax", "JaxGD", "jax_product"]
 
 XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -62,6 +65,25 @@ def import_jax():
     import jax  # noqa: PLC0415 (optional dependency, imported on use)
 
     return jax
+
+
+def jax_product(a64: np.ndarray, b64: np.ndarray):
+    """(call, result) for C = A B in float32 by XLA, jitted: the peer's own matrix product.
+
+    ``call()`` computes it and waits (``block_until_ready``); ``result()`` is the last C as float64.
+    Beside torch's product of the same size (the benchmark's peak row) it shows how fast each
+    library's matrix kernels run on this CPU: the floor of every cell that is mostly products.
+    """
+    jax = import_jax()
+    jnp = jax.numpy
+    a, b = jnp.asarray(a64, dtype=jnp.float32), jnp.asarray(b64, dtype=jnp.float32)
+    product = jax.jit(jnp.matmul)
+    out = [product(a, b)]  # the compile, outside any timing
+
+    def call() -> None:
+        out[0] = product(a, b).block_until_ready()
+
+    return call, lambda: np.asarray(out[0], dtype=np.float64)
 
 
 class JaxGD:

@@ -2,7 +2,9 @@
 device, and check what that step computed against float64.
 
 Per row, in this order, inside the row's arithmetic (``precision.arithmetic``) and, on the CPU,
-at the row's thread count:
+at the row's thread count and on as many cores (``approx.bench.cores.on_cores``: a library's own
+thread pool, XLA's, cannot spread further; ``cpu_per_wall`` is the CPU time the timed calls used
+per wall-clock second, which shows it):
 
 1. build the step on copies of the cell's float64 network, cast to the row's dtype; the data are
    moved to the device beforehand, so no host-to-device copy is inside any timed step;
@@ -46,10 +48,11 @@ from ..device import device_name, synchronize
 from ..device import threads as cpu_threads
 from ..network import Network
 from . import precision as _precision
+from .cores import on_cores
 from .flops import measure_peak, step_flops
 from .graphs import capture
 from .steps import COMPILE_MODES, COMPILED_STEP, make_step, member_rows
-from .timing import Timing, time_calls, time_once
+from .timing import Timing, time_call, time_calls, time_once
 
 __all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
 
@@ -59,7 +62,8 @@ MODES = ("eager", "loop", "cuda-graph", *COMPILE_MODES, COMPILED_STEP, "jit-vmap
 PEER = "jax"  # the peer engine (approx.bench.jax_peer): its one mode is jit-vmap-scan
 COLUMNS = [  # every row has every column (NaN where it does not apply), in this order
     "engine", "mode", "device", "device_name", "dtype", "precision", "sweep", "depth", "width",
-    "batch", "d_in", "activation", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "samples_per_s",
+    "batch", "d_in", "activation", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "cpu_per_wall",
+    "samples_per_s",
     "flops", "flops_per_s", "peak_flops_per_s", "peak_fraction", "rel_error", "first_step_ms",
     "forward_ms", "gradient_ms", "reverse_ms", "update_ms", "eager_ms", "capture_ms", "compile_ms",
     "row_s", "status",
@@ -138,7 +142,7 @@ class Bench:
             prec = _precision.get(precision)
             n = self.peak_sizes[device.type]
             started = time.perf_counter()
-            with cpu_threads(threads):
+            with cpu_threads(threads), on_cores(threads):
                 timing, flops_per_s, rel_error = measure_peak(
                     device, prec, n, threads=threads, min_run_time_s=self.min_run_time_s, seed=self.seed)
             self._peaks[key] = flops_per_s
@@ -146,11 +150,43 @@ class Bench:
                 **_identity(Cell("peak", 0, n, n), "matmul", "peak", prec, device, threads),
                 "dtype": str(prec.peak_dtype).replace("torch.", ""),
                 "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
-                "flops": 2 * n**3, "flops_per_s": flops_per_s, "peak_flops_per_s": flops_per_s,
+                "cpu_per_wall": timing.cpu_per_wall, "flops": 2 * n**3, "flops_per_s": flops_per_s,
+                "peak_flops_per_s": flops_per_s,
                 "peak_fraction": 1.0, "rel_error": rel_error, "row_s": time.perf_counter() - started,
                 "status": "ok",
             })
         return self._peaks[key]
+
+    def peer_peak(self, threads: int) -> None:
+        """The JAX peer's own n x n float32 product on the CPU (engine "jax", mode "peak"), once
+        per run: the rate XLA's matrix kernels reach, beside torch's (``peak``). The row is the
+        peak row's twin, its rel_error against the float64 product of the same inputs."""
+        from .jax_peer import jax_product
+
+        key = ("jax", threads)
+        if key in self._peaks:
+            return
+        n = self.peak_sizes["cpu"]
+        cpu, prec = torch.device("cpu"), _precision.get("float32")
+        started = time.perf_counter()
+        gen = torch.Generator().manual_seed(self.seed)  # the inputs measure_peak draws
+        a64 = torch.randn(n, n, generator=gen, dtype=torch.float64)
+        b64 = torch.randn(n, n, generator=gen, dtype=torch.float64)
+        call, result = jax_product(a64.numpy(), b64.numpy())
+        with cpu_threads(threads), on_cores(threads):
+            timing = time_call(call, cpu, threads=threads, min_run_time_s=self.min_run_time_s)
+        exact = a64 @ b64
+        rel_error = float(torch.linalg.norm(torch.from_numpy(result()) - exact) / torch.linalg.norm(exact))
+        flops_per_s = 2 * n**3 / (timing.median_ms / 1e3)
+        self._peaks[key] = flops_per_s
+        self.peak_rows.append({
+            **_identity(Cell("peak", 0, n, n), "jax", "peak", prec, cpu, threads),
+            "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
+            "cpu_per_wall": timing.cpu_per_wall, "flops": 2 * n**3, "flops_per_s": flops_per_s,
+            "peak_flops_per_s": self.peak(cpu, "float32", threads),
+            "peak_fraction": flops_per_s / self.peak(cpu, "float32", threads), "rel_error": rel_error,
+            "row_s": time.perf_counter() - started, "status": "ok",
+        })
 
     # ---------------------------------------------------------------- one row
     def skipped(self, job: Job, reason: str) -> dict:
@@ -165,7 +201,7 @@ class Bench:
         row = _identity(job.cell, job.engine, job.mode, prec, device, job.threads)
         started = time.perf_counter()
         try:
-            with cpu_threads(job.threads) if device.type == "cpu" else contextlib.nullcontext():
+            with _on_cpu(job.threads) if device.type == "cpu" else contextlib.nullcontext():
                 row.update(self._measure(job, device, prec))
             row["status"] = "ok"
         except Exception as err:  # fail soft: the row says what went wrong and the run goes on
@@ -228,7 +264,8 @@ class Bench:
         flops_per_s = cell.flops / seconds
         out.update({
             "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
-            "samples_per_s": cell.ensemble * cell.batch / seconds, "flops": cell.flops,
+            "cpu_per_wall": timing.cpu_per_wall, "samples_per_s": cell.ensemble * cell.batch / seconds,
+            "flops": cell.flops,
             "flops_per_s": flops_per_s, "peak_flops_per_s": peak, "peak_fraction": flops_per_s / peak,
             "rel_error": float(torch.linalg.norm(update - reference) / torch.linalg.norm(reference)),
         })
@@ -244,12 +281,14 @@ class Bench:
 
         if device.type != "cpu" or prec.name != "float32":
             raise ValueError(f"the JAX peer runs float32 on the CPU, not {prec.name} on {device.type}")
+        self.peer_peak(job.threads)
         peer = JaxGD(net, x, y, self.lr, job.peer_steps)
         first_ms = time_once(peer.run, device)
         estimate = time_once(peer.run, device)
         timing, = self._time([peer.run], device, job, [estimate])
         k = job.peer_steps
-        per_step = Timing(timing.median_ms / k, timing.iqr_ms / k, timing.n_samples, timing.calls_per_sample * k)
+        per_step = Timing(timing.median_ms / k, timing.iqr_ms / k, timing.n_samples, timing.calls_per_sample * k,
+                          timing.cpu_per_wall)
         peer.write(start.double().cpu().numpy())
         peer.step(CHECK_LR)
         update = torch.from_numpy(peer.read()).to(device) - start.double()
@@ -260,6 +299,13 @@ class Bench:
         estimates_s = [None if e is None else e / 1e3 for e in estimates_ms]
         return time_calls(fns, device, threads=job.threads, min_run_time_s=self.min_run_time_s,
                           estimates_s=estimates_s)
+
+
+@contextlib.contextmanager
+def _on_cpu(threads: int):
+    """A CPU row's setting: torch's pool at ``threads`` threads, the row on as many cores."""
+    with cpu_threads(threads), on_cores(threads):
+        yield
 
 
 def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, threads: int) -> dict:

@@ -6,7 +6,11 @@ are sized so that about ten of them fill ``min_run_time_s`` (a call longer than 
 its interquartile range (IQR = q75 - q25), both in milliseconds.
 
 CPU: every block runs through ``torch.utils.benchmark.Timer`` with ``num_threads`` set
-explicitly, so the thread count is a recorded setting, never the process's accident.
+explicitly, so the thread count is a recorded setting, never the process's accident. That bounds
+torch's own pool only; ``cpu_per_wall`` records what the blocks really used: the process's CPU
+time (every thread, ``time.process_time``) per second of wall clock, 1.0 for a call that keeps
+one core busy. A library with its own pool (XLA, the JAX peer) shows above 1 unless the row is
+held to its cores (``approx.bench.cores``).
 CUDA: kernels run asynchronously, so a wall clock would time the launches; blocks are
 delimited by ``torch.cuda.Event``s recorded on the device's current stream and read after one
 synchronisation, which times what the GPU did (and, for launch-bound steps, the gaps in which
@@ -43,11 +47,12 @@ class Timing:
     iqr_ms: float
     n_samples: int
     calls_per_sample: int
+    cpu_per_wall: float = math.nan  # CPU seconds per wall-clock second in the blocks (CPU only)
 
     @classmethod
-    def from_samples(cls, samples_s: list[float], number: int) -> "Timing":
+    def from_samples(cls, samples_s: list[float], number: int, cpu_per_wall: float = math.nan) -> "Timing":
         q25, q50, q75 = np.percentile(np.asarray(samples_s) * 1e3, [25, 50, 75])
-        return cls(float(q50), float(q75 - q25), len(samples_s), number)
+        return cls(float(q50), float(q75 - q25), len(samples_s), number, cpu_per_wall)
 
 
 def plan_blocks(estimate_s: float, min_run_time_s: float, min_samples: int) -> tuple[int, int]:
@@ -117,7 +122,8 @@ def time_calls(
     return _sample(_cpu_blocks(timers), estimates, min_run_time_s, min_samples)
 
 
-Blocks = Callable[[list[tuple[int, int]]], list[list[float]]]  # plans (n_blocks, number) -> samples (s)
+# plans [(n_blocks, number)] -> (samples in s per function, CPU s per wall s per function)
+Blocks = Callable[[list[tuple[int, int]]], tuple[list[list[float]], list[float]]]
 
 
 def _sample(blocks: Blocks, estimates_s: list[float], min_run_time_s: float, min_samples: int) -> list[Timing]:
@@ -125,11 +131,11 @@ def _sample(blocks: Blocks, estimates_s: list[float], min_run_time_s: float, min
     slower than its calls turn out to be (a hiccup), plan again from the measured medians."""
     for _ in range(2):
         plans = [plan_blocks(e, min_run_time_s, min_samples) for e in estimates_s]
-        samples = blocks(plans)
+        samples, cpu_per_wall = blocks(plans)
         estimates_s = [float(np.median(s)) for s in samples]
         if all(n * number * e >= 0.5 * min_run_time_s for (n, number), e in zip(plans, estimates_s)):
             break
-    return [Timing.from_samples(s, number) for s, (_, number) in zip(samples, plans)]
+    return [Timing.from_samples(s, number, c) for s, (_, number), c in zip(samples, plans, cpu_per_wall)]
 
 
 def _rounds(plans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
@@ -141,17 +147,21 @@ def _rounds(plans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
 
 
 def _cpu_blocks(timers: list[benchmark.Timer]) -> Blocks:
-    def blocks(plans: list[tuple[int, int]]) -> list[list[float]]:
+    def blocks(plans: list[tuple[int, int]]) -> tuple[list[list[float]], list[float]]:
         samples: list[list[float]] = [[] for _ in plans]
+        cpu_s, wall_s = [0.0] * len(plans), [0.0] * len(plans)
         for i, number in _rounds(plans):
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
             samples[i].append(timers[i].timeit(number).median)
-        return samples
+            cpu_s[i] += time.process_time() - cpu_start
+            wall_s[i] += time.perf_counter() - wall_start
+        return samples, [c / w for c, w in zip(cpu_s, wall_s)]
 
     return blocks
 
 
 def _cuda_blocks(fns: Sequence[Callable[[], object]], device: torch.device) -> Blocks:
-    def blocks(plans: list[tuple[int, int]]) -> list[list[float]]:
+    def blocks(plans: list[tuple[int, int]]) -> tuple[list[list[float]], list[float]]:
         marks: list[tuple[int, int, torch.cuda.Event, torch.cuda.Event]] = []
         for i, number in _rounds(plans):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -164,6 +174,6 @@ def _cuda_blocks(fns: Sequence[Callable[[], object]], device: torch.device) -> B
         samples: list[list[float]] = [[] for _ in plans]
         for i, number, start, end in marks:
             samples[i].append(start.elapsed_time(end) / 1e3 / number)
-        return samples
+        return samples, [math.nan] * len(plans)  # the host's CPU time says nothing of the GPU's
 
     return blocks

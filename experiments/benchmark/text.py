@@ -18,6 +18,9 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([header, rule, *lines])
 
 
+PEAK_LIBRARY = {"matmul": "torch", "jax": "JAX (XLA)"}  # whose n x n product a peak row times
+
+
 def _flops(x: float) -> str:
     return f"{x / 1e9:.3g} GFLOP/s" if x < 1e12 else f"{x / 1e12:.3g} TFLOP/s"
 
@@ -30,14 +33,16 @@ def describe(df: pd.DataFrame) -> str:
     peaks = ok[ok["mode"] == "peak"]
     if len(peaks):
         parts.append("Measured matmul peaks: " + "; ".join(
-            f"{r.device} {r.precision}" + (f" at {r.threads} thread(s)" if r.device == "cpu" else "")
+            f"{PEAK_LIBRARY.get(r.engine, r.engine)}, {r.device} {r.precision}"
+            + (f" at {r.threads} thread(s)" if r.device == "cpu" else "")
             + f" {_flops(r.flops_per_s)}" + (f" ({spec})" if (spec := _against_spec(
                 r.device, r.device_name, r.precision, r.flops_per_s)) else "")
             for r in peaks.itertuples()) + ".")
-    best = ok[(ok["mode"] != "peak") & ok["peak_fraction"].notna()]
+    # approx's engines against torch's own product (the peer has its own kernels: the peer paragraph)
+    best = ok[(ok["mode"] != "peak") & (ok["engine"] != "jax") & ok["peak_fraction"].notna()]
     for device, group in best.groupby("device"):
         top = group.loc[group["peak_fraction"].idxmax()]
-        parts.append(f"Best {device} utilisation: {top['peak_fraction']:.0%} of the measured {top['precision']} peak "
+        parts.append(f"Best {device} utilisation: {top['peak_fraction']:.0%} of torch's measured {top['precision']} peak "
                      f"({top['engine']} {top['mode']}, width {int(top['width'])}, batch {int(top['batch'])}, "
                      f"depth {int(top['depth'])}"
                      + (f"; {spec}" if (spec := _against_spec(device, top["device_name"], top["precision"],
@@ -99,7 +104,26 @@ def _peer(df: pd.DataFrame) -> str:
         "hand-written / autograd": table["backprop_per_autograd"].map(ratio)})
     return ("\n\nThe peer: E tanh networks [1, W, W, 1] on 64 points, float32, one CPU thread, time per model "
             "per step (median); JAX as jit(vmap(step)) in lax.scan, compile apart, approx eager and compiled "
-            "(approx.compiled_step):\n\n" + markdown_table(shown))
+            "(approx.compiled_step):\n\n" + markdown_table(shown) + _peer_cores(df))
+
+
+def _peer_cores(df: pd.DataFrame) -> str:
+    """How many cores the peer rows used, and whose matrix kernels are faster on this CPU."""
+    rows = analysis.ok_rows(df)
+    peer = rows[rows["sweep"] == "peer"]
+    parts = []
+    if "cpu_per_wall" in peer and peer["cpu_per_wall"].notna().any():  # CSVs from before it lack it
+        parts.append(f"Every peer row was pinned to one core (approx.bench.cores): CPU time per wall-clock second "
+                     f"in the timed calls {peer['cpu_per_wall'].min():.3f} to {peer['cpu_per_wall'].max():.3f}.")
+    peaks = rows[(rows["mode"] == "peak") & (rows["device"] == "cpu") & (rows["precision"] == "float32")
+                 & (rows["threads"] == 1)]
+    rate = peaks.set_index("engine")["flops_per_s"]
+    if {"matmul", "jax"} <= set(rate.index):
+        parts.append(f"One core's {int(peaks['width'].iloc[0])}-square float32 product: torch "
+                     f"{_flops(rate['matmul'])}, JAX (XLA) {_flops(rate['jax'])}, {rate['jax'] / rate['matmul']:.2f} "
+                     f"times as fast; the cells of width 64 are mostly matrix products, where JAX's kernels run "
+                     f"that much faster.")
+    return "\n\n" + " ".join(parts) if parts else ""
 
 
 def _against_spec(device: str, device_name: str, precision: str, flops_per_s: float) -> str:

@@ -92,6 +92,22 @@ def test_one_step_at_a_large_rate_is_the_gradient():
     assert np.linalg.norm(peer.read() - start + 1.01 * 2.0**10 * grads) / np.linalg.norm(2.0**10 * grads) > 1e-3
 
 
+def test_the_peers_matrix_product_is_a_float32_product():
+    """Bound: each entry of a float32 product of float32-rounded inputs is within
+    gamma_{n+2} (|A| |B|)_ij of the float64 product of the originals (Higham 2002, sec. 3.5; the
+    +2 for rounding A and B), u = 2^-24, n = 64. Control: the product of A with B's transpose."""
+    from approx.bench.jax_peer import jax_product
+
+    gen = np.random.default_rng(0)
+    a, b = gen.standard_normal((64, 64)), gen.standard_normal((64, 64))
+    call, result = jax_product(a, b)
+    call()
+    u, n = 2.0**-24, 64 + 2
+    bound = n * u / (1 - n * u) * (np.abs(a) @ np.abs(b))
+    assert np.all(np.abs(result() - a @ b) <= bound)
+    assert not np.all(np.abs(result() - a @ b.T) <= bound)
+
+
 def test_bad_input_and_a_jax_without_the_thread_limit_are_refused(monkeypatch):
     from approx.bench import jax_peer
 

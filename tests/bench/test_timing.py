@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 import pytest
@@ -34,6 +35,22 @@ def test_a_sleep_is_timed_as_at_least_its_length():
     assert slept.median_ms >= delay_ms
     assert idle.median_ms < delay_ms
     assert slept.n_samples >= 5 and slept.iqr_ms >= 0
+
+
+def test_cpu_per_wall_tells_a_busy_call_from_a_waiting_one():
+    # a call that keeps one thread busy uses about one CPU second per wall-clock second (at most
+    # 1: Python threads hold the GIL, and nothing else runs here; some above for the timer's own
+    # bookkeeping); a sleep uses almost none (the control: a ratio that were always 1 would fail)
+    def busy():
+        end = time.perf_counter() + 2e-3
+        while time.perf_counter() < end:
+            pass
+
+    cpu = torch.device("cpu")
+    busy_t, sleep_t = time_calls([busy, lambda: time.sleep(2e-3)], cpu, threads=1, min_run_time_s=0.05)
+    assert 0.5 <= busy_t.cpu_per_wall <= 1.1
+    assert sleep_t.cpu_per_wall < 0.5
+    assert math.isnan(Timing.from_samples([0.001], 1).cpu_per_wall)  # not measured: NaN, never a guess
 
 
 def test_time_once_and_cpu_threads_restore():

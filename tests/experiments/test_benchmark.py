@@ -45,6 +45,10 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
     assert set(steps.loc[steps["sweep"] != "peer", "activation"]) == {"relu"}
     assert (steps["time_ms"] > 0).all() and (steps["iqr_ms"] >= 0).all()
     assert (steps["peak_fraction"] > 0).all()
+    # every CPU row, peaks included, says how much CPU its timed calls used (a ratio, not a time)
+    assert (df["cpu_per_wall"] > 0).all()
+    peaks = df[df["mode"] == "peak"]
+    assert set(peaks["engine"]) == {"matmul"} | ({"jax"} if JAX else set())  # JAX's own product beside torch's
     # the same step in float64 against the float64 reference: rounding only
     assert (df.loc[df["precision"] == "float64", "rel_error"] < 1e-12).all()
     # float32: unit roundoff 6e-8 times modest condition numbers

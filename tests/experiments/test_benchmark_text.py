@@ -32,9 +32,28 @@ def _peaks(*cards: tuple[str, float]) -> pd.DataFrame:
 def test_gpu_peak_is_quoted_against_the_datasheet():
     # half the H100 SXM's 67 TFLOP/s fp32 measured: the text says 50% of the datasheet's figure
     text = describe(_peaks(("NVIDIA H100 80GB HBM3", 33.5e12)))
-    assert "cuda float32 33.5 TFLOP/s (50% of the NVIDIA H100 80GB HBM3 datasheet's 67 TFLOP/s)" in text
-    assert ("utilisation: 50% of the measured float32 peak (autograd eager, width 1024, batch 1024, depth 2; "
+    assert "torch, cuda float32 33.5 TFLOP/s (50% of the NVIDIA H100 80GB HBM3 datasheet's 67 TFLOP/s)" in text
+    assert ("utilisation: 50% of torch's measured float32 peak (autograd eager, width 1024, batch 1024, depth 2; "
             "25% of the NVIDIA H100 80GB HBM3 datasheet's 67 TFLOP/s)") in text
     # negative control: a card with no datasheet entry gets no invented figure
     text = describe(_peaks(("NVIDIA Made-Up 9000", 1e13)))
     assert "no datasheet float32 figure on file for NVIDIA Made-Up 9000" in text and "% of the NVIDIA" not in text
+
+
+def test_the_peer_paragraph_quotes_the_cores_used_and_both_libraries_products():
+    from experiments.benchmark.text import _peer_cores
+
+    base = dict.fromkeys(COLUMNS, np.nan) | {"device": "cpu", "device_name": "CPU", "dtype": "float32",
+                                              "precision": "float32", "threads": 1, "status": "ok"}
+    peaks = [base | {"engine": engine, "mode": "peak", "sweep": "peak", "width": 1024, "flops_per_s": rate}
+             for engine, rate in (("matmul", 1e11), ("jax", 2.5e11))]
+    peer = [base | {"engine": "jax", "mode": "jit-vmap-scan", "sweep": "peer", "width": 16, "cpu_per_wall": c}
+            for c in (0.97, 0.999)]
+    df = pd.DataFrame(peaks + peer).assign(cpu_per_wall=lambda d: d["cpu_per_wall"].astype(float))
+    text = _peer_cores(df)
+    assert "CPU time per wall-clock second in the timed calls 0.970 to 0.999" in text
+    assert "torch 100 GFLOP/s, JAX (XLA) 250 GFLOP/s, 2.50 times as fast" in text
+    # controls: a CSV from before cpu_per_wall, and a run without JAX's product, claim neither
+    assert "CPU time" not in _peer_cores(df.drop(columns="cpu_per_wall"))
+    assert "JAX (XLA)" not in _peer_cores(df[df["engine"] != "jax"])
+    assert _peer_cores(df.iloc[:0]) == ""

@@ -73,14 +73,21 @@ def ensemble_speedups(df: pd.DataFrame) -> pd.DataFrame:
 
 def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """Per eager single-network cell: backprop_ms / autograd_ms and backprop_ms / module_ms (the
-    first benchmark's ReLU sweeps; the peer's tanh cells have peer_table)."""
+    first benchmark's ReLU sweeps; the peer's tanh cells have peer_table), and autograd_products,
+    module_products: the FLOP model's products at torch's measured peak over that engine's step
+    (its peak_fraction), the least that backprop_per_autograd (or _module) could be."""
     rows = ok_rows(df)
     rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & ~rows["sweep"].isin(["ensemble", "peer"])]
     keys = ["device", "threads", "sweep", "precision"] + SIZE
     wide = rows.pivot_table(index=keys, columns="engine", values="time_ms", aggfunc="first").reset_index()
+    # the share of each step that its matrix products take at torch's measured peak: no engine that
+    # runs the same products through torch can take less than that share of the other's time
     for other in ("autograd", "module"):
         if "backprop" in wide and other in wide:
             wide[f"backprop_per_{other}"] = wide["backprop"] / wide[other]
+            share = rows[rows["engine"] == other].set_index(keys)["peak_fraction"]
+            share = share[~share.index.duplicated()]  # the first, as the pivot takes
+            wide[f"{other}_products"] = share.reindex(pd.MultiIndex.from_frame(wide[keys])).to_numpy()
     return wide
 
 
@@ -118,7 +125,9 @@ PEER_ENGINES = {  # column of peer_table -> (engine, mode)
 def peer_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per peer cell (E, width): each engine's time per model per step in microseconds
     (time_ms / E), ``best`` (approx's fastest engine and mode) and ``best_us``, ``best_per_jax``
-    = best_us / jax, and hand-written / autograd eager and compiled. NaN where a row is missing."""
+    = best_us / jax, ``products_us`` (the FLOP model's products per model at torch's measured
+    peak: no engine running them through torch is faster) and ``products_per_jax``, and
+    hand-written / autograd eager and compiled. NaN where a row is missing."""
     rows = ok_rows(df)
     rows = rows[rows["sweep"] == "peer"]
     cells = rows[["ensemble", "width"]].drop_duplicates().sort_values(["ensemble", "width"])
@@ -129,15 +138,18 @@ def peer_table(df: pd.DataFrame) -> pd.DataFrame:
         for column, (engine, mode) in PEER_ENGINES.items():
             match = cell[(cell["engine"] == engine) & (cell["mode"] == mode)]
             entry[column] = match["time_ms"].iloc[0] / ensemble * 1e3 if len(match) else np.nan
+        # the FLOP model's products at torch's measured peak: the least time of an engine running them through torch
+        entry["products_us"] = (cell["flops"] / cell["peak_flops_per_s"]).iloc[0] / ensemble * 1e6
         ours = {c: entry[c] for c in PEER_ENGINES if c != "jax" and np.isfinite(entry[c])}
         entry["best"] = min(ours, key=ours.get) if ours else ""
         entry["best_us"] = ours[entry["best"]] if ours else np.nan
         entry["best_per_jax"] = entry["best_us"] / entry["jax"]
+        entry["products_per_jax"] = entry["products_us"] / entry["jax"]
         entry["backprop_per_autograd"] = entry["backprop"] / entry["autograd"]
         entry["compiled_backprop_per_autograd"] = entry["backprop_compiled"] / entry["autograd_compiled"]
         out.append(entry)
-    columns = ["ensemble", "width", *PEER_ENGINES, "best", "best_us", "best_per_jax", "backprop_per_autograd",
-               "compiled_backprop_per_autograd"]
+    columns = ["ensemble", "width", *PEER_ENGINES, "best", "best_us", "best_per_jax", "products_us",
+               "products_per_jax", "backprop_per_autograd", "compiled_backprop_per_autograd"]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -197,7 +209,7 @@ def targets(df: pd.DataFrame) -> pd.DataFrame:
             band = cells[(cells[other] >= low) & (cells[other] < high)] if cells is not None else ratios.iloc[:0]
             value = band[column].max() if len(band) else np.nan
             add(f"CPU 1 thread: hand-written / {other} <= {limit:g} where {other}'s step takes "
-                f"{low:g}-{high:g} ms", limit, True, value, f"worst of {len(band)} cells")
+                f"{low:g}-{high:g} ms", limit, True, value, _band_where(band, column, other))
     rf = reverse_forward(df)
     for engine in sorted(set(rf["engine"]) | {"backprop", "autograd", "module"}):
         for device in sorted(set(rf["device"]) | {"cpu"}):
@@ -216,7 +228,7 @@ def targets(df: pd.DataFrame) -> pd.DataFrame:
     peer = peer_table(df)
     many = peer[peer["ensemble"] >= 64]
     add("CPU 1 thread, E >= 64: approx's best engine at or below JAX per model-step", 1.0, True,
-        many["best_per_jax"].max() if len(many) else np.nan, _peer_where(many, "best_per_jax"))
+        many["best_per_jax"].max() if len(many) else np.nan, _peer_where(many, "best_per_jax", products=True))
     one = peer[peer["ensemble"] == 1]
     add("CPU 1 thread, E = 1: approx's best engine within 5x of JAX", 5.0, True,
         one["best_per_jax"].max() if len(one) else np.nan, _peer_where(one, "best_per_jax"))
@@ -243,10 +255,25 @@ def targets(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["target", "measured", "where", "verdict"])
 
 
-def _peer_where(rows: pd.DataFrame, column: str) -> str:
+def _band_where(band: pd.DataFrame, column: str, other: str) -> str:
+    """Where the worst hand-written / other ratio of a band is, and the least it could be there."""
+    text = f"worst of {len(band)} cells"
+    if band.empty:
+        return text
+    worst = band.loc[band[column].idxmax()]
+    text += f" at width {int(worst['width'])}, batch {int(worst['batch'])}, {worst['precision']}"
+    if np.isfinite(worst[f"{other}_products"]):
+        text += f"; there the products alone, at torch's peak, take {worst[f'{other}_products']:.2f} of {other}'s step"
+    return text
+
+
+def _peer_where(rows: pd.DataFrame, column: str, products: bool = False) -> str:
     """Where the worst value of ``column`` is among the peer cells ``rows``."""
     rows = rows.dropna(subset=[column])
     if rows.empty:
         return ""
     worst = rows.loc[rows[column].idxmax()]
-    return f"worst of {len(rows)} cells at E = {int(worst['ensemble'])}, width {int(worst['width'])}"
+    text = f"worst of {len(rows)} cells at E = {int(worst['ensemble'])}, width {int(worst['width'])}"
+    if products and np.isfinite(worst["products_per_jax"]):
+        text += f"; there torch's products alone, at its peak, take {worst['products_per_jax']:.2f} of JAX's time"
+    return text

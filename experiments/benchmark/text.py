@@ -42,7 +42,8 @@ def describe(df: pd.DataFrame) -> str:
     best = ok[(ok["mode"] != "peak") & (ok["engine"] != "jax") & ok["peak_fraction"].notna()]
     for device, group in best.groupby("device"):
         top = group.loc[group["peak_fraction"].idxmax()]
-        parts.append(f"Best {device} utilisation: {top['peak_fraction']:.0%} of torch's measured {top['precision']} peak "
+        parts.append(f"Best {device} utilisation: {top['peak_fraction']:.0%} of torch's measured {top['precision']} "
+                     f"peak "
                      f"({top['engine']} {top['mode']}, width {int(top['width'])}, batch {int(top['batch'])}, "
                      f"depth {int(top['depth'])}"
                      + (f"; {spec}" if (spec := _against_spec(device, top["device_name"], top["precision"],
@@ -101,6 +102,7 @@ def _peer(df: pd.DataFrame) -> str:
         "hand-written compiled (us)": table["backprop_compiled"].map(us),
         "autograd compiled (us)": table["autograd_compiled"].map(us), "JAX (us)": table["jax"].map(us),
         "best approx / JAX": table["best_per_jax"].map(ratio),
+        "torch's products at its peak (us)": table["products_us"].map(us),
         "hand-written / autograd": table["backprop_per_autograd"].map(ratio)})
     return ("\n\nThe peer: E tanh networks [1, W, W, 1] on 64 points, float32, one CPU thread, time per model "
             "per step (median); JAX as jit(vmap(step)) in lax.scan, compile apart, approx eager and compiled "
@@ -120,9 +122,10 @@ def _peer_cores(df: pd.DataFrame) -> str:
     rate = peaks.set_index("engine")["flops_per_s"]
     if {"matmul", "jax"} <= set(rate.index):
         parts.append(f"One core's {int(peaks['width'].iloc[0])}-square float32 product: torch "
-                     f"{_flops(rate['matmul'])}, JAX (XLA) {_flops(rate['jax'])}, {rate['jax'] / rate['matmul']:.2f} "
-                     f"times as fast; the cells of width 64 are mostly matrix products, where JAX's kernels run "
-                     f"that much faster.")
+                     f"{_flops(rate['matmul'])}, JAX (XLA) {_flops(rate['jax'])}, "
+                     f"{rate['jax'] / rate['matmul']:.2f} times as fast. Where a cell's products at torch's peak "
+                     f"take longer than JAX's whole step (the table), no engine that runs them through torch can "
+                     f"match JAX there.")
     return "\n\n" + " ".join(parts) if parts else ""
 
 

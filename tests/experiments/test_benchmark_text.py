@@ -52,7 +52,7 @@ def test_the_peer_paragraph_quotes_the_cores_used_and_both_libraries_products():
     df = pd.DataFrame(peaks + peer).assign(cpu_per_wall=lambda d: d["cpu_per_wall"].astype(float))
     text = _peer_cores(df)
     assert "CPU time per wall-clock second in the timed calls 0.970 to 0.999" in text
-    assert "torch 100 GFLOP/s, JAX (XLA) 250 GFLOP/s, 2.50 times as fast" in text
+    assert "torch 100 GFLOP/s, JAX (XLA) 250 GFLOP/s, 2.50 times as fast." in text
     # controls: a CSV from before cpu_per_wall, and a run without JAX's product, claim neither
     assert "CPU time" not in _peer_cores(df.drop(columns="cpu_per_wall"))
     assert "JAX (XLA)" not in _peer_cores(df[df["engine"] != "jax"])

@@ -109,8 +109,10 @@ class Job:
 class Bench:
     """Measures Jobs; keeps the cell's network, data and float64 reference, and the peaks."""
 
-    def __init__(self, *, seed: int, lr: float, min_run_time_s: float, peak_sizes: dict[str, int]):
+    def __init__(self, *, seed: int, lr: float, min_run_time_s: float, peak_sizes: dict[str, int],
+                 pin_cores: bool = True):
         self.seed, self.lr, self.min_run_time_s, self.peak_sizes = seed, lr, min_run_time_s, peak_sizes
+        self.pin_cores = pin_cores  # False: rows run unpinned (what cpu_per_wall shows without the pin)
         self.peak_rows: list[dict] = []  # one per (device, precision, threads), measured on demand
         self._peaks: dict[tuple, float] = {}
         self._cell_key: tuple | None = None
@@ -142,7 +144,7 @@ class Bench:
             prec = _precision.get(precision)
             n = self.peak_sizes[device.type]
             started = time.perf_counter()
-            with cpu_threads(threads), on_cores(threads):
+            with self._on_cpu(threads):
                 timing, flops_per_s, rel_error = measure_peak(
                     device, prec, n, threads=threads, min_run_time_s=self.min_run_time_s, seed=self.seed)
             self._peaks[key] = flops_per_s
@@ -173,7 +175,7 @@ class Bench:
         a64 = torch.randn(n, n, generator=gen, dtype=torch.float64)
         b64 = torch.randn(n, n, generator=gen, dtype=torch.float64)
         call, result = jax_product(a64.numpy(), b64.numpy())
-        with cpu_threads(threads), on_cores(threads):
+        with self._on_cpu(threads):
             timing = time_call(call, cpu, threads=threads, min_run_time_s=self.min_run_time_s)
         exact = a64 @ b64
         rel_error = float(torch.linalg.norm(torch.from_numpy(result()) - exact) / torch.linalg.norm(exact))
@@ -188,6 +190,12 @@ class Bench:
             "row_s": time.perf_counter() - started, "status": "ok",
         })
 
+    @contextlib.contextmanager
+    def _on_cpu(self, threads: int):
+        """A CPU row's setting: torch's pool at ``threads`` threads, the row on as many cores."""
+        with cpu_threads(threads), on_cores(threads) if self.pin_cores else contextlib.nullcontext():
+            yield
+
     # ---------------------------------------------------------------- one row
     def skipped(self, job: Job, reason: str) -> dict:
         """The row of a job that was not run, saying why."""
@@ -201,7 +209,7 @@ class Bench:
         row = _identity(job.cell, job.engine, job.mode, prec, device, job.threads)
         started = time.perf_counter()
         try:
-            with _on_cpu(job.threads) if device.type == "cpu" else contextlib.nullcontext():
+            with self._on_cpu(job.threads) if device.type == "cpu" else contextlib.nullcontext():
                 row.update(self._measure(job, device, prec))
             row["status"] = "ok"
         except Exception as err:  # fail soft: the row says what went wrong and the run goes on
@@ -299,13 +307,6 @@ class Bench:
         estimates_s = [None if e is None else e / 1e3 for e in estimates_ms]
         return time_calls(fns, device, threads=job.threads, min_run_time_s=self.min_run_time_s,
                           estimates_s=estimates_s)
-
-
-@contextlib.contextmanager
-def _on_cpu(threads: int):
-    """A CPU row's setting: torch's pool at ``threads`` threads, the row on as many cores."""
-    with cpu_threads(threads), on_cores(threads):
-        yield
 
 
 def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, threads: int) -> dict:

@@ -168,7 +168,7 @@ def run(cfg: Config) -> pd.DataFrame:
     """Measure every job of ``cfg`` on its device; one row per job plus one per peak."""
     device = resolve_device(cfg.device)
     bench = Bench(seed=cfg.seed, lr=cfg.lr, min_run_time_s=cfg.min_run_time_s,
-                  peak_sizes={"cpu": cfg.peak_n_cpu, "cuda": cfg.peak_n_cuda})
+                  peak_sizes={"cpu": cfg.peak_n_cpu, "cuda": cfg.peak_n_cuda}, pin_cores=cfg.pin_cores)
     start = time.perf_counter()
     rows = []
     todo = jobs(cfg, device)

@@ -66,6 +66,7 @@ class Config:
     peak_n_cpu: int = 1024  # size of the peak matrix product on the CPU
     peak_n_cuda: int = 8192  # ... and on a GPU
     time_budget_s: float = 0.0  # rows starting after this many seconds are skipped and listed (0: none)
+    pin_cores: bool = True  # each CPU row on as many cores as threads (approx.bench.cores); false shows why
 
     def __post_init__(self) -> None:
         checks.choice("device", self.device, DEVICES)

@@ -115,12 +115,21 @@ def _peer_cores(df: pd.DataFrame) -> str:
     peer = rows[rows["sweep"] == "peer"]
     parts = []
     if "cpu_per_wall" in peer and peer["cpu_per_wall"].notna().any():  # CSVs from before it lack it
-        parts.append(f"Every peer row was pinned to one core (approx.bench.cores): CPU time per wall-clock second "
-                     f"in the timed calls {peer['cpu_per_wall'].min():.3f} to {peer['cpu_per_wall'].max():.3f}.")
+        used = {who: rows_["cpu_per_wall"] for who, rows_ in (("approx's", peer[peer["engine"] != "jax"]),
+                                                              ("JAX's", peer[peer["engine"] == "jax"]))
+                if rows_["cpu_per_wall"].notna().any()}
+        parts.append("CPU seconds per wall-clock second in the peer rows' timed calls (at most 1 on one core; "
+                     "approx.bench.cores pins each row unless pin_cores is false): " + ", ".join(
+                         f"{who} {c.min():.3f} to {c.max():.3f}" for who, c in used.items()) + ".")
     peaks = rows[(rows["mode"] == "peak") & (rows["device"] == "cpu") & (rows["precision"] == "float32")
                  & (rows["threads"] == 1)]
     rate = peaks.set_index("engine")["flops_per_s"]
-    if {"matmul", "jax"} <= set(rate.index):
+    spread = peaks.set_index("engine")["cpu_per_wall"] if "cpu_per_wall" in peaks else pd.Series(dtype=float)
+    if (spread > 1.05).any():  # unpinned, XLA's pool took more than one core: no one-core peak to compare
+        parts.append("The peak products used " + ", ".join(
+            f"{PEAK_LIBRARY.get(e, e)} {c:.2f}" for e, c in spread.items()) + " CPU seconds per wall-clock second, "
+            "so they are not one core's and are not compared.")
+    elif {"matmul", "jax"} <= set(rate.index):
         parts.append(f"One core's {int(peaks['width'].iloc[0])}-square float32 product: torch "
                      f"{_flops(rate['matmul'])}, JAX (XLA) {_flops(rate['jax'])}, "
                      f"{rate['jax'] / rate['matmul']:.2f} times as fast. Where a cell's products at torch's peak "

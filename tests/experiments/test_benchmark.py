@@ -188,6 +188,27 @@ def test_rel_error_catches_a_wrong_gradient(monkeypatch):
     assert row["status"] == "ok" and row["rel_error"] == pytest.approx(0.01, rel=1e-6)
 
 
+@pytest.mark.parametrize("pin", [True, False])
+def test_cpu_rows_are_pinned_to_their_cores_unless_told_not_to(monkeypatch, pin):
+    import contextlib
+
+    from approx.bench import measure
+
+    pinned: list[int] = []
+
+    @contextlib.contextmanager
+    def recording(n):
+        pinned.append(n)
+        yield
+
+    monkeypatch.setattr(measure, "on_cores", recording)
+    bench = Bench(seed=0, lr=1e-3, min_run_time_s=0.01, peak_sizes={"cpu": 32}, pin_cores=pin)
+    row = bench.measure(Job(Cell("width", 1, 8, 16), "backprop", "eager", "float64", "cpu", 1))
+    assert row["status"] == "ok" and row["cpu_per_wall"] > 0
+    # the row and the peak it is divided by, each on one core; with pin_cores=false neither
+    assert pinned == ([1, 1] if pin else [])
+
+
 def test_cli_writes_the_device_named_files(tmp_path):
     argv = ["run", "benchmark", "--preset", "smoke", "--device", "cpu", "--out", str(tmp_path),
             "--set", "widths=16", "--set", "corner_d_ins=1", "--set", "ensemble_sizes=2"]

@@ -51,9 +51,13 @@ def test_the_peer_paragraph_quotes_the_cores_used_and_both_libraries_products():
             for c in (0.97, 0.999)]
     df = pd.DataFrame(peaks + peer).assign(cpu_per_wall=lambda d: d["cpu_per_wall"].astype(float))
     text = _peer_cores(df)
-    assert "CPU time per wall-clock second in the timed calls 0.970 to 0.999" in text
+    assert "timed calls (at most 1 on one core; approx.bench.cores pins each row unless pin_cores is false): " \
+           "JAX's 0.970 to 0.999." in text
     assert "torch 100 GFLOP/s, JAX (XLA) 250 GFLOP/s, 2.50 times as fast." in text
     # controls: a CSV from before cpu_per_wall, and a run without JAX's product, claim neither
-    assert "CPU time" not in _peer_cores(df.drop(columns="cpu_per_wall"))
+    assert "CPU seconds" not in _peer_cores(df.drop(columns="cpu_per_wall"))
     assert "JAX (XLA)" not in _peer_cores(df[df["engine"] != "jax"])
     assert _peer_cores(df.iloc[:0]) == ""
+    # control: a JAX product that used two cores is no one-core peak, and is not compared
+    two = df.assign(cpu_per_wall=np.where(df["engine"].eq("jax") & df["mode"].eq("peak"), 1.9, df["cpu_per_wall"]))
+    assert "times as fast" not in _peer_cores(two) and "JAX (XLA) 1.90 CPU seconds" in _peer_cores(two)

@@ -9,7 +9,8 @@ per wall-clock second, which shows it):
 1. build the step on copies of the cell's float64 network, cast to the row's dtype; the data are
    moved to the device beforehand, so no host-to-device copy is inside any timed step;
 2. ``first_step_ms``: the first call, alone (includes torch.compile's compilation, and
-   ``compile_ms`` = first_step_ms - time_ms); for CUDA graphs the eager step is timed
+   ``compile_ms`` = first_step_ms - K time_ms, K the steps of one call: ``peer_steps`` for the
+   JAX peer and compiled-scan, whose times are per step, 1 otherwise); for CUDA graphs the eager step is timed
    (``eager_ms``), then captured (``capture_ms``, wall clock);
 3. warm-up calls (three; one for a step slower than SLOW_STEP_MS), then ``time_ms`` /
    ``iqr_ms``: median and IQR (``approx.bench.timing``);
@@ -51,14 +52,14 @@ from . import precision as _precision
 from .cores import on_cores
 from .flops import measure_peak, step_flops
 from .graphs import capture
-from .steps import COMPILE_MODES, COMPILED_STEP, make_step, member_rows
+from .steps import COMPILE_MODES, COMPILED_SCAN, COMPILED_STEP, make_step, member_rows
 from .timing import Timing, time_call, time_calls, time_once
 
 __all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
 
 CHECK_LR = 2.0**10
 SLOW_STEP_MS = 50.0  # a first step slower than this needs one warm-up call, not three
-MODES = ("eager", "loop", "cuda-graph", *COMPILE_MODES, COMPILED_STEP, "jit-vmap-scan")
+MODES = ("eager", "loop", "cuda-graph", *COMPILE_MODES, COMPILED_STEP, COMPILED_SCAN, "jit-vmap-scan")
 PEER = "jax"  # the peer engine (approx.bench.jax_peer): its one mode is jit-vmap-scan
 COLUMNS = [  # every row has every column (NaN where it does not apply), in this order
     "engine", "mode", "device", "device_name", "dtype", "precision", "sweep", "depth", "width",
@@ -103,7 +104,7 @@ class Job:
     device: str  # "cpu" or "cuda[:N]"
     threads: int  # CPU intra-op threads (CUDA rows: the host's setting, recorded)
     time_forward: bool = False
-    peer_steps: int = 10  # the JAX peer: GD steps per timed call (lax.scan's length)
+    peer_steps: int = 10  # GD steps per timed call of the JAX peer (lax.scan's length) and of compiled-scan
 
 
 class Bench:
@@ -231,12 +232,14 @@ class Bench:
         out: dict = {}
         if job.engine == PEER:
             return self._measure_peer(job, net, x, y, start, reference, device, prec)
-        compiles = job.mode in COMPILE_MODES or job.mode == COMPILED_STEP
+        compiles = job.mode in COMPILE_MODES or job.mode in (COMPILED_STEP, COMPILED_SCAN)
         if compiles:
             torch.compiler.reset()  # a fresh compilation per row: no recompile limits, no stale guards
             _compiled_step.clear_cache()
+        # compiled-scan: K steps per call, timed per call and reported per step, as the JAX peer
+        k = job.peer_steps if job.mode == COMPILED_SCAN else 1
         with _precision.arithmetic(prec, device):
-            step = make_step(job.engine, "eager" if job.mode == "cuda-graph" else job.mode, net, x, y, self.lr)
+            step = make_step(job.engine, "eager" if job.mode == "cuda-graph" else job.mode, net, x, y, self.lr, k)
             out["first_step_ms"] = time_once(step.run, device)
             if job.mode == "cuda-graph":
                 out["eager_ms"] = self._time([step.run], device, job, [time_once(step.run, device)])[0].median_ms
@@ -254,6 +257,10 @@ class Bench:
                 out["update_ms"] = timing.median_ms - gradient.median_ms
             else:
                 timing, = self._time([step.run], device, job, [estimate])
+            if k > 1:  # per step; the check below takes one step, so it runs the scan of one
+                timing = Timing(timing.median_ms / k, timing.iqr_ms / k, timing.n_samples,
+                                timing.calls_per_sample * k, timing.cpu_per_wall)
+                step = make_step(job.engine, COMPILED_SCAN, net, x, y, self.lr, 1)
             step.write(start)
             step.set_lr(CHECK_LR)
             step.run()
@@ -261,7 +268,7 @@ class Bench:
             update = step.read() - start.double()
             step.set_lr(self.lr)
         if compiles:
-            out["compile_ms"] = out["first_step_ms"] - timing.median_ms
+            out["compile_ms"] = out["first_step_ms"] - k * timing.median_ms
         return self._summary(out, timing, update, reference, device, job)
 
     def _summary(self, out: dict, timing, update, reference, device: torch.device, job: Job) -> dict:

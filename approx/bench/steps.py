@@ -26,6 +26,9 @@ Modes:
                               descent) compiled as ``fit(compile="on")`` compiles it
                               (approx.compiled_step); the new parameters it returns are copied
                               into the live ones, a copy of P numbers per member
+    compiled-scan             the same step K times in one compiled call (approx.compiled_scan,
+                              K = ``steps_per_call``): ``run()`` takes K steps, as the JAX peer's
+                              lax.scan does, and the benchmark divides its time by K
 
 A step captured in a CUDA graph is ``approx.bench.graphs.capture`` of an eager step.
 
@@ -47,12 +50,14 @@ from .. import backprop as _backprop
 from .. import losses as _losses
 from ..network import Network
 
-__all__ = ["STEP_VARIANTS", "STEP_MODES", "COMPILE_MODES", "COMPILED_STEP", "Step", "make_step", "member_rows"]
+__all__ = ["STEP_VARIANTS", "STEP_MODES", "COMPILE_MODES", "COMPILED_STEP", "COMPILED_SCAN", "Step", "make_step",
+           "member_rows"]
 
 STEP_VARIANTS = ("backprop", "autograd", "module")  # the two engines, and nn.Module + torch.optim
 COMPILE_MODES = {"compile": "default", "compile-reduce-overhead": "reduce-overhead"}
 COMPILED_STEP = "compiled-step"  # the engines' whole step, as fit(compile="on") runs it
-STEP_MODES = ("eager", "loop", *COMPILE_MODES, COMPILED_STEP)
+COMPILED_SCAN = "compiled-scan"  # K of those steps per compiled call (approx.compiled_scan)
+STEP_MODES = ("eager", "loop", *COMPILE_MODES, COMPILED_STEP, COMPILED_SCAN)
 _LOSS_AND_GRAD = {"backprop": _backprop.loss_and_grad, "autograd": _autograd.loss_and_grad}
 
 
@@ -89,25 +94,27 @@ def member_rows(tensors: list[Tensor], stacked: bool) -> Tensor:
     return torch.cat([t.detach().reshape(t.shape[0], -1).double() for t in tensors], dim=1)
 
 
-def make_step(engine: str, mode: str, net: Network, x: Tensor, y: Tensor, lr: float) -> Step:
+def make_step(engine: str, mode: str, net: Network, x: Tensor, y: Tensor, lr: float,
+              steps_per_call: int = 1) -> Step:
     """The step of ``engine`` in ``mode`` on (x, y); ``net``'s tensors become the live parameters.
 
-    x: (batch, d_in), shared by every member of an ensemble; y: (batch, 1).
+    x: (batch, d_in), shared by every member of an ensemble; y: (batch, 1). steps_per_call: K,
+    the steps one ``run()`` takes in mode compiled-scan (every other mode takes one).
     """
     if engine not in STEP_VARIANTS:
         raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(STEP_VARIANTS)}")
     if mode not in STEP_MODES:
         raise ValueError(f"unknown step mode {mode!r}; allowed: {', '.join(STEP_MODES)}")
     if engine == "module":
-        if mode == COMPILED_STEP:
+        if mode in (COMPILED_STEP, COMPILED_SCAN):
             raise ValueError(f"mode {mode!r} compiles backprop's or autograd's step; the module engine uses 'compile'")
         if mode == "loop" or net.ensemble is not None:
             raise ValueError("the module engine trains one network; ensembles use backprop or autograd")
         return _module_step(net, x, y, lr, COMPILE_MODES.get(mode))
     if mode in COMPILE_MODES:
         raise ValueError(f"mode {mode!r} compiles the module engine, not {engine!r}")
-    if mode == COMPILED_STEP:
-        return _compiled_step(engine, net, x, y, lr)
+    if mode in (COMPILED_STEP, COMPILED_SCAN):
+        return _compiled_step(engine, net, x, y, lr, steps_per_call if mode == COMPILED_SCAN else None)
     neg_lr = torch.full((), -lr, dtype=net.dtype, device=net.device)
     if mode == "loop":
         if net.ensemble is None:
@@ -147,17 +154,24 @@ def _engine_step(engine: str, net: Network, x: Tensor, y: Tensor, neg_lr: Tensor
     return Step(run, blocks, lambda lr: neg_lr.fill_(-lr), forward, gradient)
 
 
-def _compiled_step(engine: str, net: Network, x: Tensor, y: Tensor, lr: float) -> Step:
+def _compiled_step(engine: str, net: Network, x: Tensor, y: Tensor, lr: float, steps: int | None) -> Step:
+    """compiled-step (steps None) or compiled-scan (K = steps per run)."""
     from .. import optim
+    from ..compiled_scan import CompiledScan
     from ..compiled_step import CompiledStep
 
     # the rate becomes an (E,) tensor, an input of the graph: set_lr changes it without a recompile
-    compiled = CompiledStep(net, optim.make("gd"), float(lr), engine, "mse")
+    if steps is None:
+        compiled = CompiledStep(net, optim.make("gd"), float(lr), engine, "mse")
+        call = lambda: compiled(params, state, x, y, 1.0)  # noqa: E731
+    else:
+        compiled = CompiledScan(net, optim.make("gd"), float(lr), engine, "mse", steps)
+        call = lambda: compiled(params, state, x, y)  # noqa: E731
     params = net.parameters()
     state: dict = {}
 
     def run() -> None:
-        _, new = compiled(params, state, x, y, 1.0)
+        _, new = call()
         with torch.no_grad():
             for p, q in zip(params, new):
                 p.copy_(q)

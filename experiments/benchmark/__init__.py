@@ -35,7 +35,9 @@ hours:
               CPU thread: JAX as its users write it (engine "jax", mode jit-vmap-scan: GD in
               lax.scan over K steps; approx.bench.jax_peer) beside backprop and autograd, eager
               (with the forward / gradient / update split) and compiled (mode compiled-step:
-              approx.compiled_step, as fit(compile="on")), from the same parameters and data.
+              approx.compiled_step, as fit(compile="on"); and mode compiled-scan, K steps per
+              compiled call as JAX's lax.scan takes them: approx.compiled_scan, for the engines
+              in peer_scan_engines), from the same parameters and data.
               Without jax installed the run says so in one line and lists those rows as skipped
 
 A CUDA run also times the CPU on the same cells, so the GPU/CPU ratios come from one run. CPU
@@ -58,7 +60,7 @@ import torch
 
 from approx.bench.measure import COLUMNS, PEER, Bench, Cell, Job
 from approx.bench.precision import PRECISIONS
-from approx.bench.steps import COMPILE_MODES, COMPILED_STEP
+from approx.bench.steps import COMPILE_MODES, COMPILED_SCAN, COMPILED_STEP
 from approx.device import resolve_device
 
 from .config import PRESETS, Config
@@ -119,6 +121,8 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
         if cfg.peer_compiled:
             for engine in ("backprop", "autograd"):
                 peer(peer_cells, engine, COMPILED_STEP)
+            for engine in cfg.peer_scan_engines:
+                peer(peer_cells, engine, COMPILED_SCAN)
         return out
 
     def sweep(cell: Cell) -> None:
@@ -161,6 +165,8 @@ def jobs(cfg: Config, device: torch.device) -> list[Job]:
     if cfg.peer_compiled:
         for engine in ("backprop", "autograd"):
             peer(peer_cells, engine, COMPILED_STEP)
+        for engine in cfg.peer_scan_engines:
+            peer(peer_cells, engine, COMPILED_SCAN)
     return out
 
 
@@ -181,7 +187,8 @@ def run(cfg: Config) -> pd.DataFrame:
             rows.append(bench.skipped(job, NO_JAX))
             continue
         # a compilation cannot be interrupted, so it starts only with COMPILE_RESERVE_S left
-        reserve = COMPILE_RESERVE_S if job.mode in COMPILE_MODES or job.mode == COMPILED_STEP else 0.0
+        compiles = job.mode in COMPILE_MODES or job.mode in (COMPILED_STEP, COMPILED_SCAN)
+        reserve = COMPILE_RESERVE_S if compiles else 0.0
         if cfg.time_budget_s and time.perf_counter() - start > cfg.time_budget_s - reserve:
             rows.append(bench.skipped(job, f"skipped: time budget of {cfg.time_budget_s:g} s spent"))
             continue

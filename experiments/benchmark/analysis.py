@@ -118,6 +118,7 @@ def ratio_table(df: pd.DataFrame, device: str, precision: str) -> pd.DataFrame:
 PEER_ENGINES = {  # column of peer_table -> (engine, mode)
     "backprop": ("backprop", "eager"), "autograd": ("autograd", "eager"),
     "backprop_compiled": ("backprop", "compiled-step"), "autograd_compiled": ("autograd", "compiled-step"),
+    "backprop_scan": ("backprop", "compiled-scan"), "autograd_scan": ("autograd", "compiled-scan"),
     "jax": ("jax", "jit-vmap-scan"),
 }
 

@@ -58,6 +58,8 @@ class Config:
     peer_activation: str = "tanh"  # of the hidden layers
     peer_steps: int = 10  # K: GD steps per timed JAX call (one lax.scan); the time is per step
     peer_compiled: bool = True  # also approx's compiled step (each cell compiles: seconds)
+    # ... and K = peer_steps of them per compiled call (approx.compiled_scan; ~20 s of compiling per cell)
+    peer_scan_engines: tuple[str, ...] = ("backprop",)
     peer_only: bool = False  # measure the peer cells alone (and the peak they are divided by)
     # limits
     cpu_max_flops: float = 7e9  # CPU cells above this many FLOPs per step are not timed
@@ -104,6 +106,7 @@ class Config:
         checks.choice("peer_activation", self.peer_activation, PEER_ACTIVATIONS)
         checks.integer("peer_steps", self.peer_steps, low=1, high=10_000)
         checks.flag("peer_compiled", self.peer_compiled)
+        checks.choices("peer_scan_engines", self.peer_scan_engines, ("backprop", "autograd"), min_len=0)
         checks.flag("peer_only", self.peer_only)
         if self.peer_only and not self.peer_ensembles:
             raise ValueError("peer_only=True needs peer cells; peer_ensembles is empty")

@@ -100,13 +100,17 @@ def _peer(df: pd.DataFrame) -> str:
         "E": table["ensemble"], "width": table["width"],
         "hand-written (us)": table["backprop"].map(us), "autograd (us)": table["autograd"].map(us),
         "hand-written compiled (us)": table["backprop_compiled"].map(us),
-        "autograd compiled (us)": table["autograd_compiled"].map(us), "JAX (us)": table["jax"].map(us),
+        "autograd compiled (us)": table["autograd_compiled"].map(us),
+        **{f"{name} compiled, K steps per call (us)": table[column].map(us)
+           for name, column in (("hand-written", "backprop_scan"), ("autograd", "autograd_scan"))
+           if np.isfinite(table[column]).any()},  # mode compiled-scan, where the run has it
+        "JAX (us)": table["jax"].map(us),
         "best approx / JAX": table["best_per_jax"].map(ratio),
         "torch's products at its peak (us)": table["products_us"].map(us),
         "hand-written / autograd": table["backprop_per_autograd"].map(ratio)})
     return ("\n\nThe peer: E tanh networks [1, W, W, 1] on 64 points, float32, one CPU thread, time per model "
-            "per step (median); JAX as jit(vmap(step)) in lax.scan, compile apart, approx eager and compiled "
-            "(approx.compiled_step):\n\n" + markdown_table(shown) + _peer_cores(df))
+            "per step (median); JAX as jit(vmap(step)) in lax.scan (K steps per call), compile apart, approx eager "
+            "and compiled, one step per call (approx.compiled_step) and K (approx.compiled_scan):\n\n" + markdown_table(shown) + _peer_cores(df))
 
 
 def _peer_cores(df: pd.DataFrame) -> str:

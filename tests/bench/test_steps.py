@@ -103,6 +103,7 @@ def test_a_gradient_scaled_by_1_01_is_caught(monkeypatch):
     ("module", "eager", 2, "module engine trains one network"), ("module", "loop", None, "module engine"),
     ("backprop", "compile", None, "compiles the module engine"), ("autograd", "loop", None, "needs an ensemble"),
     ("module", "compiled-step", None, "compiles backprop's or autograd's step"),
+    ("module", "compiled-scan", None, "compiles backprop's or autograd's step"),
 ])
 def test_make_step_rejects_what_it_cannot_do(engine, mode, ensemble, match):
     net, x, y = _problem("cpu", ensemble=ensemble)
@@ -157,3 +158,30 @@ def test_the_compiled_step_is_gradient_descent_and_its_rate_can_change():
     step.run()
     assert torch.allclose(step.read(), _expected(net, x, y, 2 * LR), rtol=1e-12, atol=1e-14)
     assert not torch.allclose(step.read(), _expected(net, x, y, LR), rtol=1e-12, atol=1e-14)  # control
+
+
+def test_the_compiled_scan_takes_k_gradient_descent_steps_per_run():
+    """Mode compiled-scan (approx.compiled_scan): one run() is K GD steps, each as eager to 1e-12
+    in float64; a scan of one step is the benchmark's rel_error check. Control: K - 1 steps."""
+    net, x, y = _problem("cpu", ensemble=3)
+    step = make_step("autograd", "compiled-scan", net.clone(), x, y, LR, steps_per_call=3)
+    step.run()
+    expected = net.clone()
+    for _ in range(3):
+        rows = _expected(expected, x, y, LR)
+        expected = Network.from_parameters(_unrow(rows, expected), expected.activations, expected.scales)
+    assert torch.allclose(step.read(), member_rows(expected.parameters(), True), rtol=1e-12, atol=1e-14)
+    one = make_step("autograd", "compiled-scan", net.clone(), x, y, LR, steps_per_call=1)
+    one.run()
+    assert torch.allclose(one.read(), _expected(net, x, y, LR), rtol=1e-12, atol=1e-14)
+    assert not torch.allclose(step.read(), one.read(), rtol=1e-6)  # control: three steps are not one
+
+
+def _unrow(rows: torch.Tensor, like: Network) -> list[torch.Tensor]:
+    """An (E, P) matrix back into [W1, b1, ...] shaped as ``like``'s (stacked) parameters."""
+    out, offset = [], 0
+    for p in like.parameters():
+        size = p[0].numel()
+        out.append(rows[:, offset:offset + size].reshape(p.shape))
+        offset += size
+    return out

@@ -133,6 +133,7 @@ def test_output_name_follows_the_device_and_cuda_without_cuda_is_an_error():
     (dict(peer_widths=()), "peer_widths"),
     (dict(peer_steps=0), r"peer_steps must be an integer in \[1, 10000\], got 0"),
     (dict(peer_activation="softplus"), "peer_activation"),
+    (dict(peer_scan_engines=("module",)), "unknown entry 'module' in peer_scan_engines; allowed: backprop, autograd"),
     (dict(peer_ensembles=(), peer_only=True), "peer_only=True needs peer cells"),
     (dict(peer_ensembles=(65536,), peer_widths=(1024,)), "a peer activation would be"),
 ])
@@ -154,7 +155,7 @@ def test_a_gpu_run_times_the_cpu_on_the_same_cells_within_its_flop_cap():
     assert all((j.cell, j.engine, j.precision) in cuda for j in cpu if j.cell.sweep != "peer")
     assert {j.cell.sweep for j in cpu} - {j.cell.sweep for j in jobs if j.device == "cuda"} == {"peer"}
     assert {j.mode for j in jobs} == {"eager", "loop", "cuda-graph", "compile", "compile-reduce-overhead",
-                                      "compiled-step", "jit-vmap-scan"}
+                                      "compiled-step", "compiled-scan", "jit-vmap-scan"}
     assert {j.precision for j in jobs if j.device == "cuda"} == {"float64", "float32", "tf32", "bf16-autocast"}
     assert {j.precision for j in cpu} == {"float64", "float32"}
     assert max(j.cell.width for j in jobs) == 4096 and max(j.cell.batch for j in jobs) == 65536
@@ -186,6 +187,17 @@ def test_rel_error_catches_a_wrong_gradient(monkeypatch):
     bench = Bench(seed=0, lr=1e-3, min_run_time_s=0.01, peak_sizes={"cpu": 32})
     row = bench.measure(Job(Cell("width", 1, 8, 16), "backprop", "eager", "float64", "cpu", 1))
     assert row["status"] == "ok" and row["rel_error"] == pytest.approx(0.01, rel=1e-6)
+
+
+def test_a_compiled_scan_row_is_timed_per_step_and_checked_by_a_scan_of_one():
+    bench = Bench(seed=0, lr=1e-3, min_run_time_s=0.01, peak_sizes={"cpu": 32})
+    cell = Cell("peer", 1, 8, 16, ensemble=2, stacked=True, activation="tanh")
+    row = bench.measure(Job(cell, "backprop", "compiled-scan", "float64", "cpu", 1, peer_steps=3))
+    assert row["status"] == "ok", row["status"]
+    assert row["rel_error"] < 1e-12  # float64: the update of one compiled step is the gradient's
+    # the first call compiled and took K = 3 steps; compile_ms is what is left of it
+    assert row["compile_ms"] == pytest.approx(row["first_step_ms"] - 3 * row["time_ms"])
+    assert row["compile_ms"] > 100 * row["time_ms"]
 
 
 @pytest.mark.parametrize("pin", [True, False])
@@ -362,10 +374,14 @@ def test_peer_cells_time_every_engine_in_the_same_cells():
     for cell in cells:
         assert {(j.engine, j.mode) for j in jobs if j.cell == cell} == {
             ("jax", "jit-vmap-scan"), ("backprop", "eager"), ("autograd", "eager"),
-            ("backprop", "compiled-step"), ("autograd", "compiled-step")}
+            ("backprop", "compiled-step"), ("autograd", "compiled-step"), ("backprop", "compiled-scan")}
     assert all(j.precision == "float32" and j.threads == 1 and j.device == "cpu" for j in jobs)
     assert all(j.peer_steps == cfg.peer_steps for j in jobs)
-    assert [j.mode for j in jobs][-1] == "compiled-step"  # compilation, the slowest, runs last
+    assert [j.mode for j in jobs][-1] == "compiled-scan"  # compilation, the slowest, runs last
+    both = benchmark.jobs(replace(cfg, peer_scan_engines=("backprop", "autograd")), torch.device("cpu"))
+    assert {j.engine for j in both if j.mode == "compiled-scan"} == {"backprop", "autograd"}
+    none = benchmark.jobs(replace(cfg, peer_scan_engines=()), torch.device("cpu"))
+    assert not any(j.mode == "compiled-scan" for j in none)
     assert not benchmark.jobs(replace(cfg, peer_compiled=False), torch.device("cpu"))[-1].mode.startswith("compile")
 
 
@@ -376,7 +392,8 @@ def test_peer_table_its_phases_and_target_verdicts():
         (1024, 16): (10.0, 11.0, 5.0, 6.0, 6.0)}
     rows = []
     for (e, width), us in times_us.items():
-        for (engine, mode), t in zip(analysis.PEER_ENGINES.values(), us):
+        columns = ["backprop", "autograd", "backprop_compiled", "autograd_compiled", "jax"]
+        for (engine, mode), t in zip([analysis.PEER_ENGINES[c] for c in columns], us):
             parts = dict(forward_ms=0.25 * t * e / 1e3, reverse_ms=0.5 * t * e / 1e3,
                          update_ms=0.25 * t * e / 1e3) if mode == "eager" else {}
             rows.append(_row(sweep="peer", engine=engine, mode=mode, ensemble=e, width=width,

@@ -1,0 +1,97 @@
+"""K steps per compiled call (approx.compiled_scan) equal K eager steps.
+
+Threshold 1e-12 in float64, as for approx.compiled_step (tests/test_compiled_step.py): the graph
+runs the eager step's operations K times, fused, so the two part only by rounding, a few ulps per
+step that GD and Adam at these small rates do not amplify over 8 steps. Each comparison has a
+negative control. Each test compiles (seconds).
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from approx import autograd, backprop, compiled_step, optim
+from approx.compiled_scan import CompiledScan
+from approx.network import Network
+
+TOL = 1e-12
+K = 4
+ENGINES = {"backprop": backprop.loss_and_grad, "autograd": autograd.loss_and_grad}
+
+
+def _problem(ensemble=3):
+    net = Network.random([1, 6, 6, 1], "tanh", seed=4, ensemble=ensemble, init="ntk")  # scales s != 1
+    # not symmetric about 0: with zero biases, an odd net and an odd target, a bias's gradient is 0
+    # by symmetry and rounding noise of 1e-19 there, which Adam, normalising it, turns into steps
+    # that differ between any two summation orders
+    x = torch.linspace(-0.8, 1.2, 24, dtype=torch.float64)[:, None]  # (24, 1)
+    return net, x, torch.sin(3 * x)
+
+
+def _eager(net, x, y, opt, lr, engine, steps, factors=None):
+    """(losses (steps, E), parameters) of ``steps`` eager steps: the trajectory the scan must follow."""
+    params = [p.clone() for p in net.parameters()]
+    state = opt.init(params)
+    rate = torch.full((net.ensemble or 1,), lr, dtype=torch.float64)
+    losses = []
+    for i in range(steps):
+        value, grads = ENGINES[engine](Network.from_parameters(params, net.activations, net.scales), x, y, "mse")
+        losses.append(torch.as_tensor(value, dtype=torch.float64).reshape(-1))
+        params = opt.step(params, grads, rate * (1.0 if factors is None else factors[i]), state)
+    return torch.stack(losses), params
+
+
+def _gap(a, b) -> float:
+    return max((p - q).abs().max().item() for p, q in zip(a, b))
+
+
+@pytest.mark.parametrize("engine, name", [("backprop", "gd"), ("autograd", "adam")])
+def test_two_calls_of_k_steps_equal_2k_eager_steps(engine, name):
+    # two calls: the second starts where the first ended, Adam's bias corrections at t = K + 1..2K
+    net, x, y = _problem()
+    opt = optim.make(name)
+    scan = CompiledScan(net, opt, 0.05, engine, "mse", K)
+    state = opt.init(net.parameters())
+    first, params = scan(net.parameters(), state, x, y)
+    second, params = scan(params, state, x, y)
+    assert first.shape == (K, 3) and scan.compile_s > 0
+    losses, expected = _eager(net, x, y, opt, 0.05, engine, 2 * K)
+    assert (torch.cat([first, second]) - losses).abs().max().item() < TOL
+    assert _gap(params, expected) < TOL
+    assert state.get("t", 2 * K) == 2 * K
+    # controls: 2K - 1 eager steps, and a rate one part in 10^6 off, are far from the scan
+    assert _gap(params, _eager(net, x, y, opt, 0.05, engine, 2 * K - 1)[1]) > 1e3 * TOL
+    assert _gap(params, _eager(net, x, y, opt, 0.05 * (1 + 1e-6), engine, 2 * K)[1]) > 1e3 * TOL
+
+
+def test_a_single_network_a_schedule_and_the_cache():
+    net, x, y = _problem(ensemble=None)
+    opt = optim.make("sgd", momentum=0.9)
+    factors = [1.0, 0.5, 0.25, 0.0]  # the last step must not move anything
+    scan = CompiledScan(net, opt, 0.1, "backprop", "mse", K)
+    state = opt.init(net.parameters())
+    losses, params = scan(net.parameters(), state, x, y, factors)
+    assert losses.shape == (K, 1) and [p.shape for p in params] == [p.shape for p in net.parameters()]
+    eager_losses, expected = _eager(net, x, y, opt, 0.1, "backprop", K, factors)
+    assert (losses - eager_losses).abs().max().item() < TOL and _gap(params, expected) < TOL
+    # control: without the schedule the trajectory is another
+    assert _gap(params, _eager(net, x, y, opt, 0.1, "backprop", K)[1]) > 1e3 * TOL
+    # the same key again compiles nothing; another K is another key
+    count = compiled_step.compiled_count()
+    again = CompiledScan(net, opt, 0.1, "backprop", "mse", K)
+    again(net.parameters(), opt.init(net.parameters()), x, y, factors)
+    assert again.compile_s == 0.0 and compiled_step.compiled_count() == count
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4"])
+def test_bad_steps_per_call_is_refused(bad):
+    net, _, _ = _problem()
+    with pytest.raises(ValueError, match=f"steps_per_call must be an integer >= 1, got {bad!r}"):
+        CompiledScan(net, optim.make("gd"), 0.1, "backprop", "mse", bad)
+
+
+def test_factors_must_be_one_per_step():
+    net, x, y = _problem()
+    scan = CompiledScan(net, optim.make("gd"), 0.1, "backprop", "mse", K)
+    with pytest.raises(ValueError, match=r"factors must hold one value per step \(4\), got 3"):
+        scan(net.parameters(), {}, x, y, [1.0, 1.0, 1.0])

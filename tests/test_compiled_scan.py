@@ -95,3 +95,20 @@ def test_factors_must_be_one_per_step():
     scan = CompiledScan(net, optim.make("gd"), 0.1, "backprop", "mse", K)
     with pytest.raises(ValueError, match=r"factors must hold one value per step \(4\), got 3"):
         scan(net.parameters(), {}, x, y, [1.0, 1.0, 1.0])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_on_cuda_the_scan_replays_as_a_cuda_graph_and_equals_eager():
+    # mode="reduce-overhead" on CUDA: each replay overwrites the last one's outputs, which the
+    # scan clones, so two calls in a row must still chain correctly
+    net, x, y = _problem()
+    opt = optim.make("adam")
+    cuda = net.to(device="cuda")
+    scan = CompiledScan(cuda, opt, 0.05, "autograd", "mse", K)
+    state = opt.init(cuda.parameters())
+    first, params = scan(cuda.parameters(), state, x.cuda(), y.cuda())
+    second, params = scan(params, state, x.cuda(), y.cuda())
+    losses, expected = _eager(net, x, y, opt, 0.05, "autograd", 2 * K)
+    assert (torch.cat([first, second]).cpu() - losses).abs().max().item() < TOL
+    assert _gap([p.cpu() for p in params], expected) < TOL

@@ -1,10 +1,10 @@
 """Holding a timed row to as many CPU cores as it has threads.
 
 ``torch.set_num_threads(n)`` bounds torch's own pool, not another library's. XLA, under the JAX
-peer, starts intra-op threads of its own, and its one-thread flags do not stop them: on the
-project's 2-core AMD EPYC a timed JAX call used 1.3 to 1.8 CPU seconds per wall-clock second
-(the rows' ``cpu_per_wall``, ``approx.bench.timing``), so a "one thread" JAX row had two cores
-against approx's one.
+peer, starts intra-op threads of its own, and its one-thread flags do not stop them: unpinned,
+on the project's 2-core AMD EPYC, the JAX rows used up to 1.8 CPU seconds per wall-clock second
+(their ``cpu_per_wall``, ``approx.bench.timing``; results/peer-unpinned), so a "one thread" JAX
+row had two cores against approx's one.
 
 ``on_cores(n)`` pins the calling thread to n of the CPUs it may run on (the lowest-numbered), and
 a thread inherits the affinity of the thread that starts it (Linux ``sched_setaffinity(2)``), so

@@ -19,8 +19,8 @@ compile); each call is awaited with ``block_until_ready``, so a timing covers th
 jax is optional (``pip install approx[peers]``): ``import_jax`` imports it on first use, with
 XLA's Eigen pool off (``XLA_ONE_THREAD`` in XLA_FLAGS, set before jax is imported), and raises
 ImportError where it is missing, which the benchmark reports in one line. The flags alone do not
-hold XLA to one thread: with them, jax 0.10.2's timed calls used 1.3 to 1.8 CPU seconds per
-wall-clock second on the 2-core EPYC at E = 64 and 1024. So the benchmark also pins every CPU
+hold XLA to one thread: with them, jax 0.10.2's timed calls used up to 1.8 CPU seconds per
+wall-clock second on the 2-core EPYC (results/peer-unpinned). So the benchmark also pins every CPU
 row, this one included, to as many cores as it has threads (``approx.bench.cores``), before
 XLA starts its pool, and records ``cpu_per_wall``. Nothing here runs at import:
 ``import approx`` never imports jax.

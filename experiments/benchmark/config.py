@@ -106,6 +106,7 @@ class Config:
         checks.choice("peer_activation", self.peer_activation, PEER_ACTIVATIONS)
         checks.integer("peer_steps", self.peer_steps, low=1, high=10_000)
         checks.flag("peer_compiled", self.peer_compiled)
+        checks.flag("pin_cores", self.pin_cores)
         checks.choices("peer_scan_engines", self.peer_scan_engines, ("backprop", "autograd"), min_len=0)
         checks.flag("peer_only", self.peer_only)
         if self.peer_only and not self.peer_ensembles:

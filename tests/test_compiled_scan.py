@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from approx import autograd, backprop, compiled_step, optim
-from approx.compiled_scan import CompiledScan
+from approx.compiled_scan import CACHE_BYTES, CompiledScan, default_members_per_call
 from approx.network import Network
 
 TOL = 1e-12
@@ -81,6 +81,32 @@ def test_a_single_network_a_schedule_and_the_cache():
     again = CompiledScan(net, opt, 0.1, "backprop", "mse", K)
     again(net.parameters(), opt.init(net.parameters()), x, y, factors)
     assert again.compile_s == 0.0 and compiled_step.compiled_count() == count
+
+
+def test_members_in_groups_follow_the_same_trajectory_and_the_default_group_fits_the_cache():
+    # groups of 2 of E = 3 (a group of 2 and one of 1, each its own graph): every member as eager
+    net, x, y = _problem()
+    opt = optim.make("gd")
+    scan = CompiledScan(net, opt, 0.05, "backprop", "mse", K, members_per_call=2)
+    losses, params = scan(net.parameters(), {}, x, y)
+    expected_losses, expected = _eager(net, x, y, opt, 0.05, "backprop", K)
+    assert (losses - expected_losses).abs().max().item() < TOL and _gap(params, expected) < TOL
+    assert _gap(params, _eager(net, x, y, opt, 0.05, "backprop", K - 1)[1]) > 1e3 * TOL  # control
+    # the default: all members while their activations fit CACHE_BYTES, else a power of two that does
+    wide = Network.random([1, 64, 64, 1], "tanh", ensemble=1024, dtype=torch.float32)
+    assert default_members_per_call(wide, 64) == 64  # 64 members x 64 points x 64 units x 4 bytes = 1 MiB
+    assert 64 * 64 * 64 * 4 == CACHE_BYTES
+    assert default_members_per_call(wide.to(dtype=torch.float64), 64) == 32
+    assert default_members_per_call(wide, 4) == 1024  # all fit: one group
+    assert default_members_per_call(Network.random([1, 64, 1], "tanh"), 10**6) == 1  # a single network
+    assert default_members_per_call(Network.random([1, 8, 1], "tanh", ensemble=3), 24) == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_bad_members_per_call_is_refused(bad):
+    net, _, _ = _problem()
+    with pytest.raises(ValueError, match=f"members_per_call must be an integer >= 1 or None, got {bad!r}"):
+        CompiledScan(net, optim.make("gd"), 0.1, "backprop", "mse", K, members_per_call=bad)
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4"])

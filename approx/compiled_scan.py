@@ -26,17 +26,10 @@ call; this is for loops that need none of that: the benchmark, and a user's own 
 Results equal K calls of ``CompiledStep`` up to the graph's own fusion (tested to 1e-12 in float64
 against K eager steps).
 
-Members in cache-sized groups. An ensemble's step streams every activation, E x batch x width
-numbers per layer, through memory several times; once a group's activations outgrow the core's
-L2 cache each of those passes and each batched product waits on memory. So a call runs the
-members in groups of ``members_per_call`` (each group K steps, one compiled graph for the group's
-shape), by default the largest power of two whose (group, batch, widest layer) activation tensor
-fits in ``CACHE_BYTES`` (all E where they all fit). Measured on one thread of the 2-core EPYC (1 MiB of L2 per core), K = 10
-steps of E = 1024 [1, 64, 64, 1] tanh networks on 64 points, float32, microseconds per model per
-step: 37.9 in one group of 1024, 29.0 in groups of 256, 24.4 of 128, 23.0 of 64, 22.4 of 32; at
-width 16 the groups change little (2.92 in one group, 2.82 to 3.22 in groups of 256 to 32). The
-members never interact, so the grouping changes no result beyond rounding (tested to 1e-12). On
-a GPU, which wants the whole ensemble at once, the default is one group.
+Members in cache-sized groups (``approx.member_groups``): a call runs a large ensemble's members
+in groups whose activations fit a core's L2 cache, each group K steps at a time, one compiled
+graph for the group's shape; the members never interact, so the results are the same up to
+rounding (tested to 1e-12).
 
 Per-step values enter as tensors (``scalars``: the schedule factor and Adam's two bias
 corrections of each of the K steps), so a later call never recompiles for them. Like
@@ -52,24 +45,10 @@ import torch
 from torch import Tensor
 
 from . import compiled_step as _compiled_step
+from .member_groups import check_members_per_call, default_members_per_call, join, member_slices
 from .network import Network
 
-__all__ = ["CompiledScan", "CACHE_BYTES", "default_members_per_call"]
-
-CACHE_BYTES = 2**20  # a group's largest activation tensor fits in this (the EPYC's L2 per core)
-
-
-def default_members_per_call(net: Network, n_points: int) -> int:
-    """E where all E members' n_points x widest-layer activations fit in CACHE_BYTES, on a GPU, or
-    for a single network; otherwise the largest power of two G with G members' fitting (at least 1)."""
-    members = net.ensemble or 1
-    per_member = n_points * max(net.sizes) * torch.finfo(net.dtype).bits // 8
-    if net.device.type == "cuda" or members * per_member <= CACHE_BYTES:
-        return members
-    group = 1
-    while group * 2 <= members and group * 2 * per_member <= CACHE_BYTES:
-        group *= 2
-    return group
+__all__ = ["CompiledScan"]
 
 
 class CompiledScan:
@@ -86,11 +65,8 @@ class CompiledScan:
                  members_per_call: int | None = None):
         if isinstance(steps_per_call, bool) or not isinstance(steps_per_call, int) or steps_per_call < 1:
             raise ValueError(f"steps_per_call must be an integer >= 1, got {steps_per_call!r}")
-        bad_group = isinstance(members_per_call, bool) or not isinstance(members_per_call, int) or members_per_call < 1
-        if members_per_call is not None and bad_group:
-            raise ValueError(f"members_per_call must be an integer >= 1 or None, got {members_per_call!r}")
         self.steps_per_call = steps_per_call
-        self.members_per_call = members_per_call
+        self.members_per_call = check_members_per_call(members_per_call)
         self.net = net
         self.single = net.ensemble is None
         self.opt = opt
@@ -125,9 +101,8 @@ class CompiledScan:
         members = params[0].shape[0]
         if self.members_per_call is None:
             self.members_per_call = default_members_per_call(self.net, x.shape[-2])
-        parts = []  # per group of members: ((K, G) losses, params, buffers), each group K steps in cache
-        for lo in range(0, members, self.members_per_call):
-            part = slice(lo, lo + self.members_per_call)
+        parts = []  # per group of members: ((G, K) losses, params, buffers), each group K steps in cache
+        for part in member_slices(members, self.members_per_call):
             inputs = ([_compiled_step._canonical(p[part]) for p in params],
                       {key: [_compiled_step._canonical(b[part]) for b in v] for key, v in buffers.items()},
                       x if x.ndim == 2 else _compiled_step._canonical(x[part]),
@@ -139,13 +114,9 @@ class CompiledScan:
             if self.graphs:  # the next replay overwrites these outputs
                 out = (out[0].clone(), [p.clone() for p in out[1]],
                        {key: [b.clone() for b in v] for key, v in out[2].items()})
-            parts.append(out)
-        if len(parts) == 1:
-            losses, new, buffers = parts[0]
-        else:  # the groups side by side again, along the member axis
-            losses = torch.cat([part[0] for part in parts], dim=1)
-            new = [torch.cat(group) for group in zip(*(part[1] for part in parts))]
-            buffers = {key: [torch.cat(group) for group in zip(*(part[2][key] for part in parts))] for key in buffers}
+            parts.append((out[0].T, *out[1:]))  # losses (G, K): the member axis first, as join takes it
+        losses, new, buffers = join(parts)
+        losses = losses.T  # (K, E)
         if self.single:
             new = [p[0] for p in new]
             buffers = {key: [b[0] for b in v] for key, v in buffers.items()}

@@ -39,6 +39,11 @@ any number of widths compiles each width once. Its first call (the compile) runs
 ``fail_on_recompile_limit_hit``, so that limit can never be hit silently; the cache keeps the
 last ``MAX_COMPILED`` keys and forgets the oldest.
 
+A large ensemble runs in groups of members whose activations fit a core's L2 cache, one call per
+group of the graph compiled for the group's shape (``approx.member_groups``: the members never
+interact, so the numbers are those of one call, up to rounding); an ensemble that fits runs as
+one group, as before.
+
 Per-step values that change (the schedule's factor, Adam's bias corrections 1 - b1^t and
 sqrt(1 - b2^t)) enter as a tensor, not as constants, so they never trigger a recompile; rates
 are an (E,) tensor. Learning rates of a sweep point therefore share the compiled step too.
@@ -75,6 +80,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from .member_groups import check_members_per_call, default_members_per_call, join, member_slices
 from .network import Network
 
 __all__ = ["COMPILE_CHOICES", "MAX_COMPILED", "CompiledStep", "should_compile", "compiled_count",
@@ -143,12 +149,17 @@ class CompiledStep:
     """The compiled step of one fit: call it with theta_t's tensors, get L(theta_t) and theta_{t+1}.
 
     net: the network being trained (single or ensemble); opt: the approx.optim optimizer; rate:
-    ``optim.member_rates``'s float or (E,) tensor; engine_name, loss: as in FitOptions.
-    ``compile_s`` is the wall time of the compile this fit caused (0.0 where the key was cached).
+    ``optim.member_rates``'s float or (E,) tensor; engine_name, loss: as in FitOptions;
+    members_per_call: the ensemble's members run in groups of this many (``approx.member_groups``;
+    None: its default for the first call's data). ``compile_s`` is the wall time of the compiles
+    this fit caused (0.0 where the keys were cached).
     """
 
-    def __init__(self, net: Network, opt, rate: float | Tensor, engine_name: str, loss: str):
+    def __init__(self, net: Network, opt, rate: float | Tensor, engine_name: str, loss: str,
+                 members_per_call: int | None = None):
         self.single = net.ensemble is None
+        self.net = net
+        self.members_per_call = check_members_per_call(members_per_call)  # None: the default, at the first call
         self.opt = opt
         self.adam = hasattr(opt, "corrected_step")
         self.dtype, self.device = net.dtype, net.device
@@ -181,14 +192,24 @@ class CompiledStep:
             scalars = (factor, *self.opt.corrections(state["t"]))
         if scalars != self.scalars[0]:  # a new tensor only when they change (gd, sgd: rarely)
             self.scalars = (scalars, torch.tensor(scalars, dtype=self.dtype, device=self.device))
-        inputs = ([lead(p) for p in params], buffers, self._data(x), self._data(y), self.rate, self.scalars[1])
-        fn = self._function(inputs)
-        if self.graphs:
-            torch.compiler.cudagraph_mark_step_begin()
-        value, new, buffers = fn(*inputs)
-        if self.graphs:  # the next replay overwrites these outputs
-            value, new = value.clone(), [p.clone() for p in new]
-            buffers = {k: [b.clone() for b in v] for k, v in buffers.items()}
+        params, x, y = [lead(p) for p in params], self._data(x), self._data(y)
+        if self.members_per_call is None:
+            self.members_per_call = default_members_per_call(self.net, x.shape[-2])
+        parts = []  # per group of members (approx.member_groups): (L (G,), theta_{t+1}, buffers)
+        for part in member_slices(params[0].shape[0], self.members_per_call):
+            whole = part == slice(0, params[0].shape[0])  # one group: the tensors themselves, no views
+            pick = (lambda t: t) if whole else (lambda t: t[part])  # noqa: E731
+            inputs = ([pick(p) for p in params], {k: [pick(b) for b in v] for k, v in buffers.items()},
+                      x if x.ndim == 2 else pick(x), y if y.ndim == 2 else pick(y), pick(self.rate), self.scalars[1])
+            fn = self._function(inputs)
+            if self.graphs:
+                torch.compiler.cudagraph_mark_step_begin()
+            out = fn(*inputs)
+            if self.graphs:  # the next replay overwrites these outputs
+                out = (out[0].clone(), [p.clone() for p in out[1]],
+                       {k: [b.clone() for b in v] for k, v in out[2].items()})
+            parts.append(out)
+        value, new, buffers = join(parts)
         if self.single:
             value, new = value.item(), [p[0] for p in new]
             buffers = {k: [b[0] for b in v] for k, v in buffers.items()}

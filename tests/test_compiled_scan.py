@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from approx import autograd, backprop, compiled_step, optim
-from approx.compiled_scan import CACHE_BYTES, CompiledScan, default_members_per_call
+from approx.compiled_scan import CompiledScan
+from approx.member_groups import CACHE_BYTES, default_members_per_call
 from approx.network import Network
 
 TOL = 1e-12

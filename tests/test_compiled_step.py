@@ -225,3 +225,33 @@ def test_on_cuda_the_step_replays_as_a_cuda_graph_and_equals_eager(engine):
     assert _gap(eager, compiled) < TOL
     moved, _ = fit(net, _data(device="cuda"), compile="on", **{**kw, "lr": [0.01 * (1 + 1e-6), 0.02, 1e6]})
     assert _gap(eager, moved) > 1e3 * TOL
+
+
+def test_members_in_groups_take_the_eager_steps():
+    # members_per_call=2 of E = 3 (approx.member_groups): a group of 2 and one of 1, each its own
+    # graph, with Adam's buffers and per-member data sliced by group; five steps as eager Adam
+    from approx import optim
+    from approx.backprop import loss_and_grad
+
+    net = Network.random([1, 5, 5, 1], "tanh", seed=3, ensemble=3)
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(3, 12, 1, generator=gen, dtype=torch.float64) * 2 - 1  # (E, n, 1): each member its own
+    y = torch.sin(3 * x)
+    opt = optim.make("adam")
+    step = compiled_step.CompiledStep(net, opt, 0.01, "backprop", "mse", members_per_call=2)
+    params, state = net.parameters(), opt.init(net.parameters())
+    expected, eager_state = [p.clone() for p in net.parameters()], opt.init(net.parameters())
+    rate = torch.full((3,), 0.01, dtype=torch.float64)
+    for _ in range(5):
+        value, params = step(params, state, x, y, 1.0)
+        eager_value, grads = loss_and_grad(Network.from_parameters(expected, net.activations, net.scales), x, y)
+        expected = opt.step(expected, grads, rate, eager_state)
+        assert (value - eager_value).abs().max().item() < TOL
+    assert max((p - q).abs().max().item() for p, q in zip(params, expected)) < TOL
+    assert state["t"] == 5
+    # control: one step fewer is far away
+    fewer = opt.step(expected, loss_and_grad(Network.from_parameters(expected, net.activations, net.scales), x, y)[1],
+                     rate, eager_state)
+    assert max((p - q).abs().max().item() for p, q in zip(params, fewer)) > 1e3 * TOL
+    with pytest.raises(ValueError, match="members_per_call must be an integer >= 1 or None, got 0"):
+        compiled_step.CompiledStep(net, opt, 0.01, "backprop", "mse", members_per_call=0)

@@ -1,0 +1,73 @@
+"""Running an ensemble's compiled step in cache-sized groups of members.
+
+An ensemble's step streams every activation, E x batch x width numbers per layer, through memory
+several times (the batched products, the activation, its derivative, the update). Once those
+tensors outgrow a core's L2 cache, each pass waits on memory and the batched products slow
+down with it. The members never interact, so a compiled step (``approx.compiled_step``) or scan
+(``approx.compiled_scan``) can run them in groups of G, one call per group of the graph compiled
+for G members, and put the groups' results side by side again: the same numbers, in cache.
+
+G defaults to all E where their activations fit ``CACHE_BYTES``, else to the largest power of
+two whose (G, batch, widest layer) activation tensor does. Measured on one thread of the
+project's 2-core AMD EPYC (1 MiB of L2 per core), K = 10 steps per call of E = 1024
+[1, 64, 64, 1] tanh networks on 64 points, float32, microseconds per model per step: 37.9 in
+one group of 1024, 29.0 in groups of 256, 24.4 of 128, 23.0 of 64, 22.4 of 32; at width 16 the
+groups change little (2.92 in one group, 2.82 to 3.22 in groups of 256 to 32). A GPU wants the
+whole ensemble at once: there G = E.
+
+    groups = member_slices(E, G)               # [slice(0, G), slice(G, 2G), ...]
+    outputs = [step(*inputs_of(part)) for part in groups]
+    joined = join(outputs)                     # every tensor concatenated along the member axis
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .network import Network
+
+__all__ = ["CACHE_BYTES", "default_members_per_call", "check_members_per_call", "member_slices", "join"]
+
+CACHE_BYTES = 2**20  # a group's largest activation tensor fits in this (the EPYC's L2 per core)
+
+
+def default_members_per_call(net: Network, n_points: int) -> int:
+    """E where all E members' n_points x widest-layer activations fit in CACHE_BYTES, on a GPU, or
+    for a single network; otherwise the largest power of two G with G members' fitting (at least 1)."""
+    members = net.ensemble or 1
+    per_member = n_points * max(net.sizes) * torch.finfo(net.dtype).bits // 8
+    if net.device.type == "cuda" or members * per_member <= CACHE_BYTES:
+        return members
+    group = 1
+    while group * 2 <= members and group * 2 * per_member <= CACHE_BYTES:
+        group *= 2
+    return group
+
+
+def check_members_per_call(value) -> int | None:
+    """``value`` if it is None or an integer >= 1; else ValueError naming it."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"members_per_call must be an integer >= 1 or None, got {value!r}")
+    return value
+
+
+def member_slices(members: int, group: int) -> list[slice]:
+    """Consecutive groups of ``group`` members (the last may be smaller) covering 0 .. members - 1."""
+    return [slice(lo, min(lo + group, members)) for lo in range(0, members, group)]
+
+
+def join(outputs: list):
+    """The groups' outputs side by side: tensors, and lists and dicts of them, concatenated along the
+    member axis (dim 0; dim 1 for a (K, G) tensor of losses is the caller's to say: ``join`` takes
+    dim 0 throughout, so the scan transposes its losses first). One group is returned as it is."""
+    if len(outputs) == 1:
+        return outputs[0]
+    first = outputs[0]
+    if isinstance(first, Tensor):
+        return torch.cat(outputs)
+    if isinstance(first, dict):
+        return {key: join([out[key] for out in outputs]) for key in first}
+    if isinstance(first, (list, tuple)):
+        joined = [join([out[i] for out in outputs]) for i in range(len(first))]
+        return type(first)(joined) if isinstance(first, tuple) else joined
+    raise TypeError(f"cannot join outputs of type {type(first).__name__}")

@@ -45,14 +45,15 @@ import torch
 from torch import Tensor
 
 from . import compiled_step as _compiled_step
-from .member_groups import check_members_per_call, default_members_per_call, join, member_slices
+from .member_groups import call_in_groups, default_members_per_call, join
 from .network import Network
 
 __all__ = ["CompiledScan"]
 
 
-class CompiledScan:
-    """K steps per call of one compiled function (module docstring).
+class CompiledScan(_compiled_step.CompiledStep):
+    """K steps per call of one compiled function (module docstring); a CompiledStep whose call
+    and compiled function take K steps (its setup, the rates, the CUDA-graph choice, are shared).
 
     net: the network being trained (single or ensemble); opt: an approx.optim optimizer; rate: a
     float or an (E,) tensor of learning rates; engine_name: "backprop" or "autograd"; loss: a
@@ -65,19 +66,8 @@ class CompiledScan:
                  members_per_call: int | None = None):
         if isinstance(steps_per_call, bool) or not isinstance(steps_per_call, int) or steps_per_call < 1:
             raise ValueError(f"steps_per_call must be an integer >= 1, got {steps_per_call!r}")
+        super().__init__(net, opt, rate, engine_name, loss, members_per_call)
         self.steps_per_call = steps_per_call
-        self.members_per_call = check_members_per_call(members_per_call)
-        self.net = net
-        self.single = net.ensemble is None
-        self.opt = opt
-        self.adam = hasattr(opt, "corrected_step")
-        self.dtype, self.device = net.dtype, net.device
-        members = net.ensemble or 1
-        self.rate = (torch.full((members,), rate, dtype=net.dtype, device=net.device)
-                     if not isinstance(rate, Tensor) else rate)  # (E,)
-        self.graphs = net.device.type == "cuda"  # replayed as a CUDA graph there, as CompiledStep is
-        self.head = (engine_name, loss, opt, tuple(net.activations), tuple(net.scales), self.graphs)
-        self.compile_s = 0.0
 
     def __call__(self, params: Sequence[Tensor], state: dict, x: Tensor, y: Tensor,
                  factors: Sequence[float] | None = None) -> tuple[Tensor, list[Tensor]]:
@@ -98,23 +88,12 @@ class CompiledScan:
             rows.append((factors[i], *(self.opt.corrections(t + i + 1) if self.adam else (1.0, 1.0))))
         scalars = torch.tensor(rows, dtype=self.dtype, device=self.device)  # (K, 3)
         x, y = _compiled_step._canonical(x), _compiled_step._canonical(y)
-        members = params[0].shape[0]
         if self.members_per_call is None:
             self.members_per_call = default_members_per_call(self.net, x.shape[-2])
-        parts = []  # per group of members: ((G, K) losses, params, buffers), each group K steps in cache
-        for part in member_slices(members, self.members_per_call):
-            inputs = ([_compiled_step._canonical(p[part]) for p in params],
-                      {key: [_compiled_step._canonical(b[part]) for b in v] for key, v in buffers.items()},
-                      x if x.ndim == 2 else _compiled_step._canonical(x[part]),
-                      y if y.ndim == 2 else _compiled_step._canonical(y[part]), self.rate[part], scalars)
-            fn = self._function(inputs)
-            if self.graphs:
-                torch.compiler.cudagraph_mark_step_begin()
-            out = fn(*inputs)
-            if self.graphs:  # the next replay overwrites these outputs
-                out = (out[0].clone(), [p.clone() for p in out[1]],
-                       {key: [b.clone() for b in v] for key, v in out[2].items()})
-            parts.append((out[0].T, *out[1:]))  # losses (G, K): the member axis first, as join takes it
+        inputs = (params, buffers, x, y, self.rate, scalars)
+        # per group of members (approx.member_groups), each K steps in cache: ((K, G) losses, params, buffers)
+        parts = call_in_groups(self._function, inputs, self.members_per_call, self.graphs)
+        parts = [(out[0].T, *out[1:]) for out in parts]  # losses (G, K): the member axis first, as join takes it
         losses, new, buffers = join(parts)
         losses = losses.T  # (K, E)
         if self.single:

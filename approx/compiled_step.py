@@ -80,7 +80,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .member_groups import check_members_per_call, default_members_per_call, join, member_slices
+from .member_groups import call_in_groups, check_members_per_call, default_members_per_call, join
 from .network import Network
 
 __all__ = ["COMPILE_CHOICES", "MAX_COMPILED", "CompiledStep", "should_compile", "compiled_count",
@@ -195,20 +195,9 @@ class CompiledStep:
         params, x, y = [lead(p) for p in params], self._data(x), self._data(y)
         if self.members_per_call is None:
             self.members_per_call = default_members_per_call(self.net, x.shape[-2])
-        parts = []  # per group of members (approx.member_groups): (L (G,), theta_{t+1}, buffers)
-        for part in member_slices(params[0].shape[0], self.members_per_call):
-            whole = part == slice(0, params[0].shape[0])  # one group: the tensors themselves, no views
-            pick = (lambda t: t) if whole else (lambda t: t[part])  # noqa: E731
-            inputs = ([pick(p) for p in params], {k: [pick(b) for b in v] for k, v in buffers.items()},
-                      x if x.ndim == 2 else pick(x), y if y.ndim == 2 else pick(y), pick(self.rate), self.scalars[1])
-            fn = self._function(inputs)
-            if self.graphs:
-                torch.compiler.cudagraph_mark_step_begin()
-            out = fn(*inputs)
-            if self.graphs:  # the next replay overwrites these outputs
-                out = (out[0].clone(), [p.clone() for p in out[1]],
-                       {k: [b.clone() for b in v] for k, v in out[2].items()})
-            parts.append(out)
+        inputs = (params, buffers, x, y, self.rate, self.scalars[1])
+        # per group of members (approx.member_groups): (L (G,), theta_{t+1}, buffers)
+        parts = call_in_groups(self._function, inputs, self.members_per_call, self.graphs)
         value, new, buffers = join(parts)
         if self.single:
             value, new = value.item(), [p[0] for p in new]

@@ -16,17 +16,20 @@ groups change little (2.92 in one group, 2.82 to 3.22 in groups of 256 to 32). A
 whole ensemble at once: there G = E.
 
     groups = member_slices(E, G)               # [slice(0, G), slice(G, 2G), ...]
-    outputs = [step(*inputs_of(part)) for part in groups]
+    outputs = call_in_groups(function_of, inputs, G, graphs)   # the compiled step on each group
     joined = join(outputs)                     # every tensor concatenated along the member axis
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from torch import Tensor
 
 from .network import Network
 
-__all__ = ["CACHE_BYTES", "default_members_per_call", "check_members_per_call", "member_slices", "join"]
+__all__ = ["CACHE_BYTES", "default_members_per_call", "check_members_per_call", "member_slices", "call_in_groups",
+           "join"]
 
 CACHE_BYTES = 2**20  # a group's largest activation tensor fits in this (the EPYC's L2 per core)
 
@@ -54,6 +57,32 @@ def check_members_per_call(value) -> int | None:
 def member_slices(members: int, group: int) -> list[slice]:
     """Consecutive groups of ``group`` members (the last may be smaller) covering 0 .. members - 1."""
     return [slice(lo, min(lo + group, members)) for lo in range(0, members, group)]
+
+
+def call_in_groups(function_of: Callable, inputs: tuple, group: int, graphs: bool) -> list:
+    """The outputs of a compiled step on each group of ``group`` members, in order.
+
+    inputs: (params, buffers, x, y, rate, scalars) as the compiled step takes them, params and
+    buffers with the member axis first, rate (E,), x and y shared (2-d) or per member (3-d);
+    function_of(group inputs): the compiled function for that group's shapes. A group is a view
+    (a slice along the members), or the tensors themselves when one group holds them all. With
+    ``graphs`` (CUDA graphs) every output is cloned, since the next replay overwrites it.
+    """
+    params, buffers, x, y, rate, scalars = inputs
+    members = params[0].shape[0]
+    outputs = []
+    for part in member_slices(members, group):
+        pick = (lambda t: t) if part == slice(0, members) else (lambda t, part=part: t[part])
+        group_inputs = ([pick(p) for p in params], {k: [pick(b) for b in v] for k, v in buffers.items()},
+                        x if x.ndim == 2 else pick(x), y if y.ndim == 2 else pick(y), pick(rate), scalars)
+        fn = function_of(group_inputs)
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        out = fn(*group_inputs)
+        if graphs:
+            out = (out[0].clone(), [p.clone() for p in out[1]], {k: [b.clone() for b in v] for k, v in out[2].items()})
+        outputs.append(out)
+    return outputs
 
 
 def join(outputs: list):

@@ -139,7 +139,8 @@ def peer_table(df: pd.DataFrame) -> pd.DataFrame:
         for column, (engine, mode) in PEER_ENGINES.items():
             match = cell[(cell["engine"] == engine) & (cell["mode"] == mode)]
             entry[column] = match["time_ms"].iloc[0] / ensemble * 1e3 if len(match) else np.nan
-        # the FLOP model's products at torch's measured peak: the least time of an engine running them through torch
+        # the FLOP model's products at torch's measured peak: the least time of an engine
+        # running them through torch
         entry["products_us"] = (cell["flops"] / cell["peak_flops_per_s"]).iloc[0] / ensemble * 1e6
         ours = {c: entry[c] for c in PEER_ENGINES if c != "jax" and np.isfinite(entry[c])}
         entry["best"] = min(ours, key=ours.get) if ours else ""
@@ -264,7 +265,8 @@ def _band_where(band: pd.DataFrame, column: str, other: str) -> str:
     worst = band.loc[band[column].idxmax()]
     text += f" at width {int(worst['width'])}, batch {int(worst['batch'])}, {worst['precision']}"
     if np.isfinite(worst[f"{other}_products"]):
-        text += f"; there the products alone, at torch's peak, take {worst[f'{other}_products']:.2f} of {other}'s step"
+        share = worst[f"{other}_products"]
+        text += f"; there the products alone, at torch's peak, take {share:.2f} of {other}'s step"
     return text
 
 

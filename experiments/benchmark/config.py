@@ -58,7 +58,7 @@ class Config:
     peer_activation: str = "tanh"  # of the hidden layers
     peer_steps: int = 10  # K: GD steps per timed JAX call (one lax.scan); the time is per step
     peer_compiled: bool = True  # also approx's compiled step (each cell compiles: seconds)
-    # ... and K = peer_steps of them per compiled call (approx.compiled_scan; ~20 s of compiling per cell)
+    # ... and K = peer_steps of them per compiled call (approx.compiled_scan; seconds of compiling per cell)
     peer_scan_engines: tuple[str, ...] = ("backprop",)
     peer_only: bool = False  # measure the peer cells alone (and the peak they are divided by)
     # limits

@@ -110,7 +110,8 @@ def _peer(df: pd.DataFrame) -> str:
         "hand-written / autograd": table["backprop_per_autograd"].map(ratio)})
     return ("\n\nThe peer: E tanh networks [1, W, W, 1] on 64 points, float32, one CPU thread, time per model "
             "per step (median); JAX as jit(vmap(step)) in lax.scan (K steps per call), compile apart, approx eager "
-            "and compiled, one step per call (approx.compiled_step) and K (approx.compiled_scan):\n\n" + markdown_table(shown) + _peer_cores(df))
+            "and compiled, one step per call (approx.compiled_step) and K (approx.compiled_scan):\n\n"
+            + markdown_table(shown) + _peer_cores(df))
 
 
 def _peer_cores(df: pd.DataFrame) -> str:

@@ -243,8 +243,10 @@ def _split(ax, df: pd.DataFrame) -> None:
 
 PEER_STYLE = {  # peer_table column -> (colour, marker, line style)
     "backprop": ("C1", "o", "-"), "autograd": ("C0", "s", "-"),
-    "backprop_compiled": ("C1", "D", "--"), "autograd_compiled": ("C0", "D", "--"), "jax": ("C3", "*", "-"),
+    "backprop_compiled": ("C1", "D", "--"), "autograd_compiled": ("C0", "D", "--"),
+    "backprop_scan": ("C1", "^", ":"), "autograd_scan": ("C0", "^", ":"), "jax": ("C3", "*", "-"),
 }
+PEER_LABEL = {"backprop_scan": "backprop compiled, K per call", "autograd_scan": "autograd compiled, K per call"}
 WIDTH_ALPHA = (1.0, 0.5)  # the first width solid, the next fainter
 
 
@@ -258,7 +260,8 @@ def _peer(ax, df: pd.DataFrame) -> None:
         for column, (colour, marker, style) in PEER_STYLE.items():
             if group[column].notna().any():
                 ax.plot(group["ensemble"], group[column], color=colour, marker=marker, linestyle=style,
-                        alpha=WIDTH_ALPHA[min(i, 1)], label=f"{column.replace('_', ' ')}, width {width}")
+                        alpha=WIDTH_ALPHA[min(i, 1)],
+                        label=f"{PEER_LABEL.get(column, column.replace('_', ' '))}, width {width}")
     ax.set(xscale="log", yscale="log", xlabel="ensemble size E",
            ylabel="time per model per step (us, median)")
     ax.set_xscale("log", base=2)

@@ -23,7 +23,9 @@ per wall-clock second, which shows it):
    cost(f) - 1 (Baur & Strassen 1983; Griewank & Walther 2008, ch. 4: a small constant); and
    ``update_ms`` = time_ms - gradient_ms is the optimizer's share of the step. Every engine
    is timed the same way: the same forward for backprop and autograd (``net(x)``), the update
-   in neither forward nor reverse;
+   in neither forward nor reverse; eager single-network rows in float32 and float64 also carry
+   ``products_ms``, the step's matrix products timed alone at the same shapes
+   (``approx.bench.products``: the floor under every engine's step there);
 5. ``rel_error``: reset the parameters to the cell's start (rounded to the row's dtype), run one
    step with lr = 2^10 and compare its update theta' - theta with the float64 update of the same
    step, computed by the autograd engine on the same device:
@@ -52,6 +54,7 @@ from . import precision as _precision
 from .cores import on_cores
 from .flops import measure_peak, step_flops
 from .graphs import capture
+from .products import products_call
 from .steps import COMPILE_MODES, COMPILED_SCAN, COMPILED_STEP, make_step, member_rows
 from .timing import Timing, time_call, time_calls, time_once
 
@@ -66,7 +69,7 @@ COLUMNS = [  # every row has every column (NaN where it does not apply), in this
     "batch", "d_in", "activation", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "cpu_per_wall",
     "samples_per_s",
     "flops", "flops_per_s", "peak_flops_per_s", "peak_fraction", "rel_error", "first_step_ms",
-    "forward_ms", "gradient_ms", "reverse_ms", "update_ms", "eager_ms", "capture_ms", "compile_ms",
+    "forward_ms", "gradient_ms", "reverse_ms", "update_ms", "products_ms", "eager_ms", "capture_ms", "compile_ms",
     "row_s", "status",
 ]
 
@@ -116,6 +119,7 @@ class Bench:
         self.pin_cores = pin_cores  # False: rows run unpinned (what cpu_per_wall shows without the pin)
         self.peak_rows: list[dict] = []  # one per (device, precision, threads), measured on demand
         self._peaks: dict[tuple, float] = {}
+        self._products: dict[tuple, float] = {}  # (sizes, batch, precision, device, threads) -> ms
         self._cell_key: tuple | None = None
         self._cell_data: tuple | None = None
 
@@ -191,6 +195,16 @@ class Bench:
             "row_s": time.perf_counter() - started, "status": "ok",
         })
 
+    def products_ms(self, cell: Cell, prec: _precision.Precision, device: torch.device, threads: int) -> float:
+        """Median ms of a single network's step's matrix products alone (``approx.bench.products``),
+        once per size, dtype, device and thread count: the floor under every engine's step there."""
+        key = (tuple(cell.sizes), cell.batch, prec.name, str(device), threads)
+        if key not in self._products:
+            call = products_call(cell.sizes, cell.batch, prec.dtype, device, seed=self.seed)
+            time_once(call, device)  # the BLAS's handles and workspaces
+            self._products[key] = time_call(call, device, threads=threads, min_run_time_s=self.min_run_time_s).median_ms
+        return self._products[key]
+
     @contextlib.contextmanager
     def _on_cpu(self, threads: int):
         """A CPU row's setting: torch's pool at ``threads`` threads, the row on as many cores."""
@@ -257,6 +271,8 @@ class Bench:
                 out["update_ms"] = timing.median_ms - gradient.median_ms
             else:
                 timing, = self._time([step.run], device, job, [estimate])
+            if job.mode == "eager" and not cell.stacked and cell.ensemble == 1 and prec.name in ("float32", "float64"):
+                out["products_ms"] = self.products_ms(cell, prec, device, job.threads)
             if k > 1:  # per step; the check below takes one step, so it runs the scan of one
                 timing = Timing(timing.median_ms / k, timing.iqr_ms / k, timing.n_samples,
                                 timing.calls_per_sample * k, timing.cpu_per_wall)

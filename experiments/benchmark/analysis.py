@@ -74,20 +74,27 @@ def ensemble_speedups(df: pd.DataFrame) -> pd.DataFrame:
 def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """Per eager single-network cell: backprop_ms / autograd_ms and backprop_ms / module_ms (the
     first benchmark's ReLU sweeps; the peer's tanh cells have peer_table), and autograd_products,
-    module_products: the FLOP model's products at torch's measured peak over that engine's step
-    (its peak_fraction), the least that backprop_per_autograd (or _module) could be."""
+    module_products: the step's matrix products timed alone (products_ms) over that engine's step,
+    the least that backprop_per_autograd (or _module) could be; *_products_peak: the same from the
+    FLOP model at torch's measured peak (its peak_fraction), a looser bound."""
     rows = ok_rows(df)
     rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & ~rows["sweep"].isin(["ensemble", "peer"])]
     keys = ["device", "threads", "sweep", "precision"] + SIZE
     wide = rows.pivot_table(index=keys, columns="engine", values="time_ms", aggfunc="first").reset_index()
-    # the share of each step that its matrix products take at torch's measured peak: no engine that
-    # runs the same products through torch can take less than that share of the other's time
+    # the share of each step that its matrix products take: timed alone at the step's shapes
+    # (products_ms, approx.bench.products), or where a row lacks that, the FLOP model at torch's
+    # measured peak (peak_fraction, a looser bound). No engine running the same products through
+    # torch can take less than that share of the other's time.
+    timed = rows["products_ms"] / rows["time_ms"] if "products_ms" in rows else pd.Series(np.nan, index=rows.index)
+    rows = rows.assign(products_share=timed)
     for other in ("autograd", "module"):
         if "backprop" in wide and other in wide:
             wide[f"backprop_per_{other}"] = wide["backprop"] / wide[other]
-            share = rows[rows["engine"] == other].set_index(keys)["peak_fraction"]
-            share = share[~share.index.duplicated()]  # the first, as the pivot takes
-            wide[f"{other}_products"] = share.reindex(pd.MultiIndex.from_frame(wide[keys])).to_numpy()
+            sources = ((f"{other}_products", "products_share"), (f"{other}_products_peak", "peak_fraction"))
+            for column, source in sources:
+                share = rows[rows["engine"] == other].set_index(keys)[source]
+                share = share[~share.index.duplicated()]  # the first, as the pivot takes
+                wide[column] = share.reindex(pd.MultiIndex.from_frame(wide[keys])).to_numpy()
     return wide
 
 
@@ -264,9 +271,11 @@ def _band_where(band: pd.DataFrame, column: str, other: str) -> str:
         return text
     worst = band.loc[band[column].idxmax()]
     text += f" at width {int(worst['width'])}, batch {int(worst['batch'])}, {worst['precision']}"
-    if np.isfinite(worst[f"{other}_products"]):
-        share = worst[f"{other}_products"]
-        text += f"; there the products alone, at torch's peak, take {share:.2f} of {other}'s step"
+    timed, peak = worst.get(f"{other}_products", np.nan), worst.get(f"{other}_products_peak", np.nan)
+    if np.isfinite(timed):
+        text += f"; there the step's matrix products, timed alone, take {timed:.2f} of {other}'s step"
+    elif np.isfinite(peak):
+        text += f"; there the products alone, at torch's peak, take {peak:.2f} of {other}'s step"
     return text
 
 

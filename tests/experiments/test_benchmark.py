@@ -47,6 +47,11 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
     assert (steps["peak_fraction"] > 0).all()
     # every CPU row, peaks included, says how much CPU its timed calls used (a ratio, not a time)
     assert (df["cpu_per_wall"] > 0).all()
+    # eager single networks carry their step's products timed alone; loops and ensembles (the
+    # ensemble sweep's E = 1 too, a stacked ensemble of one) do not
+    single = (steps["mode"] == "eager") & (steps["ensemble"] == 1) & (steps["engine"] != "jax") & (
+        steps["sweep"] != "ensemble")
+    assert (steps.loc[single, "products_ms"] > 0).all() and steps.loc[~single, "products_ms"].isna().all()
     peaks = df[df["mode"] == "peak"]
     assert set(peaks["engine"]) == {"matmul"} | ({"jax"} if JAX else set())  # JAX's own product beside torch's
     # the same step in float64 against the float64 reference: rounding only
@@ -308,6 +313,10 @@ def test_engine_ratio_bands_and_gpu_targets_not_measured_on_a_cpu_table():
     assert targets.loc[band("0.5"), "where"] == ("worst of 1 cells at width 256, batch 64, float32; there the "
                                                  "products alone, at torch's peak, take 0.88 of autograd's step")
     assert targets.loc[band("0"), "where"] == "worst of 1 cells at width 16, batch 64, float32"  # no peak: no share
+    # the products timed alone, where a row has them, are the tighter floor and are preferred
+    df.loc[(df["engine"] == "autograd") & (df["width"] == 256), "products_ms"] = 1.8
+    where = analysis.targets(df).set_index("target").loc[band("0.5"), "where"]
+    assert where.endswith("there the step's matrix products, timed alone, take 0.90 of autograd's step")
     assert targets.loc[band("10"), "verdict"] == "met"  # 0.95 <= 1.05
     assert targets.loc["cpu: reverse / forward <= 3, backprop", "verdict"] == "met"  # 2
     gpu = [t for t in targets.index if t.startswith("cuda")]

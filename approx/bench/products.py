@@ -1,4 +1,4 @@
-"""The matrix products of one training step, timed alone: a floor under both engines.
+"""The matrix products of one training step, timed alone: about the floor under both engines.
 
 A step of a single Network (layer l: weight W_l (out, in), bias b_l, scale s_l) on a batch of n
 points runs, whatever the engine, these products and nothing of their size besides:
@@ -11,9 +11,10 @@ points runs, whatever the engine, these products and nothing of their size besid
 these; autograd's backward of addmm calls the same two mm per layer). ``products_call`` returns a
 call that runs them on random tensors of those shapes into preallocated outputs (no allocator in
 the loop), so its time is what the products cost at these shapes on this machine, for any
-engine: a floor, and a tighter one than the FLOP model at the peak of a large square product,
-which thin (n, in) x (in, out) products do not reach. The benchmark divides it by an engine's
-step time: the share of that step no engine built on these products can save.
+engine: close to a floor (an engine's own products may run a few percent faster or slower, with
+other data in cache and the machine's noise), and a much tighter one than the FLOP model at the
+peak of a large square product, which thin (n, in) x (in, out) products do not reach. The
+benchmark divides it by an engine's step time: the share of that step the products take.
 """
 from __future__ import annotations
 

@@ -75,16 +75,17 @@ def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """Per eager single-network cell: backprop_ms / autograd_ms and backprop_ms / module_ms (the
     first benchmark's ReLU sweeps; the peer's tanh cells have peer_table), and autograd_products,
     module_products: the step's matrix products timed alone (products_ms) over that engine's step,
-    the least that backprop_per_autograd (or _module) could be; *_products_peak: the same from the
-    FLOP model at torch's measured peak (its peak_fraction), a looser bound."""
+    about the least that backprop_per_autograd (or _module) could be (approx.bench.products: close
+    to a floor, not a strict one); *_products_peak: the same from the FLOP model at torch's
+    measured peak (its peak_fraction), a looser bound."""
     rows = ok_rows(df)
     rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & ~rows["sweep"].isin(["ensemble", "peer"])]
     keys = ["device", "threads", "sweep", "precision"] + SIZE
     wide = rows.pivot_table(index=keys, columns="engine", values="time_ms", aggfunc="first").reset_index()
     # the share of each step that its matrix products take: timed alone at the step's shapes
     # (products_ms, approx.bench.products), or where a row lacks that, the FLOP model at torch's
-    # measured peak (peak_fraction, a looser bound). No engine running the same products through
-    # torch can take less than that share of the other's time.
+    # measured peak (peak_fraction, a looser bound): about the least share of the other's time an
+    # engine running the same products through torch can take.
     timed = rows["products_ms"] / rows["time_ms"] if "products_ms" in rows else pd.Series(np.nan, index=rows.index)
     rows = rows.assign(products_share=timed)
     for other in ("autograd", "module"):

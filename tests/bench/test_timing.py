@@ -40,7 +40,8 @@ def test_a_sleep_is_timed_as_at_least_its_length():
 def test_cpu_per_wall_tells_a_busy_call_from_a_waiting_one():
     # a call that keeps one thread busy uses about one CPU second per wall-clock second (at most
     # 1: Python threads hold the GIL, and nothing else runs here; some above for the timer's own
-    # bookkeeping); a sleep uses almost none (the control: a ratio that were always 1 would fail)
+    # bookkeeping); a sleep uses almost none, a few percent for the timer (the control: a ratio
+    # that were always 1 would fail)
     def busy():
         end = time.perf_counter() + 2e-3
         while time.perf_counter() < end:
@@ -48,8 +49,8 @@ def test_cpu_per_wall_tells_a_busy_call_from_a_waiting_one():
 
     cpu = torch.device("cpu")
     busy_t, sleep_t = time_calls([busy, lambda: time.sleep(2e-3)], cpu, threads=1, min_run_time_s=0.05)
-    assert 0.5 <= busy_t.cpu_per_wall <= 1.1
-    assert sleep_t.cpu_per_wall < 0.5
+    assert 0.25 <= busy_t.cpu_per_wall <= 1.1  # wide below: a loaded machine may take the core away
+    assert sleep_t.cpu_per_wall < 0.2
     assert math.isnan(Timing.from_samples([0.001], 1).cpu_per_wall)  # not measured: NaN, never a guess
 
 

@@ -45,3 +45,14 @@ def test_bad_core_counts_are_refused(bad):
     with pytest.raises(ValueError, match=f"cores must be an integer >= 1, got {bad!r}"):
         with on_cores(bad):
             pass
+
+
+def test_a_refused_pin_runs_the_block_unpinned(monkeypatch):
+    before = os.sched_getaffinity(0)
+
+    def refuse(pid, cpus):
+        raise PermissionError("not here")
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    with on_cores(1) as chosen:
+        assert chosen is None and os.sched_getaffinity(0) == before

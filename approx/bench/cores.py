@@ -38,6 +38,8 @@ def on_cores(n: int) -> Iterator[frozenset[int] | None]:
     try:
         os.sched_setaffinity(0, chosen)
     except OSError:  # a sandbox that forbids it: unpinned, as where the call does not exist
+        chosen = None
+    if chosen is None:
         yield None
         return
     try:

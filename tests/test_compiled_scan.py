@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch._dynamo.utils
 
 from approx import autograd, backprop, compiled_step, optim
 from approx.compiled_scan import CompiledScan
@@ -93,6 +94,18 @@ def test_members_in_groups_follow_the_same_trajectory_and_the_default_group_fits
     expected_losses, expected = _eager(net, x, y, opt, 0.05, "backprop", K)
     assert (losses - expected_losses).abs().max().item() < TOL and _gap(params, expected) < TOL
     assert _gap(params, _eager(net, x, y, opt, 0.05, "backprop", K - 1)[1]) > 1e3 * TOL  # control
+    # groups of one shape share one graph: 4 members in groups of 2 reuse the graph the first group
+    # of 2 above compiled, and the second group's view (another storage offset) compiles nothing
+    four = Network.stack([*net.unstack(), net.unstack()[0]])
+    torch._dynamo.utils.counters.clear()
+    count = compiled_step.compiled_count()
+    CompiledScan(four, opt, 0.05, "backprop", "mse", K, members_per_call=2)(four.parameters(), {}, x, y)
+    assert compiled_step.compiled_count() == count
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 0
+    # control: a group size not seen before is a new graph, and dynamo counts it
+    CompiledScan(four, opt, 0.05, "backprop", "mse", K, members_per_call=4)(four.parameters(), {}, x, y)
+    assert compiled_step.compiled_count() == count + 1
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
     # the default: all members while their activations fit CACHE_BYTES, else a power of two that does
     wide = Network.random([1, 64, 64, 1], "tanh", ensemble=1024, dtype=torch.float32)
     assert default_members_per_call(wide, 64) == 64  # 64 members x 64 points x 64 units x 4 bytes = 1 MiB

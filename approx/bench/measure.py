@@ -25,7 +25,7 @@ per wall-clock second, which shows it):
    is timed the same way: the same forward for backprop and autograd (``net(x)``), the update
    in neither forward nor reverse; eager single-network rows in float32 and float64 also carry
    ``products_ms``, the step's matrix products timed alone at the same shapes
-   (``approx.bench.products``: the floor under every engine's step there);
+   (``approx.bench.products``: about the floor under every engine's step there);
 5. ``rel_error``: reset the parameters to the cell's start (rounded to the row's dtype), run one
    step with lr = 2^10 and compare its update theta' - theta with the float64 update of the same
    step, computed by the autograd engine on the same device:
@@ -52,10 +52,10 @@ from ..device import threads as cpu_threads
 from ..network import Network
 from . import precision as _precision
 from .cores import on_cores
-from .flops import measure_peak, step_flops
+from .flops import matmul_flops, measure_peak, step_flops
 from .graphs import capture
 from .products import products_call
-from .steps import COMPILE_MODES, COMPILED_SCAN, COMPILED_STEP, make_step, member_rows
+from .steps import COMPILE_MODES, COMPILED_SCAN, COMPILED_STEP, COMPILING_MODES, make_step, member_rows
 from .timing import Timing, time_call, time_calls, time_once
 
 __all__ = ["Cell", "Job", "Bench", "CHECK_LR", "MODES", "COLUMNS"]
@@ -156,11 +156,7 @@ class Bench:
             self.peak_rows.append({
                 **_identity(Cell("peak", 0, n, n), "matmul", "peak", prec, device, threads),
                 "dtype": str(prec.peak_dtype).replace("torch.", ""),
-                "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
-                "cpu_per_wall": timing.cpu_per_wall, "flops": 2 * n**3, "flops_per_s": flops_per_s,
-                "peak_flops_per_s": flops_per_s,
-                "peak_fraction": 1.0, "rel_error": rel_error, "row_s": time.perf_counter() - started,
-                "status": "ok",
+                **_peak_columns(n, timing, flops_per_s, flops_per_s, rel_error, started),
             })
         return self._peaks[key]
 
@@ -184,20 +180,16 @@ class Bench:
             timing = time_call(call, cpu, threads=threads, min_run_time_s=self.min_run_time_s)
         exact = a64 @ b64
         rel_error = float(torch.linalg.norm(torch.from_numpy(result()) - exact) / torch.linalg.norm(exact))
-        flops_per_s = 2 * n**3 / (timing.median_ms / 1e3)
+        flops_per_s = matmul_flops(n) / (timing.median_ms / 1e3)
         self._peaks[key] = flops_per_s
         self.peak_rows.append({
             **_identity(Cell("peak", 0, n, n), "jax", "peak", prec, cpu, threads),
-            "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
-            "cpu_per_wall": timing.cpu_per_wall, "flops": 2 * n**3, "flops_per_s": flops_per_s,
-            "peak_flops_per_s": self.peak(cpu, "float32", threads),
-            "peak_fraction": flops_per_s / self.peak(cpu, "float32", threads), "rel_error": rel_error,
-            "row_s": time.perf_counter() - started, "status": "ok",
+            **_peak_columns(n, timing, flops_per_s, self.peak(cpu, "float32", threads), rel_error, started),
         })
 
     def products_ms(self, cell: Cell, prec: _precision.Precision, device: torch.device, threads: int) -> float:
         """Median ms of a single network's step's matrix products alone (``approx.bench.products``),
-        once per size, dtype, device and thread count: the floor under every engine's step there."""
+        once per size, dtype, device and thread count: about the floor under every engine's step there."""
         key = (tuple(cell.sizes), cell.batch, prec.name, str(device), threads)
         if key not in self._products:
             call = products_call(cell.sizes, cell.batch, prec.dtype, device, seed=self.seed)
@@ -246,7 +238,7 @@ class Bench:
         out: dict = {}
         if job.engine == PEER:
             return self._measure_peer(job, net, x, y, start, reference, device, prec)
-        compiles = job.mode in COMPILE_MODES or job.mode in (COMPILED_STEP, COMPILED_SCAN)
+        compiles = job.mode in COMPILING_MODES
         if compiles:
             torch.compiler.reset()  # a fresh compilation per row: no recompile limits, no stale guards
             _compiled_step.clear_cache()
@@ -274,8 +266,7 @@ class Bench:
             if job.mode == "eager" and not cell.stacked and cell.ensemble == 1 and prec.name in ("float32", "float64"):
                 out["products_ms"] = self.products_ms(cell, prec, device, job.threads)
             if k > 1:  # per step; the check below takes one step, so it runs the scan of one
-                timing = Timing(timing.median_ms / k, timing.iqr_ms / k, timing.n_samples,
-                                timing.calls_per_sample * k, timing.cpu_per_wall)
+                timing = timing.per_step(k)
                 step = make_step(job.engine, COMPILED_SCAN, net, x, y, self.lr, 1)
             step.write(start)
             step.set_lr(CHECK_LR)
@@ -318,8 +309,7 @@ class Bench:
         estimate = time_once(peer.run, device)
         timing, = self._time([peer.run], device, job, [estimate])
         k = job.peer_steps
-        per_step = Timing(timing.median_ms / k, timing.iqr_ms / k, timing.n_samples, timing.calls_per_sample * k,
-                          timing.cpu_per_wall)
+        per_step = timing.per_step(k)
         peer.write(start.double().cpu().numpy())
         peer.step(CHECK_LR)
         update = torch.from_numpy(peer.read()).to(device) - start.double()
@@ -330,6 +320,16 @@ class Bench:
         estimates_s = [None if e is None else e / 1e3 for e in estimates_ms]
         return time_calls(fns, device, threads=job.threads, min_run_time_s=self.min_run_time_s,
                           estimates_s=estimates_s)
+
+
+def _peak_columns(n: int, timing: Timing, flops_per_s: float, peak: float, rel_error: float, started: float) -> dict:
+    """The measured columns of a peak row: an n x n product's timing, rate and its share of ``peak``."""
+    return {
+        "time_ms": timing.median_ms, "iqr_ms": timing.iqr_ms, "n_samples": timing.n_samples,
+        "cpu_per_wall": timing.cpu_per_wall, "flops": matmul_flops(n), "flops_per_s": flops_per_s,
+        "peak_flops_per_s": peak, "peak_fraction": flops_per_s / peak, "rel_error": rel_error,
+        "row_s": time.perf_counter() - started, "status": "ok",
+    }
 
 
 def _identity(cell: Cell, engine: str, mode: str, prec, device: torch.device, threads: int) -> dict:

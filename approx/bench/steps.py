@@ -50,14 +50,15 @@ from .. import backprop as _backprop
 from .. import losses as _losses
 from ..network import Network
 
-__all__ = ["STEP_VARIANTS", "STEP_MODES", "COMPILE_MODES", "COMPILED_STEP", "COMPILED_SCAN", "Step", "make_step",
-           "member_rows"]
+__all__ = ["STEP_VARIANTS", "STEP_MODES", "COMPILE_MODES", "COMPILED_STEP", "COMPILED_SCAN", "COMPILING_MODES", "Step",
+           "make_step", "member_rows"]
 
 STEP_VARIANTS = ("backprop", "autograd", "module")  # the two engines, and nn.Module + torch.optim
 COMPILE_MODES = {"compile": "default", "compile-reduce-overhead": "reduce-overhead"}
 COMPILED_STEP = "compiled-step"  # the engines' whole step, as fit(compile="on") runs it
 COMPILED_SCAN = "compiled-scan"  # K of those steps per compiled call (approx.compiled_scan)
 STEP_MODES = ("eager", "loop", *COMPILE_MODES, COMPILED_STEP, COMPILED_SCAN)
+COMPILING_MODES = frozenset({*COMPILE_MODES, COMPILED_STEP, COMPILED_SCAN})  # whose first call compiles
 _LOSS_AND_GRAD = {"backprop": _backprop.loss_and_grad, "autograd": _autograd.loss_and_grad}
 
 

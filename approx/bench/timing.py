@@ -54,6 +54,11 @@ class Timing:
         q25, q50, q75 = np.percentile(np.asarray(samples_s) * 1e3, [25, 50, 75])
         return cls(float(q50), float(q75 - q25), len(samples_s), number, cpu_per_wall)
 
+    def per_step(self, steps: int) -> "Timing":
+        """This timing of a call that takes ``steps`` steps (lax.scan, a compiled scan), per step."""
+        return Timing(self.median_ms / steps, self.iqr_ms / steps, self.n_samples, self.calls_per_sample * steps,
+                      self.cpu_per_wall)
+
 
 def plan_blocks(estimate_s: float, min_run_time_s: float, min_samples: int) -> tuple[int, int]:
     """(n_blocks, calls per block) so that ~N_BLOCKS blocks fill min_run_time_s."""

@@ -60,7 +60,7 @@ import torch
 
 from approx.bench.measure import COLUMNS, PEER, Bench, Cell, Job
 from approx.bench.precision import PRECISIONS
-from approx.bench.steps import COMPILE_MODES, COMPILED_SCAN, COMPILED_STEP
+from approx.bench.steps import COMPILED_SCAN, COMPILED_STEP, COMPILING_MODES
 from approx.device import resolve_device
 
 from .config import PRESETS, Config
@@ -187,8 +187,7 @@ def run(cfg: Config) -> pd.DataFrame:
             rows.append(bench.skipped(job, NO_JAX))
             continue
         # a compilation cannot be interrupted, so it starts only with COMPILE_RESERVE_S left
-        compiles = job.mode in COMPILE_MODES or job.mode in (COMPILED_STEP, COMPILED_SCAN)
-        reserve = COMPILE_RESERVE_S if compiles else 0.0
+        reserve = COMPILE_RESERVE_S if job.mode in COMPILING_MODES else 0.0
         if cfg.time_budget_s and time.perf_counter() - start > cfg.time_budget_s - reserve:
             rows.append(bench.skipped(job, f"skipped: time budget of {cfg.time_budget_s:g} s spent"))
             continue

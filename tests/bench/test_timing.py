@@ -54,6 +54,11 @@ def test_cpu_per_wall_tells_a_busy_call_from_a_waiting_one():
     assert math.isnan(Timing.from_samples([0.001], 1).cpu_per_wall)  # not measured: NaN, never a guess
 
 
+def test_a_call_of_k_steps_is_reported_per_step():
+    t = Timing(8.0, 2.0, 10, 3, 0.99).per_step(4)
+    assert (t.median_ms, t.iqr_ms, t.n_samples, t.calls_per_sample, t.cpu_per_wall) == (2.0, 0.5, 10, 12, 0.99)
+
+
 def test_time_once_and_cpu_threads_restore():
     before = torch.get_num_threads()
     with cpu_threads(1):

@@ -222,7 +222,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     right.axhline(10, color="grey", linestyle=":", label="10x")
     right.set(xscale="log", yscale="log", xlabel="ensemble size E (networks)",
               ylabel="speed-up per model (loop / ensemble)", title="medians over repeats")
-    right.legend(fontsize="small")
+    right.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))  # beside the axes
     for ax in axes[0]:
         ax.xaxis.set_major_formatter("{x:g}")
     save(fig, path)

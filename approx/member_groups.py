@@ -8,12 +8,14 @@ down with it. The members never interact, so a compiled step (``approx.compiled_
 for G members, and put the groups' results side by side again: the same numbers, in cache.
 
 G defaults to all E where their activations fit ``CACHE_BYTES``, else to the largest power of
-two whose (G, batch, widest layer) activation tensor does. Measured on one thread of the
-project's 2-core AMD EPYC (1 MiB of L2 per core), K = 10 steps per call of E = 1024
-[1, 64, 64, 1] tanh networks on 64 points, float32, microseconds per model per step: 37.9 in
-one group of 1024, 29.0 in groups of 256, 24.4 of 128, 23.0 of 64, 22.4 of 32; at width 16 the
-groups change little (2.92 in one group, 2.82 to 3.22 in groups of 256 to 32). A GPU wants the
-whole ensemble at once: there G = E.
+two whose (G, batch, widest layer) activation tensor does: 64 members of width 64 on 64 points
+in float32 (16 KiB each). The size was chosen by timing, on one thread of the project's 2-core
+AMD EPYC (1 MiB of L2 per core), E = 1024 [1, 64, 64, 1] tanh networks in one group and in
+groups of 256 down to 32, in a one-off sweep that is not a command here (so its figures are not
+quoted): the groups that fit the cache ran fastest, and at width 16, where the whole ensemble
+nearly fits, grouping changed little. What the groups give at the default size is in
+results/benchmark-peer-cpu.csv (``approx run benchmark --preset peer``). A GPU wants the whole
+ensemble at once: there G = E.
 
     groups = member_slices(E, G)               # [slice(0, G), slice(G, 2G), ...]
     outputs = call_in_groups(function_of, inputs, G, graphs)   # the compiled step on each group

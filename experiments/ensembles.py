@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from approx import checks
+from approx import checks, compiled_step
 from approx.device import DEVICES, resolve_device, synchronize, threads
 from approx.network import DTYPES, Network
 from approx.plotting import figure, save
@@ -44,7 +44,7 @@ from ._limits import MAX_COUNT, MAX_ENSEMBLE, MAX_NUMBERS, MAX_POINTS, MAX_STEPS
 COMPILE_MODES = ("off", "on")  # fit's compile= values a cell can be timed with ("auto" picks one)
 
 __all__ = ["Config", "PRESETS", "COMPILE_MODES", "run", "plot", "describe", "output_name", "speedups",
-           "best_speedups"]
+           "best_speedups", "auto_model_check"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,29 @@ def best_speedups(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def auto_model_check(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (engine, E): the seconds per step that compiling saved an ensemble, measured here, and
+    what the model behind ``fit(compile="auto")`` predicts (approx.compiled_step):
+
+        saving_per_step = SAVING_FIXED_S[engine] + SAVING_PER_MAC_S[engine] * E * P * n
+
+    with P = 3 width + 1 parameters per member of a 1 -> width -> 1 network and n its points;
+    measured = E (eager - compiled ensemble time per model) / steps, from the medians. Where the
+    prediction falls short, "auto" waits for more steps than the compile needs to repay itself."""
+    table = speedups(df)
+    first = df.iloc[0]
+    n_params, n_points, steps = 3 * int(first.width) + 1, int(first.n_points), int(first.steps)
+    rows = []
+    for (engine, n_members), part in table.groupby(["engine", "n_members"], sort=False):
+        ms = part.set_index("compile").ensemble_ms
+        predicted = (compiled_step.SAVING_FIXED_S[engine]
+                     + compiled_step.SAVING_PER_MAC_S[engine] * n_members * n_params * n_points)
+        rows.append({"engine": engine, "n_members": n_members,
+                     "measured_saving_us": 1e3 * n_members * (ms["off"] - ms["on"]) / steps,
+                     "predicted_saving_us": 1e6 * predicted})
+    return pd.DataFrame(rows)
+
+
 COLORS = {"backprop": "C0", "autograd": "C3"}
 MARKERS = {"off": "o", "on": "s"}  # eager, compiled
 
@@ -250,9 +273,14 @@ def describe(df: pd.DataFrame) -> str:
                             f"ensemble compile={r.ensemble_compile!r})"
                             for r in best[best.n_members == largest].itertuples())
         compiled = df[df["compile"] == "on"].drop_duplicates(["engine", "mode", "n_members"])
+        check = auto_model_check(df)
+        saved = "; ".join(f"{r.engine} {r.measured_saving_us:.3g} us measured, {r.predicted_saving_us:.3g} "
+                          "predicted" for r in check[check.n_members == largest].itertuples())
         text += (f" Fastest loop against fastest ensemble at E = {largest}: {fastest}. Compiling "
                  f"took {compiled.compile_s.min():.2g}-{compiled.compile_s.max():.2g} s per shape "
-                 "in the warm-up (0 where an earlier shape's graph served), outside the timings.")
+                 "in the warm-up (0 where an earlier shape's graph served), outside the timings. "
+                 f"Time per step that compiling saved the ensemble of {largest}, against the "
+                 f"model of fit(compile=\"auto\") (approx.compiled_step): {saved}.")
     return text + (" Every ensemble member's result equals its single run to 1e-12 in float64 "
                    "(tests/test_train.py), and a compiled fit the eager one to 1e-12 "
                    "(tests/test_compiled_step.py).")

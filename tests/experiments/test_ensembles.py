@@ -89,3 +89,19 @@ def test_results_from_before_the_compiled_cells_still_describe_and_plot(tmp_path
     assert "compile='off'" in ensembles.describe(old) and "4x" in ensembles.describe(old)
     ensembles.plot(old, tmp_path / "old.png")
     assert (tmp_path / "old.png").stat().st_size > 0
+
+
+def test_auto_model_check_sets_the_measured_saving_beside_the_models():
+    # E = 8, 100 steps: eager 1.0 ms per model, compiled 0.5: 8 x 0.5 ms / 100 = 40 us per step;
+    # the model's saving for P = 3 x 16 + 1 = 49 parameters and 64 points
+    df = pd.DataFrame(_cell("off", 8, 2.0, 1.0) + _cell("on", 8, 2.5, 0.5)).assign(
+        width=16, n_points=64, steps=100)
+    row = ensembles.auto_model_check(df).iloc[0]
+    assert (row.engine, row.n_members) == ("backprop", 8)
+    assert row.measured_saving_us == pytest.approx(40.0)
+    model = compiled_step.SAVING_FIXED_S["backprop"] + compiled_step.SAVING_PER_MAC_S["backprop"] * 8 * 49 * 64
+    assert row.predicted_saving_us == pytest.approx(1e6 * model)
+    assert compiled_step.SAVING_PER_MAC_S["backprop"] > 0  # else the control below is no control
+    wider = ensembles.auto_model_check(df.assign(width=32)).iloc[0]  # P = 97: more multiply-adds
+    assert wider.predicted_saving_us > row.predicted_saving_us
+    assert wider.measured_saving_us == row.measured_saving_us

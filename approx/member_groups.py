@@ -44,7 +44,7 @@ def default_members_per_call(net: Network, n_points: int) -> int:
     if net.device.type == "cuda" or members * per_member <= CACHE_BYTES:
         return members
     group = 1
-    while group * 2 <= members and group * 2 * per_member <= CACHE_BYTES:
+    while group * 2 * per_member <= CACHE_BYTES:  # stays below E, whose activations do not fit
         group *= 2
     return group
 
@@ -99,6 +99,5 @@ def join(outputs: list):
     if isinstance(first, dict):
         return {key: join([out[key] for out in outputs]) for key in first}
     if isinstance(first, (list, tuple)):
-        joined = [join([out[i] for out in outputs]) for i in range(len(first))]
-        return type(first)(joined) if isinstance(first, tuple) else joined
+        return type(first)(join([out[i] for out in outputs]) for i in range(len(first)))
     raise TypeError(f"cannot join outputs of type {type(first).__name__}")

@@ -145,6 +145,46 @@ def test_negative_control_one_shared_code_object_stops_compiling_after_the_recom
     assert made == torch._dynamo.config.recompile_limit < 10
 
 
+def test_the_cache_forgets_its_oldest_key_past_max_compiled(monkeypatch):
+    monkeypatch.setattr(compiled_step, "MAX_COMPILED", 2)
+    compiled_step.clear_cache()
+    fits = {w: fit(Network.random([1, w, 1], "tanh", seed=w), _data(), lr=0.1, steps=2, compile="on")[1]
+            for w in (2, 3, 4)}
+    assert all(h.attrs["compile_s"] > 0 for h in fits.values())
+    assert compiled_step.compiled_count() == 2  # width 2, the oldest, made room for width 4
+    again = {w: fit(Network.random([1, w, 1], "tanh", seed=w), _data(), lr=0.1, steps=2, compile="on")[1]
+             for w in (4, 2)}
+    assert again[4].attrs["compile_s"] == 0.0  # kept: the newest
+    assert again[2].attrs["compile_s"] > 0  # forgotten, so compiled again
+    assert compiled_step.compiled_count() == 2
+
+
+def test_a_graph_break_in_the_step_is_an_error_not_a_partial_compile(monkeypatch):
+    # fullgraph=True: were the step split into graphs around a break, it would run slower and
+    # silently; a loss_and_grad that breaks the graph must stop the fit
+    from approx import train
+
+    real = train.engine_function
+
+    def breaking(engine):
+        loss_and_grad = real(engine)
+
+        def with_a_break(*args):
+            torch._dynamo.graph_break()
+            return loss_and_grad(*args)
+        return with_a_break
+
+    net = Network.random([1, 7, 1], "tanh", seed=7)  # a width no other test compiles
+    compiled_step.clear_cache()
+    monkeypatch.setattr(train, "engine_function", breaking)
+    with pytest.raises(torch._dynamo.exc.Unsupported):
+        fit(net, _data(), lr=0.1, steps=2, compile="on")
+    # the control: the same fit without the break compiles
+    monkeypatch.setattr(train, "engine_function", real)
+    compiled_step.clear_cache()
+    assert fit(net, _data(), lr=0.1, steps=2, compile="on")[1].attrs["compiled"]
+
+
 def test_a_fit_under_no_grad_gets_a_step_of_its_own():
     # dynamo guards on grad mode; the key holds it, so a fit under no_grad compiles its own step
     # (with the settings that trace torch.autograd.grad) rather than recompiling the cached one
@@ -188,6 +228,68 @@ def test_auto_compiles_only_where_the_planned_steps_repay_the_compile():
     # a single network: autograd's step gains from compiling, the hand-written one's does not
     assert should_compile("auto", "adam", "autograd", p, None, 64, 1_000_000)
     assert not should_compile("auto", "adam", "backprop", p, None, 64, 10**9)
+
+
+def test_auto_compiles_only_past_the_models_threshold_a_single_network_counting_one(monkeypatch):
+    # constants that are binary fractions, so steps * saving lands on COMPILE_S exactly:
+    # saving = 2^-10 + 2^-20 * E * P * n s per step; with E P n = 1024 it is 2^-9, and 10 s
+    # takes 5120 steps to repay, where it is a tie: "auto" compiles only when it pays strictly
+    monkeypatch.setattr(compiled_step, "COMPILE_S", 10.0)
+    monkeypatch.setattr(compiled_step, "SAVING_FIXED_S", {"autograd": 2.0**-10})
+    monkeypatch.setattr(compiled_step, "SAVING_PER_MAC_S", {"autograd": 2.0**-20})
+    for optimizer in ("gd", "sgd", "adam"):
+        for ensemble in (None, 1):  # a single network is one member
+            assert not should_compile("auto", optimizer, "autograd", 32, ensemble, 32, 5120)
+            assert should_compile("auto", optimizer, "autograd", 32, ensemble, 32, 5121)
+        # the control: two members save more per step (2^-10 + 2^-9), and repay 10 s sooner
+        assert should_compile("auto", optimizer, "autograd", 32, 2, 32, 4000)
+        assert not should_compile("auto", optimizer, "autograd", 32, 1, 32, 4000)
+    for optimizer in ("gd", "sgd", "adam"):  # "on" compiles every first-order optimizer
+        assert should_compile("on", optimizer, "backprop", 32, None, 32, 1)
+    assert not should_compile("on", "lm", "backprop", 32, None, 32, 1)
+
+
+def test_a_cpu_step_is_not_replayed_as_a_cuda_graph():
+    from approx import optim
+
+    step = compiled_step.CompiledStep(Network.random([1, 3, 1], "tanh", seed=0), optim.make("gd"), 0.1,
+                                      "backprop", "mse")
+    assert step.graphs is False  # on CUDA: True (the gpu test below replays it)
+
+
+def test_the_first_call_takes_parameters_of_any_strides_and_compiles_once():
+    # a weight (3, 1) made as the transpose of a (1, 3) tensor has strides (1, 3); the step
+    # copies the first call's inputs into canonical strides, the ones it returns, so the calls
+    # that follow (on its outputs) match the first one's graph and nothing compiles again
+    from approx import optim
+    from approx.backprop import loss_and_grad
+
+    net = Network.random([1, 3, 1], "tanh", seed=6)
+    odd = [torch.empty(1, 3, dtype=torch.float64).t() if p.shape == (3, 1) else torch.empty_like(p)
+           for p in net.parameters()]
+    assert odd[0].stride() == (1, 3)
+    for target, p in zip(odd, net.parameters()):
+        target.copy_(p)
+    x, y = _data()
+    compiled_step.clear_cache()
+    torch._dynamo.utils.counters.clear()
+    step = compiled_step.CompiledStep(net, optim.make("gd"), 0.1, "backprop", "mse")
+    params, expected = odd, [p.clone() for p in odd]
+    for _ in range(3):
+        _, params = step(params, {}, x, y, 1.0)
+        grads = loss_and_grad(Network.from_parameters(expected, net.activations, net.scales), x, y)[1]
+        expected = [p - 0.1 * g for p, g in zip(expected, grads)]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    assert max((p - q).abs().max().item() for p, q in zip(params, expected)) < TOL
+    # the control: the same step skipping that copy compiles a second graph at the second call
+    compiled_step.clear_cache()
+    torch._dynamo.utils.counters.clear()
+    bare = compiled_step.CompiledStep(net, optim.make("gd"), 0.1, "backprop", "mse")
+    bare.first_call = False
+    params = odd
+    for _ in range(3):
+        _, params = bare(params, {}, x, y, 1.0)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 2
 
 
 def test_auto_runs_a_short_fit_eagerly():

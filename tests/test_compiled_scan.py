@@ -123,6 +123,17 @@ def test_bad_members_per_call_is_refused(bad):
         CompiledScan(net, optim.make("gd"), 0.1, "backprop", "mse", K, members_per_call=bad)
 
 
+def test_one_step_per_call_is_one_eager_step():
+    net, x, y = _problem()
+    opt = optim.make("gd")
+    losses, params = CompiledScan(net, opt, 0.05, "backprop", "mse", 1)(net.parameters(), {}, x, y)
+    eager_losses, expected = _eager(net, x, y, opt, 0.05, "backprop", 1)
+    assert losses.shape == (1, 3) and (losses - eager_losses).abs().max().item() < TOL
+    assert _gap(params, expected) < TOL
+    _, two = _eager(net, x, y, opt, 0.05, "backprop", 2)  # the control: a second step is far away
+    assert _gap(params, two) > 1e3 * TOL
+
+
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4"])
 def test_bad_steps_per_call_is_refused(bad):
     net, _, _ = _problem()

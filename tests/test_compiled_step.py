@@ -10,6 +10,8 @@ Each test compiles (seconds each): the networks are tiny and the fits short.
 """
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 import torch
@@ -54,6 +56,42 @@ def test_compiled_fit_equals_the_eager_fit(engine, optimizer, ensemble):
     # negative control: a rate off by one part in 10^6 moves the parameters far more than TOL
     moved, _ = fit(net, _data(), compile="on", **{**kw, "lr": lr * (1 + 1e-6)})
     assert _gap(eager, moved) > 1e3 * TOL
+
+
+@pytest.mark.parametrize("engine", ["backprop", "autograd"])
+def test_a_compiled_fit_of_the_logistic_loss_equals_the_eager_fit(engine):
+    # the step passes its loss on to the engine (mse is the engines' default: not a test of it)
+    net = Network.random([1, 5, 1], "tanh", seed=8, ensemble=2)
+    x = torch.linspace(-1, 1, 16, dtype=torch.float64)[:, None]
+    labels = (torch.sin(3 * x) > 0).to(torch.float64)  # in {0, 1}
+    kw = dict(engine=engine, loss="logistic", lr=0.1, steps=10, log_every=1)
+    (eager, h_eager), (compiled, h_compiled) = _both(net, (x, labels), **kw)
+    assert h_compiled.attrs["compiled"] and _gap(eager, compiled) < TOL
+    assert (h_eager.loss - h_compiled.loss).abs().max() < TOL
+    # the control: the same fit on the squared error is far away
+    (mse, _), _ = _both(net, (x, labels), **{**kw, "loss": "mse"})
+    assert _gap(eager, mse) > 1e3 * TOL
+
+
+def test_compile_seconds_add_up_over_the_groups_of_a_step_and_the_process():
+    # members in groups of 2 and 1: two shapes, two compiles in one step's first call; the step's
+    # compile_s is their sum, and so is the process's count, and both are within the call's time
+    from approx import optim
+
+    net = Network.random([1, 9, 1], "tanh", seed=9, ensemble=3)  # a width no other test compiles
+    compiled_step.clear_cache()
+    step = compiled_step.CompiledStep(net, optim.make("gd"), 0.1, "backprop", "mse", members_per_call=2)
+    before, start = compiled_step.compile_seconds(), time.perf_counter()
+    step(net.parameters(), {}, *_data(), 1.0)
+    wall = time.perf_counter() - start
+    assert compiled_step.compiled_count() == 2
+    assert step.compile_s == pytest.approx(compiled_step.compile_seconds() - before, rel=1e-12)
+    assert 0 < step.compile_s <= wall
+    # the control: a second step of the same shapes finds both compiled, and adds nothing
+    again, before = compiled_step.CompiledStep(net, optim.make("gd"), 0.1, "backprop", "mse",
+                                               members_per_call=2), compiled_step.compile_seconds()
+    again(net.parameters(), {}, *_data(), 1.0)
+    assert again.compile_s == 0.0 and compiled_step.compile_seconds() == before
 
 
 def test_a_cached_step_costs_no_compile_and_the_history_says_so():

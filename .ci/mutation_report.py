@@ -42,7 +42,7 @@ CORE = ["approx/backprop/", "approx/autograd.py", "approx/network.py", "approx/a
         "approx/losses.py", "approx/optim.py", "approx/train.py", "approx/fit_monitor.py",
         "approx/first_order.py", "approx/fit_options.py", "approx/sweep.py", "approx/pieces.py",
         "approx/constructions/", "approx/metrics.py", "approx/ntk.py", "approx/member_groups.py",
-        "approx/run/store.py",
+        "approx/compiled_step.py", "approx/compiled_scan.py", "approx/run/store.py",
         "approx/run/runner.py"]
 # modules of which only some functions are in the core: of the runner, _plan, which keys the
 # points by the whole Config and loads the stored ones on --resume

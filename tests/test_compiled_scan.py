@@ -123,6 +123,45 @@ def test_bad_members_per_call_is_refused(bad):
         CompiledScan(net, optim.make("gd"), 0.1, "backprop", "mse", K, members_per_call=bad)
 
 
+def test_the_scans_share_the_caches_limit_and_forget_the_oldest(monkeypatch):
+    monkeypatch.setattr(compiled_step, "MAX_COMPILED", 2)
+    compiled_step.clear_cache()
+    net, x, y = _problem()
+    opt = optim.make("gd")
+    for k in (1, 2, 3):  # three keys: the steps per call differ
+        assert CompiledScan(net, opt, 0.05, "backprop", "mse", k)(net.parameters(), {}, x, y)[0].shape == (k, 3)
+    assert compiled_step.compiled_count() == 2  # K = 1, the oldest, made room for K = 3
+    newest, oldest = (CompiledScan(net, opt, 0.05, "backprop", "mse", k) for k in (3, 1))
+    newest(net.parameters(), {}, x, y)
+    oldest(net.parameters(), {}, x, y)
+    assert newest.compile_s == 0.0 and oldest.compile_s > 0  # the control: forgotten, compiled again
+
+
+def test_a_graph_break_in_the_scan_is_an_error_not_a_partial_compile(monkeypatch):
+    from approx import train
+
+    real = train.engine_function
+
+    def breaking(engine):
+        loss_and_grad = real(engine)
+
+        def with_a_break(*args):
+            torch._dynamo.graph_break()
+            return loss_and_grad(*args)
+        return with_a_break
+
+    net, x, y = _problem()
+    compiled_step.clear_cache()
+    monkeypatch.setattr(train, "engine_function", breaking)
+    with pytest.raises(torch._dynamo.exc.Unsupported):
+        CompiledScan(net, optim.make("gd"), 0.05, "backprop", "mse", 2)(net.parameters(), {}, x, y)
+    monkeypatch.setattr(train, "engine_function", real)  # the control: without the break it compiles
+    compiled_step.clear_cache()
+    scan = CompiledScan(net, optim.make("gd"), 0.05, "backprop", "mse", 2)
+    scan(net.parameters(), {}, x, y)
+    assert scan.compile_s > 0
+
+
 def test_one_step_per_call_is_one_eager_step():
     net, x, y = _problem()
     opt = optim.make("gd")

@@ -20,6 +20,7 @@ mutant would look killed; the script stops there if they do not.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -52,8 +53,9 @@ def run_tests(mutant: str, timeout: float) -> tuple[str, float]:
 
 def mutants_to_judge() -> list[str]:
     """The mutants of MODULES that mutmut made and no source has killed yet."""
-    sys.path.insert(0, str(REPO / ".ci"))  # the report's reader of verdicts, a sibling dev tool
-    import mutation_report
+    spec = importlib.util.spec_from_file_location("mutation_report", REPO / ".ci" / "mutation_report.py")
+    mutation_report = importlib.util.module_from_spec(spec)  # the report's reader of verdicts, a sibling tool
+    spec.loader.exec_module(mutation_report)
     hand = mutation_report.hand_verdicts(HAND.read_text())
     names = []
     for module in MODULES:

@@ -18,7 +18,7 @@ def test_smoke_preset_runs_plots_and_describes(tmp_path):
     assert len(df) == cfg.repeats * len(cfg.ensemble_sizes) * len(cfg.engines) * 2
     loop = df[df["mode"] == "loop"]
     assert list(loop.n_timed) == [min(e, cfg.loop_max) for e in cfg.ensemble_sizes for _ in cfg.engines]
-    assert (df.time_s > 0).all() and (df.compile_s == 0).all()
+    assert (df.time_s > 0).all() and (df.compile_s == 0).all() and df.attrs["compile_s"] == 0.0
     assert (df.time_per_model_ms == 1e3 * df.time_s / df.n_timed).all()
     table = ensembles.speedups(df)
     assert len(table) == len(cfg.ensemble_sizes) * len(cfg.engines)
@@ -44,6 +44,12 @@ def test_compiled_cells_compile_each_shape_once_before_the_timings(tmp_path):
     assert (on[on["mode"] == "loop"].compile_s > 0).all()
     assert (on[(on["mode"] == "ensemble") & (on.n_members == 1)].compile_s == 0).all()
     assert (on[(on["mode"] == "ensemble") & (on.n_members == 3)].compile_s > 0).all()
+    # the study's JSON records the warm-up's compiling: each shape's seconds once (the loop's
+    # single network is one shape, repeated on every E's row)
+    once = pd.concat([df[df["mode"] == "ensemble"].drop_duplicates(["compile", "n_members"]),
+                      df[df["mode"] == "loop"].drop_duplicates(["compile"])])
+    assert df.attrs["compile_s"] == pytest.approx(once.compile_s.sum(), abs=2e-3)
+    assert df.attrs["compile_s"] > 0
     assert len(ensembles.speedups(df)) == 2 * 2
     text = ensembles.describe(df)
     assert "compile='on'" in text and "Fastest loop against fastest ensemble at E = 3: backprop" in text

@@ -203,6 +203,16 @@ def test_move_together_delivers_ctrl_c_only_after_the_last_rename(tmp_path, monk
             signal.raise_signal(signal.SIGINT)  # Ctrl-C right after the first rename
 
     monkeypatch.setattr(files.os, "replace", replace_then_ctrl_c)
+    # Python's own Ctrl-C handler, whatever this process inherited: a process started in the
+    # background by a non-interactive shell ignores SIGINT, and the test would see nothing
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _renames_with_and_without_move_together(staging, target, names, renamed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _renames_with_and_without_move_together(staging, target, names, renamed):
     with pytest.raises(KeyboardInterrupt):
         files.move_together(staging, target, names)
     assert renamed == names and sorted(p.name for p in target.iterdir()) == sorted(names)

@@ -22,15 +22,17 @@ at x = 0 and 1 is 0 on the CPU with torch 2.11 and 2.14 but 1 with 2.13, and 1 o
 hand-written engine and autograd agree everywhere off the kinks, and at the kinks wherever
 torch happens to use our convention.
 
-Compiled float32 tanh: inside a compiled graph (``torch.compiler.is_compiling()``, as in
+Compiled tanh: inside a compiled graph (``torch.compiler.is_compiling()``, as in
 ``fit(compile="on")``) a float32 tanh is evaluated as the rational function that Eigen and XLA
 use (``rational_tanh``), which the compiler fuses into a few multiply-adds and one division per
 element; torch's own tanh kernel (SLEEF) is about three times slower there, and it is the
 largest single cost of a compiled step of small tanh networks on the CPU (experiments/benchmark,
 peer preset). Its error is at most 4 float32 ulps of tanh (tests/test_activations.py measures
-it on 2e6 points), against 1 for torch.tanh; eager steps and float64 use torch.tanh. Its
-gradient under autograd is tanh's, (1 - y)(1 + y) at the computed y (``_RationalTanh``), not
-the derivative of the rational function.
+it on 2e6 points), against 1 for torch.tanh. A compiled float64 tanh is Cody & Waite's
+(``cody_waite_tanh``: a rational function below ln(3)/2, one exponential above), within 2.5
+float64 ulps, which inductor fuses too, where its own float64 tanh kernel (SLEEF) was 1.7 times
+slower on an Intel Xeon. Eager steps use torch.tanh. Under autograd both have tanh's gradient,
+(1 - y)(1 + y) at the computed y (``_CompiledTanh``), not the derivative of the approximation.
 
 Stability: sigmoid uses torch.sigmoid (no overflow of exp for large |x|); softplus uses
 torch's thresholded log1p(e^x), whose derivative is sigmoid(x) up to the threshold; both are
@@ -44,7 +46,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["Activation", "ACTIVATIONS", "get", "names", "rational_tanh", "RATIONAL_TANH_CLAMP"]
+__all__ = ["Activation", "ACTIVATIONS", "get", "names", "rational_tanh", "RATIONAL_TANH_CLAMP", "cody_waite_tanh",
+           "CODY_WAITE_TANH_CLAMP"]
 
 
 @dataclass(frozen=True)
@@ -113,17 +116,44 @@ def rational_tanh(x: Tensor) -> Tensor:
     return x * p / q
 
 
-class _RationalTanh(torch.autograd.Function):
-    """rational_tanh whose backward is g (1 - y)(1 + y), y = r(x): the derivative of tanh at the
-    computed value, as the hand-written engine and JAX's tanh rule take it, not the derivative
-    of x P / Q that autograd would expand (three divisions and some forty products per element,
-    which made a compiled autograd step of small tanh networks over twice as slow as the
-    hand-written one on an Intel Xeon). |r(x) - tanh(x)| <= 4 eps |tanh(x)| bounds the difference
-    from tanh'(x) by 8 eps y^2 plus the rounding of the product: 9 eps (tests/test_activations.py)."""
+# tanh(f) for f = |x| in float64 (Cody & Waite 1980, ch. 13, coefficients for 49-60 bits):
+# f + f g P(g) / Q(g), g = f^2, below ln(3)/2, and (1 - t) / (1 + t), t = e^{-2f}, above it,
+# where 1 - t loses nothing (t <= 1/3). P and Q lowest degree first; Q is monic.
+_CW_P = (-0.16134119023996228053e4, -0.99225929672236083313e2, -0.96437492777225469787e0)
+_CW_Q = (0.48402357071988688686e4, 0.22337720718962312926e4, 0.11274474380534949335e3, 1.0)
+_CW_SPLIT = 0.54930614433405484570  # ln(3) / 2
+CODY_WAITE_TANH_CLAMP = 20.0  # tanh(20) = 1 - 8.5e-18 rounds to 1 in float64; keeps both branches finite
+
+
+def cody_waite_tanh(x: Tensor) -> Tensor:
+    """tanh(x) from Cody & Waite's rational function and one exponential (see _CW_P above),
+    both branches evaluated and one kept, so that a compiler fuses it into a few multiply-adds,
+    an exp and two divisions per element: within 2.5 float64 ulps of tanh (the test's bound,
+    from 1 ulp of exp and the roundings; 1.6 measured), odd, and tanh(+-0) = +-0. Any dtype;
+    meant for float64, where inductor's own tanh (SLEEF's tanhd8_u10) took 3.4 ns per element
+    against 2.0 for this on an Intel Xeon (one thread; eager torch.tanh, through MKL, 1.2)."""
+    f = x.abs().clamp(max=CODY_WAITE_TANH_CLAMP)
+    g = f * f
+    p = ((_CW_P[2] * g + _CW_P[1]) * g + _CW_P[0]) * g  # g P(g)
+    q = ((g + _CW_Q[2]) * g + _CW_Q[1]) * g + _CW_Q[0]
+    t = torch.exp(-2 * f)
+    magnitude = torch.where(f > _CW_SPLIT, (1 - t) / (1 + t), f + f * (p / q))
+    return torch.copysign(magnitude, x)
+
+
+class _CompiledTanh(torch.autograd.Function):
+    """tanh inside a compiled graph: rational_tanh in float32, cody_waite_tanh in float64, both
+    arithmetic a compiler fuses with its neighbours. Its backward is g (1 - y)(1 + y) at the
+    computed y: the derivative of tanh at its value, as the hand-written engine and JAX's tanh
+    rule take it, not the derivative of the approximation that autograd would expand (for x P / Q
+    three divisions and some forty products per element, which made a compiled float32 autograd
+    step of small tanh networks over twice as slow as the hand-written one on an Intel Xeon).
+    |y - tanh(x)| <= k eps |tanh(x)| (k = 4 in float32) bounds the difference from tanh'(x) by
+    2 k eps y^2 plus the rounding of the product: 9 float32 eps (tests/test_activations.py)."""
 
     @staticmethod
     def forward(x: Tensor) -> Tensor:
-        return rational_tanh(x)
+        return rational_tanh(x) if x.dtype == torch.float32 else cody_waite_tanh(x)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -136,9 +166,9 @@ class _RationalTanh(torch.autograd.Function):
 
 
 def _tanh(x: Tensor) -> Tensor:
-    # compiled float32: the fused rational function (module docstring); otherwise torch's kernel
-    if x.dtype == torch.float32 and torch.compiler.is_compiling():
-        return _RationalTanh.apply(x)
+    # compiled float32 and float64: fused arithmetic (module docstring); otherwise torch's kernel
+    if x.dtype in (torch.float32, torch.float64) and torch.compiler.is_compiling():
+        return _CompiledTanh.apply(x)
     return torch.tanh(x)
 
 

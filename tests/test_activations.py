@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -155,19 +156,57 @@ def test_rational_tanh_bound_has_teeth():
     assert _rational_error_in_eps(truncated) > 100 * RATIONAL_ULPS
 
 
-def test_tanh_is_rational_only_in_compiled_float32(monkeypatch):
-    """The tanh activation is torch.tanh eagerly and in float64, and rational_tanh when a float32
-    graph is being compiled (torch.compiler.is_compiling, patched here to save a compile)."""
+def test_tanh_is_torch_tanh_eagerly_and_fused_arithmetic_when_compiled(monkeypatch):
+    """The tanh activation is torch.tanh eagerly, and when a graph is being compiled
+    (torch.compiler.is_compiling, patched here to save a compile) rational_tanh in float32,
+    cody_waite_tanh in float64 and torch.tanh in other dtypes."""
     x = torch.linspace(-4, 4, 1001)
     tanh = activations.get("tanh").value
     assert torch.equal(tanh(x), torch.tanh(x))
+    assert torch.equal(tanh(x.double()), torch.tanh(x.double()))
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     assert torch.equal(tanh(x), activations.rational_tanh(x))
     assert not torch.equal(tanh(x), torch.tanh(x))  # a different function: the check above has teeth
-    assert torch.equal(tanh(x.double()), torch.tanh(x.double()))
+    assert torch.equal(tanh(x.double()), activations.cody_waite_tanh(x.double()))
+    assert not torch.equal(tanh(x.double()), torch.tanh(x.double()))
+    assert torch.equal(tanh(x.bfloat16()), torch.tanh(x.bfloat16()))
 
 
-# The compiled float32 tanh's gradient: tanh' at the computed value, (1 - y)(1 + y)
+# cody_waite_tanh: the compiled float64 tanh
+CODY_WAITE_ULPS = 2.5  # 1 ulp of exp, and a few half-ulp roundings damped by t <= 1/3 (docstring)
+
+
+def _cody_waite_error_in_eps(fn) -> float:
+    """max |fn(x) - tanh(x)| / (eps64 |tanh(x)|), tanh in numpy's long double (at least 64 bits
+    of mantissa on x86-64), over a grid of [-25, 25], both sides of the split at ln(3)/2, and
+    tiny |x| down to 1e-300."""
+    x = np.concatenate([np.linspace(-25, 25, 400_001), np.linspace(0.5, 0.6, 100_001),
+                        np.logspace(-300, 0, 2_000), -np.logspace(-300, 0, 2_000)])
+    exact = np.tanh(x.astype(np.longdouble))
+    got = fn(torch.from_numpy(x)).numpy().astype(np.longdouble)
+    return float((np.abs(got - exact) / np.abs(exact).clip(1e-300)).max() / np.finfo(np.float64).eps)
+
+
+def test_cody_waite_tanh_within_2_5_ulps_of_tanh():
+    if np.finfo(np.longdouble).nmant < 63:
+        pytest.skip("the reference needs numpy's long double to be wider than float64 (x86-64: 64 bits)")
+    assert _cody_waite_error_in_eps(activations.cody_waite_tanh) <= CODY_WAITE_ULPS
+    special = torch.tensor([0.0, -0.0, 1e308, -1e308, float("inf"), -float("inf"), float("nan")],
+                           dtype=torch.float64)
+    got = activations.cody_waite_tanh(special)
+    assert got[:6].tolist() == [0.0, 0.0, 1.0, -1.0, 1.0, -1.0] and torch.isnan(got[6])
+    assert torch.signbit(got[1])  # tanh(-0) = -0
+    x = torch.linspace(-3, 3, 1001, dtype=torch.float64)
+    assert torch.equal(activations.cody_waite_tanh(-x), -activations.cody_waite_tanh(x))
+
+
+def test_cody_waite_tanh_bound_has_teeth(monkeypatch):
+    """Negative control: with P's last coefficient dropped the error far exceeds 2.5 ulps."""
+    monkeypatch.setattr(activations, "_CW_P", activations._CW_P[:2] + (0.0,))
+    assert _cody_waite_error_in_eps(activations.cody_waite_tanh) > 1e3 * CODY_WAITE_ULPS
+
+
+# The compiled tanh's gradient: tanh' at the computed value, (1 - y)(1 + y)
 RATIONAL_GRAD_EPS = 9  # 8 eps y^2 from r's 4 eps relative error, plus eps from rounding the product
 
 
@@ -180,8 +219,8 @@ def _compiled_tanh_grad(x: Tensor, monkeypatch) -> Tensor:
 
 
 def test_compiled_tanh_gradient_is_tanh_derivative_at_its_value(monkeypatch):
-    """Under autograd the compiled float32 tanh differentiates as (1 - y)(1 + y), y = r(x), exactly
-    (the hand-written engine's rule), within 9 float32 eps of tanh'(x) (float64) on 2e6 points."""
+    """Under autograd the compiled tanh differentiates as (1 - y)(1 + y), y its value, exactly
+    (the hand-written engine's rule); in float32 within 9 eps of tanh'(x) (float64) on 2e6 points."""
     x = torch.linspace(-10, 10, 2_000_001)
     grad = _compiled_tanh_grad(x, monkeypatch)
     y = activations.rational_tanh(x)
@@ -192,6 +231,10 @@ def test_compiled_tanh_gradient_is_tanh_derivative_at_its_value(monkeypatch):
     x = x.requires_grad_(True)
     (expanded,) = torch.autograd.grad(activations.rational_tanh(x).sum(), x)
     assert not torch.equal(grad, expanded)
+    # float64: the same rule at cody_waite_tanh's value
+    x64 = torch.linspace(-10, 10, 100_001, dtype=torch.float64)
+    y64 = activations.cody_waite_tanh(x64)
+    assert torch.equal(_compiled_tanh_grad(x64, monkeypatch), (1 - y64) * (1 + y64))
 
 
 def test_compiled_tanh_gradient_bound_has_teeth(monkeypatch):

@@ -125,7 +125,10 @@ def strong_wolfe(phi0: float, dphi0: float, alpha: float, *, c1: float = 1e-4, c
     sufficient decrease, or None if there is none. A NaN or inf phi counts as too large.
     """
     def decreases(a: float, phi: float) -> bool:
-        return phi <= phi0 + c1 * a * dphi0  # False for NaN
+        # phi < phi0 too: at a minimum to working precision phi0 + c1 a phi'(0) rounds to phi0, and
+        # a point of equal loss would pass; L-BFGS on least squares then ran its whole budget at
+        # a constant loss on an Intel Xeon instead of stalling, as it did on an AMD EPYC
+        return phi < phi0 and phi <= phi0 + c1 * a * dphi0  # False for NaN
 
     def curved(dphi: float) -> bool:
         return abs(dphi) <= -c2 * dphi0

@@ -211,7 +211,7 @@ RATIONAL_GRAD_EPS = 9  # 8 eps y^2 from r's 4 eps relative error, plus eps from 
 
 
 def _compiled_tanh_grad(x: Tensor, monkeypatch) -> Tensor:
-    """d/dx of the tanh activation as a compiled float32 graph sees it (is_compiling patched)."""
+    """d/dx of the tanh activation as a compiled graph sees it (is_compiling patched)."""
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(activations.get("tanh").value(x).sum(), x)

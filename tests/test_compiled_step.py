@@ -61,7 +61,7 @@ def test_compiled_fit_equals_the_eager_fit(engine, optimizer, ensemble):
 @pytest.mark.parametrize("engine", ["backprop", "autograd"])
 def test_a_compiled_float32_fit_stays_within_float32_rounding_of_the_float64_fit(engine):
     """Compiled float32 steps use the rational tanh, and under autograd its gradient rule
-    (1 - y)(1 + y) (approx.activations._RationalTanh, traced inside the compiled graph).
+    (1 - y)(1 + y) (approx.activations._CompiledTanh, traced inside the compiled graph).
     Bound: 8 float32 eps on every parameter after 20 GD steps: rounding the start to float32
     moves parameters of size <= 2.5 by <= 1.25 eps, and each stable step adds a few ulps of its
     update (measured: 1.2 eps). Control: a rate off by 1e-4 lands far outside."""

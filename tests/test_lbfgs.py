@@ -125,7 +125,7 @@ def test_line_search_finds_nothing_on_a_loss_flat_to_working_precision():
     same loss must not count as a decrease, or L-BFGS never stalls there (it ran all 200 steps at
     a constant loss on an Intel Xeon). Control: a point one ulp lower is taken."""
     phi0, slope = 1.0, -1e-20  # c1 * alpha * slope = -1e-24 is below half an ulp of 1.0
-    flat, tried = _run_search(lambda a: phi0 if a else phi0, lambda a: slope if a == 0 else 0.0, 1.0)
+    flat, tried = _run_search(lambda a: phi0, lambda a: slope if a == 0 else 0.0, 1.0)
     assert flat is None and tried
     lower = math.nextafter(phi0, 0.0)
     (alpha, value, _), _ = _run_search(lambda a: lower if a else phi0, lambda a: slope if a == 0 else 0.0, 1.0)

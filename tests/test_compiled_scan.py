@@ -15,6 +15,7 @@ from approx import autograd, backprop, compiled_step, optim
 from approx.compiled_scan import CompiledScan
 from approx.member_groups import CACHE_BYTES, default_members_per_call
 from approx.network import Network
+from compile_support import with_a_graph_break
 
 TOL = 1e-12
 K = 4
@@ -142,17 +143,9 @@ def test_a_graph_break_in_the_scan_is_an_error_not_a_partial_compile(monkeypatch
 
     real = train.engine_function
 
-    def breaking(engine):
-        loss_and_grad = real(engine)
-
-        def with_a_break(*args):
-            torch._dynamo.graph_break()
-            return loss_and_grad(*args)
-        return with_a_break
-
     net, x, y = _problem()
     compiled_step.clear_cache()
-    monkeypatch.setattr(train, "engine_function", breaking)
+    monkeypatch.setattr(train, "engine_function", with_a_graph_break(real))
     with pytest.raises(torch._dynamo.exc.Unsupported):
         CompiledScan(net, optim.make("gd"), 0.05, "backprop", "mse", 2)(net.parameters(), {}, x, y)
     monkeypatch.setattr(train, "engine_function", real)  # the control: without the break it compiles

@@ -22,6 +22,7 @@ from approx.compiled_step import should_compile
 from approx.fit_options import FitOptions
 from approx.network import Network
 from approx.train import fit
+from compile_support import with_a_graph_break
 
 TOL = 1e-12  # float64; see the module docstring
 
@@ -224,17 +225,9 @@ def test_a_graph_break_in_the_step_is_an_error_not_a_partial_compile(monkeypatch
 
     real = train.engine_function
 
-    def breaking(engine):
-        loss_and_grad = real(engine)
-
-        def with_a_break(*args):
-            torch._dynamo.graph_break()
-            return loss_and_grad(*args)
-        return with_a_break
-
     net = Network.random([1, 7, 1], "tanh", seed=7)  # a width no other test compiles
     compiled_step.clear_cache()
-    monkeypatch.setattr(train, "engine_function", breaking)
+    monkeypatch.setattr(train, "engine_function", with_a_graph_break(real))
     with pytest.raises(torch._dynamo.exc.Unsupported):
         fit(net, _data(), lr=0.1, steps=2, compile="on")
     # the control: the same fit without the break compiles

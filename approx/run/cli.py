@@ -3,7 +3,7 @@
     approx list                                   experiments, with what each shows
     approx run NAME [--preset smoke|default|full] [--device auto|cpu|cuda] [--seed N]
                     [--set key=value ...] [--out DIR] [--resume] [--plot-only] [--quiet]
-                    [--executor inprocess|processes[:N]|dask://HOST:PORT]
+                    [--executor inprocess|auto|processes[:N]|dask://HOST:PORT]
     approx reproduce [--preset default] [--out DIR] [--device ...] [--executor ...] [--resume]
     approx gallery [--out DIR]                    rebuild OUT/README.md from the results in OUT
     approx bench [run options]                    the same as `approx run benchmark ...`
@@ -42,14 +42,15 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _add_execution_flags(parser: argparse.ArgumentParser) -> None:
+def _add_execution_flags(parser: argparse.ArgumentParser, executor: str) -> None:
     parser.add_argument("--device", help="auto (CUDA when present), cpu or cuda; sets cfg.device")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     parser.add_argument("--resume", action="store_true", help="skip the points already stored in OUT/.points")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
-    parser.add_argument("--executor", default="inprocess",
-                        help="inprocess (default), processes[:N], dask://HOST:PORT or dask (address "
-                             "from APPROX_DASK_ADDRESS)")
+    parser.add_argument("--executor", default=executor,
+                        help=f"inprocess, auto (a CPU sweep's points on one worker process per core), "
+                             f"processes[:N], dask://HOST:PORT or dask (address from APPROX_DASK_ADDRESS); "
+                             f"default: {executor}")
 
 
 def build_parser() -> Parser:
@@ -74,10 +75,10 @@ def build_parser() -> Parser:
                      help="override a Config field, parsed by its type (tuples: 2,4,8; a group's field: "
                           "GROUP.FIELD); repeatable")
     run.add_argument("--plot-only", action="store_true", help="redraw the figure from the existing CSV")
-    _add_execution_flags(run)
+    _add_execution_flags(run, "inprocess")
     again = commands.add_parser("reproduce", help="run every experiment, then write OUT/README.md")
     again.add_argument("--preset", default="default", help="preset for every experiment (default: default)")
-    _add_execution_flags(again)
+    _add_execution_flags(again, "auto")
     gallery = commands.add_parser("gallery", help="rebuild OUT/README.md from the results in OUT")
     gallery.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     return parser

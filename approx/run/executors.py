@@ -4,7 +4,15 @@ The runner hands each point to a ``concurrent.futures.Executor`` as ``compute_po
 cfg, point)`` and stores each result as it arrives, so every executor resumes the same way and
 gives the same CSV (rows always in ``points()`` order; float64 CPU results are identical).
 
-    --executor inprocess          the default: points run one after another in this process
+    --executor inprocess          the default of `approx run`: points run one after another in
+                                  this process
+    --executor auto               the default of `approx reproduce`: a sweep whose points run on
+                                  the CPU gets a process pool of one worker per core (cores //
+                                  cfg.threads, at most one per point); everything else runs in
+                                  this process: a one-point experiment (which includes every study
+                                  that times itself, so none is timed beside another), and a study
+                                  on CUDA, unless there are several GPUs, one worker each
+                                  (``choose_executor``)
     --executor processes[:N]      N worker processes (default: one per CPU core), started with
                                   "spawn" (CUDA is never initialised in the parent before they
                                   start), one torch thread each; on a machine with G > 1 GPUs
@@ -47,12 +55,12 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-__all__ = ["ExecutorSpec", "parse_executor", "open_executor", "compute_point", "InProcessExecutor",
+__all__ = ["ExecutorSpec", "parse_executor", "choose_executor", "open_executor", "compute_point", "InProcessExecutor",
            "is_worker_failure", "DASK_ADDRESS_ENV", "DASK_TIMEOUT_ENV"]
 
 DASK_ADDRESS_ENV = "APPROX_DASK_ADDRESS"
 DASK_TIMEOUT_ENV = "APPROX_DASK_TIMEOUT"
-ALLOWED = "inprocess, processes, processes:N, dask, dask://HOST:PORT"
+ALLOWED = "inprocess, auto, processes, processes:N, dask, dask://HOST:PORT"
 CLUSTER_EXTRA = 'pip install -e ".[cluster]"'
 
 
@@ -96,7 +104,7 @@ class InProcessExecutor(cf.Executor):
 
 @dataclass(frozen=True)
 class ExecutorSpec:
-    kind: str                    # "inprocess" | "processes" | "dask"
+    kind: str                    # "inprocess" | "auto" | "processes" | "dask"
     n_workers: int | None = None  # processes: pool size
     address: str | None = None   # dask: scheduler address, tcp://HOST:PORT
 
@@ -109,8 +117,8 @@ class ExecutorSpec:
 def parse_executor(text: str) -> ExecutorSpec:
     """Parse ``--executor``; ValueError names the allowed forms."""
     text = (text or "inprocess").strip()
-    if text == "inprocess":
-        return ExecutorSpec("inprocess")
+    if text in ("inprocess", "auto"):
+        return ExecutorSpec(text)
     if text == "processes" or text.startswith("processes:"):
         count = text.partition(":")[2] or str(os.cpu_count() or 1)
         if not count.isdigit() or int(count) < 1:
@@ -124,6 +132,33 @@ def parse_executor(text: str) -> ExecutorSpec:
         address = address.removeprefix("dask://")
         return ExecutorSpec("dask", address=address if "://" in address else f"tcp://{address}")
     raise ValueError(f"unknown executor {text!r}; allowed: {ALLOWED}")
+
+
+def choose_executor(spec: ExecutorSpec, n_points: int, device: str, threads_per_point: int = 1) -> ExecutorSpec:
+    """What ``auto`` means for one run: ``n_points`` points still to compute, on ``device``
+    ("cpu" or "cuda", as the Config resolves), each using ``threads_per_point`` CPU threads.
+    Any other spec is returned as it is.
+
+    CPU: one worker per ``threads_per_point`` cores, at most one per point, and in this process
+    when that is one worker (a pool's start, a spawned interpreter importing torch, costs about
+    2 s per worker, which a single point does not repay). CUDA: one worker per GPU where there
+    are several, else in this process: workers sharing one GPU would each hold a CUDA context and
+    contend for the same device.
+    """
+    if spec.kind != "auto":
+        return spec
+    if device == "cpu":
+        workers = min(n_points, max(1, _cpu_count() // max(1, threads_per_point)))
+    else:
+        workers = min(n_points, len(_visible_gpus()))
+    return ExecutorSpec("processes", n_workers=workers) if workers > 1 else ExecutorSpec("inprocess")
+
+
+def _cpu_count() -> int:
+    """The cores this process may run on (its affinity mask where the platform has one)."""
+    with contextlib.suppress(AttributeError):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 PR_SET_PDEATHSIG = 1   # from <linux/prctl.h>
@@ -221,6 +256,8 @@ def _dask_client(address: str, timeout_s: float):
 def open_executor(spec: ExecutorSpec) -> Iterator[tuple[cf.Executor, int]]:
     """(executor, how many points to keep in flight). Connects (dask) before yielding, so an
     unreachable scheduler is a ValueError raised before the runner writes anything."""
+    if spec.kind == "auto":
+        raise ValueError("executor 'auto' is resolved per run by choose_executor before it is opened")
     if spec.kind == "inprocess":
         yield InProcessExecutor(), 1
     elif spec.kind == "processes":

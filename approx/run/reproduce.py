@@ -21,7 +21,7 @@ __all__ = ["reproduce"]
 
 
 def reproduce(out: Path = Path("results"), *, preset: str = "default", device: str | None = None,
-              executor: str = "inprocess", resume: bool = False, quiet: bool = False,
+              executor: str = "auto", resume: bool = False, quiet: bool = False,
               package: str | None = None, argv: tuple[str, ...] | None = None) -> list[Outcome]:
     """Every experiment at ``preset``, in catalog order, then OUT/README.md."""
     start = time.perf_counter()

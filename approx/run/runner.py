@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from . import catalog
 from .configs import build_config, flat_values
 from ..device import resolve_device
-from .executors import ExecutorSpec, compute_point, is_worker_failure, open_executor, parse_executor
+from .executors import ExecutorSpec, choose_executor, compute_point, is_worker_failure, open_executor, parse_executor
 from ..files import (check_writable, is_temporary, move_together, remove_leftovers, sha256_of, staging_folder,
                     write_atomic)
 from .gallery import GALLERY_NAME, gallery_text
@@ -144,9 +144,20 @@ class Outcome:
 def plan_run(request: Request) -> Plan:
     """Validate a request completely; UsageError (one line) on any bad input; writes nothing."""
     try:
-        return _plan(request)
+        plan = _plan(request)
     except ValueError as err:
         raise UsageError(one_line(err)) from None
+    plan.executor = _executor_for(plan)
+    return plan
+
+
+def _executor_for(plan: Plan) -> ExecutorSpec:
+    """``--executor auto`` made concrete for this run (approx.run.executors.choose_executor): by the
+    points still to compute, the device they run on and the CPU threads each takes."""
+    threads = getattr(plan.cfg, "threads", 1)  # a study's threads per point (the benchmark's, a tuple, is one point's)
+    device = resolve_device(getattr(plan.cfg, "device", "cpu")).type  # validated by _plan
+    return choose_executor(plan.executor, len(plan.units) - len(plan.stored), device,
+                           threads if isinstance(threads, int) else 1)
 
 
 def _plan(request: Request) -> Plan:

@@ -46,6 +46,33 @@ def test_executor_specs_parse(text, spec):
     assert parse_executor(str(spec)) == spec
 
 
+def test_auto_parses_and_is_resolved_per_run_before_anything_opens_it():
+    assert parse_executor("auto") == ExecutorSpec("auto") and str(ExecutorSpec("auto")) == "auto"
+    with pytest.raises(ValueError, match="resolved per run"):
+        with executors.open_executor(ExecutorSpec("auto")):
+            pass
+
+
+@pytest.mark.parametrize("cores,gpus,n_points,device,threads,chosen", [
+    (2, 0, 74, "cpu", 1, ExecutorSpec("processes", n_workers=2)),   # a sweep: one worker per core
+    (16, 0, 5, "cpu", 1, ExecutorSpec("processes", n_workers=5)),   # never more workers than points
+    (16, 0, 40, "cpu", 4, ExecutorSpec("processes", n_workers=4)),  # cores // threads per point
+    (2, 0, 1, "cpu", 1, ExecutorSpec("inprocess")),                 # one point: no pool to start
+    (2, 0, 0, "cpu", 1, ExecutorSpec("inprocess")),                 # --resume with nothing left
+    (1, 0, 74, "cpu", 1, ExecutorSpec("inprocess")),                # one core
+    (2, 0, 74, "cpu", 2, ExecutorSpec("inprocess")),                # a point takes both cores
+    (16, 1, 74, "cuda", 1, ExecutorSpec("inprocess")),              # one GPU: not shared by workers
+    (16, 4, 74, "cuda", 1, ExecutorSpec("processes", n_workers=4)),  # one worker per GPU
+])
+def test_auto_uses_a_worker_per_core_or_gpu_for_sweeps_only(monkeypatch, cores, gpus, n_points, device, threads,
+                                                             chosen):
+    monkeypatch.setattr(executors, "_cpu_count", lambda: cores)
+    monkeypatch.setattr(executors, "_visible_gpus", lambda: [str(i) for i in range(gpus)])
+    assert executors.choose_executor(ExecutorSpec("auto"), n_points, device, threads) == chosen
+    for spec in (ExecutorSpec("inprocess"), ExecutorSpec("processes", n_workers=3)):  # only auto is chosen
+        assert executors.choose_executor(spec, n_points, device, threads) == spec
+
+
 def test_plain_processes_uses_every_core_and_plain_dask_reads_the_environment(monkeypatch):
     monkeypatch.setattr(executors.os, "cpu_count", lambda: 6)
     assert parse_executor("processes") == ExecutorSpec("processes", n_workers=6)

@@ -23,14 +23,31 @@ def test_reproduce_runs_everything_then_writes_the_gallery(tmp_path, capsys):
     assert "## counting" in text and "## single-a" in text
 
 
+def test_reproduce_runs_a_cpu_sweep_on_a_worker_per_core_and_gets_the_in_process_csv(tmp_path, monkeypatch):
+    import json
+
+    from approx.run import executors
+
+    assert main(["reproduce", "--preset", "smoke", "--quiet", "--executor", "inprocess", "--out",
+                 str(tmp_path / "serial")]) == 0
+    monkeypatch.setattr(executors, "_cpu_count", lambda: 2)  # what the 2-core CI machine has
+    assert main(["reproduce", "--preset", "smoke", "--quiet", "--out", str(tmp_path / "auto")]) == 0
+    record = {stem: json.loads((tmp_path / "auto" / f"{stem}.json").read_text()) for stem in ("counting", "single-a")}
+    assert record["counting"]["executor"] == "processes:2"  # the sweep: three points, two workers
+    assert record["single-a"]["executor"] == "inprocess"  # one point: no pool
+    assert record["counting"]["workers"]["torch_threads"] == [1]  # each worker one thread, as it was given
+    for stem in ("counting", "single-a"):
+        assert (tmp_path / "auto" / f"{stem}.csv").read_bytes() == (tmp_path / "serial" / f"{stem}.csv").read_bytes()
+
+
 def test_reproduce_reports_a_failing_experiment_and_runs_the_rest(tmp_path, capsys, monkeypatch):
     import fixture_experiments.counting as counting
 
     def broken(cfg, point):
         raise RuntimeError("broken on purpose")
 
-    monkeypatch.setattr(counting, "run_point", broken)
-    assert main(["reproduce", "--preset", "smoke", "--quiet", "--out", str(tmp_path)]) == 1
+    monkeypatch.setattr(counting, "run_point", broken)  # in this process: the patch does not reach workers
+    assert main(["reproduce", "--preset", "smoke", "--quiet", "--executor", "inprocess", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "broken on purpose" in err and "1 of 2 experiments failed: counting" in err
     assert (tmp_path / "single-a.csv").exists() and not (tmp_path / "counting.csv").exists()

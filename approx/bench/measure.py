@@ -25,7 +25,9 @@ per wall-clock second, which shows it):
    is timed the same way: the same forward for backprop and autograd (``net(x)``), the update
    in neither forward nor reverse; eager single-network rows in float32 and float64 also carry
    ``products_ms``, the step's matrix products timed alone at the same shapes
-   (``approx.bench.products``: about the floor under every engine's step there);
+   (``approx.bench.products``: about the floor under every engine's step there), and
+   ``descent_ms``, the update theta <- theta - lr g timed alone on tensors of the parameters'
+   shapes (the same call as the step's; with the products, the least any engine's step takes);
 5. ``rel_error``: reset the parameters to the cell's start (rounded to the row's dtype), run one
    step with lr = 2^10 and compare its update theta' - theta with the float64 update of the same
    step, computed by the autograd engine on the same device:
@@ -54,7 +56,7 @@ from . import precision as _precision
 from .cores import on_cores
 from .flops import matmul_flops, measure_peak, step_flops
 from .graphs import capture
-from .products import products_call
+from .products import descent_call, products_call
 from .steps import COMPILE_MODES, COMPILED_SCAN, COMPILED_STEP, COMPILING_MODES, make_step, member_rows
 from .timing import Timing, time_call, time_calls, time_once
 
@@ -69,7 +71,7 @@ COLUMNS = [  # every row has every column (NaN where it does not apply), in this
     "batch", "d_in", "activation", "ensemble", "threads", "time_ms", "iqr_ms", "n_samples", "cpu_per_wall",
     "samples_per_s",
     "flops", "flops_per_s", "peak_flops_per_s", "peak_fraction", "rel_error", "first_step_ms",
-    "forward_ms", "gradient_ms", "reverse_ms", "update_ms", "products_ms", "eager_ms", "capture_ms", "compile_ms",
+    "forward_ms", "gradient_ms", "reverse_ms", "update_ms", "products_ms", "descent_ms", "eager_ms", "capture_ms", "compile_ms",
     "row_s", "status",
 ]
 
@@ -120,6 +122,7 @@ class Bench:
         self.peak_rows: list[dict] = []  # one per (device, precision, threads), measured on demand
         self._peaks: dict[tuple, float] = {}
         self._products: dict[tuple, float] = {}  # (sizes, batch, precision, device, threads) -> ms
+        self._descents: dict[tuple, float] = {}  # (sizes, precision, device, threads) -> ms
         self._cell_key: tuple | None = None
         self._cell_data: tuple | None = None
 
@@ -197,6 +200,16 @@ class Bench:
             self._products[key] = time_call(call, device, threads=threads, min_run_time_s=self.min_run_time_s).median_ms
         return self._products[key]
 
+    def descent_ms(self, cell: Cell, prec: _precision.Precision, device: torch.device, threads: int) -> float:
+        """Median ms of a single network's update theta <- theta - lr g alone
+        (``approx.bench.products.descent_call``), once per size, dtype, device and thread count."""
+        key = (tuple(cell.sizes), prec.name, str(device), threads)
+        if key not in self._descents:
+            call = descent_call(cell.sizes, prec.dtype, device, seed=self.seed)
+            time_once(call, device)
+            self._descents[key] = time_call(call, device, threads=threads, min_run_time_s=self.min_run_time_s).median_ms
+        return self._descents[key]
+
     @contextlib.contextmanager
     def _on_cpu(self, threads: int):
         """A CPU row's setting: torch's pool at ``threads`` threads, the row on as many cores."""
@@ -265,6 +278,7 @@ class Bench:
                 timing, = self._time([step.run], device, job, [estimate])
             if job.mode == "eager" and not cell.stacked and cell.ensemble == 1 and prec.name in ("float32", "float64"):
                 out["products_ms"] = self.products_ms(cell, prec, device, job.threads)
+                out["descent_ms"] = self.descent_ms(cell, prec, device, job.threads)
             if k > 1:  # per step; the check below takes one step, so it runs the scan of one
                 timing = timing.per_step(k)
                 step = make_step(job.engine, COMPILED_SCAN, net, x, y, self.lr, 1)

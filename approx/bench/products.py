@@ -15,6 +15,14 @@ engine: close to a floor (an engine's own products may run a few percent faster 
 other data in cache and the machine's noise), and a much tighter one than the FLOP model at the
 peak of a large square product, which thin (n, in) x (in, out) products do not reach. The
 benchmark divides it by an engine's step time: the share of that step the products take.
+
+The step's other pass over every parameter is the update theta <- theta - lr g, which both
+engines' eager steps run as one ``torch._foreach_addcmul_`` (approx.bench.steps). It is memory
+traffic, not arithmetic: three numbers moved per parameter (read theta and g, write theta), so
+for a large layer it is a visible share of the step (1024 x 1024 float64 weights: 24 MB per
+step). ``descent_call`` runs that same call on tensors of the parameters' shapes; the products
+and the descent, each timed alone, are about the least that any engine taking a gradient
+descent step through torch can spend.
 """
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ from typing import Callable, Sequence
 
 import torch
 
-__all__ = ["products_call"]
+__all__ = ["products_call", "descent_call"]
 
 
 def products_call(sizes: Sequence[int], batch: int, dtype: torch.dtype, device: torch.device,
@@ -53,5 +61,25 @@ def products_call(sizes: Sequence[int], batch: int, dtype: torch.dtype, device: 
             torch.mm(t["B"].t(), t["h"], out=t["dW"])
             if i < len(layers) - 1:  # the data x get no gradient
                 torch.mm(t["B"], t["W"], out=t["dh"])
+
+    return call
+
+
+def descent_call(sizes: Sequence[int], dtype: torch.dtype, device: torch.device, seed: int = 0) -> Callable[[], None]:
+    """A call running the descent theta <- theta - lr g of a single network with layer widths
+    ``sizes`` (weights (d_l, d_{l-1}) and biases (d_l,)) in ``dtype`` on ``device``: the same
+    ``torch._foreach_addcmul_`` as the engines' eager steps, on random tensors (module docstring)."""
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"need >= 2 positive sizes; got {sizes}")
+    gen = torch.Generator(device=device).manual_seed(seed)
+    shapes = [shape for fan_in, fan_out in zip(sizes[:-1], sizes[1:]) for shape in ((fan_out, fan_in), (fan_out,))]
+    params = [torch.randn(*shape, generator=gen, dtype=dtype, device=device) for shape in shapes]
+    grads = [torch.randn(*shape, generator=gen, dtype=dtype, device=device) for shape in shapes]
+    # a rate of 0 keeps theta bounded however often the call is timed; the arithmetic is the same
+    rates = [torch.zeros((), dtype=dtype, device=device)] * len(params)
+
+    def call() -> None:
+        torch._foreach_addcmul_(params, grads, rates)
 
     return call

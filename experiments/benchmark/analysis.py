@@ -77,7 +77,9 @@ def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
     module_products: the step's matrix products timed alone (products_ms) over that engine's step,
     about the least that backprop_per_autograd (or _module) could be (approx.bench.products: close
     to a floor, not a strict one); *_products_peak: the same from the FLOP model at torch's
-    measured peak (its peak_fraction), a looser bound."""
+    measured peak (its peak_fraction), a looser bound; *_floor: the products and the update
+    theta <- theta - lr g, each timed alone (products_ms + descent_ms), over that engine's step:
+    what any engine taking the same descent step through torch spends at least."""
     rows = ok_rows(df)
     rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & ~rows["sweep"].isin(["ensemble", "peer"])]
     keys = ["device", "threads", "sweep", "precision"] + SIZE
@@ -86,12 +88,16 @@ def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
     # (products_ms, approx.bench.products), or where a row lacks that, the FLOP model at torch's
     # measured peak (peak_fraction, a looser bound): about the least share of the other's time an
     # engine running the same products through torch can take.
-    timed = rows["products_ms"] / rows["time_ms"] if "products_ms" in rows else pd.Series(np.nan, index=rows.index)
-    rows = rows.assign(products_share=timed)
+    nothing = pd.Series(np.nan, index=rows.index)
+    timed = rows["products_ms"] / rows["time_ms"] if "products_ms" in rows else nothing
+    # with the update's memory traffic (descent_ms; NaN in CSVs from before it was timed)
+    floor = (rows["products_ms"] + rows["descent_ms"]) / rows["time_ms"] if "descent_ms" in rows else nothing
+    rows = rows.assign(products_share=timed, floor_share=floor)
     for other in ("autograd", "module"):
         if "backprop" in wide and other in wide:
             wide[f"backprop_per_{other}"] = wide["backprop"] / wide[other]
-            sources = ((f"{other}_products", "products_share"), (f"{other}_products_peak", "peak_fraction"))
+            sources = ((f"{other}_products", "products_share"), (f"{other}_products_peak", "peak_fraction"),
+                       (f"{other}_floor", "floor_share"))
             for column, source in sources:
                 share = rows[rows["engine"] == other].set_index(keys)[source]
                 share = share[~share.index.duplicated()]  # the first, as the pivot takes
@@ -273,8 +279,11 @@ def _band_where(band: pd.DataFrame, column: str, other: str) -> str:
     worst = band.loc[band[column].idxmax()]
     text += f" at width {int(worst['width'])}, batch {int(worst['batch'])}, {worst['precision']}"
     timed, peak = worst.get(f"{other}_products", np.nan), worst.get(f"{other}_products_peak", np.nan)
+    floor = worst.get(f"{other}_floor", np.nan)
     if np.isfinite(timed):
         text += f"; there the step's matrix products, timed alone, take {timed:.2f} of {other}'s step"
+        if np.isfinite(floor):
+            text += f", and with the update theta <- theta - lr g, also timed alone, {floor:.2f}"
     elif np.isfinite(peak):
         text += f"; there the products alone, at torch's peak, take {peak:.2f} of {other}'s step"
     return text

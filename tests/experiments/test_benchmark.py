@@ -51,7 +51,8 @@ def test_smoke_runs_with_every_column_and_checked_numbers(smoke_cpu, tmp_path):
     # ensemble sweep's E = 1 too, a stacked ensemble of one) do not
     single = (steps["mode"] == "eager") & (steps["ensemble"] == 1) & (steps["engine"] != "jax") & (
         steps["sweep"] != "ensemble")
-    assert (steps.loc[single, "products_ms"] > 0).all() and steps.loc[~single, "products_ms"].isna().all()
+    for column in ("products_ms", "descent_ms"):  # ... and their update, timed alone
+        assert (steps.loc[single, column] > 0).all() and steps.loc[~single, column].isna().all()
     peaks = df[df["mode"] == "peak"]
     assert set(peaks["engine"]) == {"matmul"} | ({"jax"} if JAX else set())  # JAX's own product beside torch's
     # the same step in float64 against the float64 reference: rounding only
@@ -317,6 +318,11 @@ def test_engine_ratio_bands_and_gpu_targets_not_measured_on_a_cpu_table():
     df.loc[(df["engine"] == "autograd") & (df["width"] == 256), "products_ms"] = 1.8
     where = analysis.targets(df).set_index("target").loc[band("0.5"), "where"]
     assert where.endswith("there the step's matrix products, timed alone, take 0.90 of autograd's step")
+    # ... and with the update timed alone, where a row has it: the least any engine's step takes
+    df.loc[(df["engine"] == "autograd") & (df["width"] == 256), "descent_ms"] = 0.1
+    where = analysis.targets(df).set_index("target").loc[band("0.5"), "where"]
+    assert where.endswith("take 0.90 of autograd's step, and with the update theta <- theta - lr g, "
+                          "also timed alone, 0.95")
     assert targets.loc[band("10"), "verdict"] == "met"  # 0.95 <= 1.05
     assert targets.loc["cpu: reverse / forward <= 3, backprop", "verdict"] == "met"  # 2
     gpu = [t for t in targets.index if t.startswith("cuda")]

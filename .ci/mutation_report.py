@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 # the core (issue 17); a folder stands for every module in it
 CORE = ["approx/backprop/", "approx/autograd.py", "approx/network.py", "approx/activations.py",
         "approx/losses.py", "approx/optim.py", "approx/train.py", "approx/fit_monitor.py",
-        "approx/first_order.py", "approx/fit_options.py", "approx/sweep.py", "approx/pieces.py",
+        "approx/first_order.py", "approx/fit_options.py", "approx/lbfgs.py", "approx/sweep.py", "approx/pieces.py",
         "approx/constructions/", "approx/metrics.py", "approx/ntk.py", "approx/member_groups.py",
         "approx/compiled_step.py", "approx/compiled_scan.py", "approx/run/store.py",
         "approx/run/runner.py"]

@@ -1,14 +1,18 @@
 """approx.lbfgs: against torch.optim.LBFGS(line_search_fn="strong_wolfe") and torch.linalg.lstsq,
-the line search against the strong Wolfe conditions, ensembles against single runs."""
+the line search against the strong Wolfe conditions and step by step through its two phases,
+the cubic step against cubics whose minimiser is known, the stepper's arguments to each search
+and its history, ensembles against single runs."""
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
 import torch
 
-from approx import Network
-from approx.lbfgs import HISTORY_COLUMNS, lbfgs_fit, strong_wolfe
+from approx import Network, backprop, lbfgs
+from approx.fit_options import FitOptions
+from approx.lbfgs import HISTORY_COLUMNS, _cubic_minimiser, lbfgs_fit, strong_wolfe
 from approx.members import flatten
 
 F64 = torch.float64
@@ -230,3 +234,226 @@ def test_on_device(device):
     fitted, _ = lbfgs_fit(net, x.to(device), y.to(device), steps=50)
     assert fitted.device.type == device
     assert (flatten(fitted).cpu() - solution).abs().max().item() < 1e-8
+
+
+# _cubic_minimiser (Nocedal & Wright eq. 3.59): on a cubic phi its interpolant is phi itself, so
+# it returns phi's own minimiser. Pure float arithmetic: the same values on every IEEE machine.
+
+def _cubic(c: float, shift: float = 0.0, scale: float = 1.0):
+    """(alpha, phi, phi') of phi(a) = scale ((a - shift)^3 - 3 c^2 (a - shift)): minimum at shift + c."""
+    return lambda a: (a, scale * ((a - shift) ** 3 - 3 * c * c * (a - shift)), scale * (3 * (a - shift) ** 2 - 3 * c * c))
+
+
+def test_cubic_minimiser_is_the_cubics_own_minimiser_from_either_end():
+    point = _cubic(1.0)
+    for lo, hi in ((0.2, 2.0), (2.0, 0.2)):  # the bracket's ends in either order
+        assert _cubic_minimiser(point(lo), point(hi)) == pytest.approx(1.0, abs=1e-15)
+    # a flat cubic (discriminant 1e-4 times smaller) and one far from 0 (margin by the width)
+    assert _cubic_minimiser(_cubic(1.0, scale=0.01)(0.2), _cubic(1.0, scale=0.01)(2.0)) == pytest.approx(1.0, abs=1e-15)
+    shifted = _cubic(1.0, shift=10.0)
+    assert _cubic_minimiser(shifted(10.2), shifted(12.0)) == pytest.approx(11.0, abs=1e-13)
+    # a stationary inflection ((a - 1/2)^3: discriminant exactly 0) is taken too
+    inflection = lambda a: (a, (a - 0.5) ** 3, 3 * (a - 0.5) ** 2)  # noqa: E731
+    assert _cubic_minimiser(inflection(0.0), inflection(2.0)) == 0.5
+
+
+def test_cubic_minimiser_keeps_a_tenth_of_the_bracket_from_its_ends():
+    point = _cubic(1.0)
+    # the minimiser exactly a tenth of the width from an end is taken (the margin is closed) ...
+    assert _cubic_minimiser(point(0.0), point(10.0)) == 1.0
+    assert _cubic_minimiser(point(-8.0), point(2.0)) == 1.0
+    # ... and closer than that, the midpoint is
+    assert _cubic_minimiser(point(0.95), point(3.0)) == 1.975
+
+
+def test_cubic_minimiser_bisects_where_the_cubic_has_no_minimiser():
+    assert _cubic_minimiser((0.0, 0.0, 2.0), (1.0, 1.0, 2.0)) == 0.5  # rising everywhere: no real root
+    cube = lambda a: (a, a**3, 3 * a * a)  # noqa: E731 - phi' has a double root at 0: the formula's 0/0
+    assert _cubic_minimiser(cube(-1.0), cube(1.0)) == 0.0
+    assert _cubic_minimiser((1.0, 0.0, -1.0), (3.0, math.inf, 1.0)) == 2.0  # a value that is not finite
+
+
+# strong_wolfe, step by step: scripted answers (phi, phi') to its trial steps
+
+def _trials(search, answers, limit: int = 100):
+    """Send ``answers(alpha) -> (phi, phi')`` to each trial; (trial steps, result). Stops after
+    ``limit`` trials (a search that never ends fails the caller's count, rather than hanging)."""
+    tried, alpha = [], search.send(None)
+    try:
+        while len(tried) < limit:
+            tried.append(alpha)
+            phi, dphi = answers(alpha)
+            alpha = search.send((phi, dphi, alpha))
+    except StopIteration as done:
+        return tried, done.value
+    return tried, "still searching"
+
+
+def test_line_search_spends_exactly_its_evaluations_on_a_loss_falling_forever():
+    """phi = -alpha never satisfies the curvature condition and never stops falling: the search
+    doubles alpha until its budget (25 by default) is spent, then takes the last point."""
+    tried, result = _trials(strong_wolfe(0.0, -1.0, 1.0), lambda a: (-a, -1.0))
+    assert tried == [2.0**k for k in range(25)] and result == (2.0**24, -(2.0**24), 2.0**24)
+    tried, _ = _trials(strong_wolfe(0.0, -1.0, 1.0, max_evaluations=3), lambda a: (-a, -1.0))
+    assert tried == [1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("c1, c2, dphi0, first, phi, dphi, accepted", [
+    (0.5, 0.9, -1.0, 1.0, 0.5, -0.1, True),   # phi on the sufficient-decrease line: it holds (<=)
+    (0.5, 0.9, -1.0, 2.0, 0.5, -0.1, False),  # the line at alpha = 2 is phi0 - 1 = 0: 0.5 is above
+    (1e-4, 0.5, -1.0, 1.0, 0.5, -0.5, True),  # |phi'| exactly c2 |phi'(0)|: curvature holds (<=)
+    (1e-4, 0.5, -2.0, 1.0, 0.0, -0.8, True),  # 0.8 <= c2 |phi'(0)| = 1
+    (1e-4, 0.5, -2.0, 1.0, 0.0, -1.2, False),  # 1.2 > 1: still too steep
+])
+def test_line_search_conditions_at_their_boundaries(c1, c2, dphi0, first, phi, dphi, accepted):
+    tried, result = _trials(strong_wolfe(1.0, dphi0, first, c1=c1, c2=c2),
+                            lambda a: (phi, dphi) if a == first else (2.0, 1.0))
+    assert (tried == [first] and result[0] == first) == accepted
+
+
+@pytest.mark.parametrize("offset", [0.0, 5.0])  # phi's level: the zoom compares steps, not values
+def test_line_search_brackets_and_zooms_as_algorithms_3_5_and_3_6(offset):
+    phi0 = offset
+    # bracketing: a trial no lower than the one before ends it, though it has sufficient decrease
+    tried, _ = _trials(strong_wolfe(phi0, -1.0, 1.0, c2=0.1),
+                       lambda a: (phi0 - 0.5, -1.0) if a <= 2.0 else (phi0 - 9.0, 0.0))
+    assert tried[:2] == [1.0, 2.0] and 1.0 < tried[2] < 2.0
+    # a trial with phi' >= 0 (0.95 is not within c2 = 0.9) brackets [0, 1] from its upper end
+    search = strong_wolfe(phi0, -1.0, 1.0)
+    assert search.send(None) == 1.0
+    inner = search.send((phi0 - 0.5, 0.95, None))
+    assert 0.0 < inner < 1.0
+    # zoom: a point no lower than the bracket's low end (though with sufficient decrease and
+    # phi' = 0) becomes its high end, and the search goes on
+    branch = strong_wolfe(phi0, -1.0, 1.0)
+    branch.send(None)
+    branch.send((phi0 - 0.5, 0.95, None))
+    assert 0.0 < branch.send((phi0 - 0.5, 0.0, None)) < 1.0
+    # zoom: a lower point becomes the low end; with phi' pointing away from the high end (0.95 at
+    # the low end 'inner' < 1, high end 0) the high end stays at 0, ...
+    stay = strong_wolfe(phi0, -1.0, 1.0)
+    stay.send(None)
+    first_zoom = stay.send((phi0 - 0.5, 0.95, None))
+    assert 0.0 < stay.send((phi0 - 0.6, 0.95, None)) < first_zoom
+    # ... and with phi' pointing towards it, the old low end (1) becomes the high end
+    move = strong_wolfe(phi0, -1.0, 1.0)
+    move.send(None)
+    first_zoom = move.send((phi0 - 0.5, 0.95, None))
+    assert first_zoom < move.send((phi0 - 0.6, -0.95, None)) < 1.0
+
+
+# The stepper: what each iteration passes to its line search, and what the history records
+
+class _SpyOnSearches:
+    """Wraps strong_wolfe: records each search's arguments, trial count and result."""
+
+    def __init__(self, monkeypatch):
+        self.calls: list[dict] = []
+        monkeypatch.setattr(lbfgs, "strong_wolfe", self)
+
+    def __call__(self, phi0, dphi0, alpha, **kwargs):
+        call = {"phi0": phi0, "dphi0": dphi0, "alpha": alpha, **kwargs, "trials": 0, "result": None}
+        self.calls.append(call)
+        inner = strong_wolfe(phi0, dphi0, alpha, **kwargs)
+
+        def search():
+            trial = inner.send(None)
+            while True:
+                call["trials"] += 1
+                try:
+                    trial = inner.send((yield trial))
+                except StopIteration as done:
+                    call["result"] = done.value
+                    return done.value
+
+        return search()
+
+
+def _tanh_problem():
+    x = torch.linspace(-1, 1, 40, dtype=F64)[:, None]
+    return Network.random([1, 6, 1], "tanh", seed=3), x, torch.sin(3 * x)
+
+
+def test_history_records_each_iterations_step_and_evaluations(monkeypatch):
+    spy = _SpyOnSearches(monkeypatch)
+    net, x, y = _tanh_problem()
+    _, history = lbfgs_fit(net, x, y, steps=6, c1=2e-4, c2=0.8, max_evaluations=7)
+    assert len(history) == 7 and list(history.step) == list(range(7))  # one row per iteration
+    assert history.step_size[0] == 0.0 and history.evaluations[0] == 1  # step 0: the start alone
+    assert len(spy.calls) == 6
+    for k, call in enumerate(spy.calls, start=1):
+        assert (call["c1"], call["c2"], call["max_evaluations"]) == (2e-4, 0.8, 7)  # the options reach it
+        assert history.step_size[k] == call["result"][0]
+        assert history.evaluations[k] == 1 + sum(c["trials"] for c in spy.calls[:k])
+    # the first search goes along -g from min(1, 1/|g|_1), with phi'(0) = -|g|^2
+    _, grads = backprop.loss_and_grad(net, x, y)
+    g = torch.cat([t.flatten() for t in grads])
+    assert spy.calls[0]["alpha"] == min(1.0, 1 / g.abs().sum().item())
+    assert spy.calls[0]["dphi0"] == pytest.approx(-(g @ g).item(), rel=1e-12)
+
+
+def test_a_direction_that_is_not_downhill_restarts_along_minus_g(monkeypatch):
+    """The two-loop direction is downhill in exact arithmetic; where rounding makes it not (phi'(0)
+    >= 0), the iteration goes along -g as a first one does. Forced here: the two-loop recursion
+    is replaced by +g (uphill) or by g turned a quarter (phi'(0) exactly 0; P = 2), on an
+    ensemble of two whose gradients are small (|g|^2 < 1)."""
+    x = torch.linspace(-1, 1, 20, dtype=F64)[:, None]
+    y = torch.stack([0.3 * x + 0.1, -0.2 * x + 0.05])  # (2, 20, 1)
+    net = Network.random([1, 1], "identity", seed=0, ensemble=2)
+    for name, turn in (("uphill", lambda g: g), ("flat", lambda g: torch.stack([g[:, 1], -g[:, 0]], dim=1))):
+        with monkeypatch.context() as patch:
+            spy = _SpyOnSearches(patch)
+            patch.setattr(lbfgs, "_two_loop", lambda grad, pairs, gamma: turn(grad))
+            fitted, history = lbfgs_fit(net, x, y, steps=2)
+        one, _ = lbfgs_fit(net, x, y, steps=1)
+        _, grads = backprop.loss_and_grad(one, x, y)
+        g = torch.cat([t.reshape(2, -1) for t in grads], dim=1)  # (E, P): the gradients at step 1
+        assert ((g * g).sum(dim=1) < 1).all()
+        for e in range(2):
+            second = spy.calls[2 + e]  # searches 0, 1: step 1's; 2, 3: step 2's
+            assert second["dphi0"] == pytest.approx(-(g[e] @ g[e]).item(), rel=1e-12), name
+            assert second["alpha"] == min(1.0, 1 / g[e].abs().sum().item()), name
+        assert (history[history.step == 2].loss.to_numpy() < history[history.step == 1].loss.to_numpy()).all(), name
+
+
+def test_memory_keeps_the_newest_pairs_like_torch_lbfgs():
+    """history_size = 2: from the third iteration on, the oldest pair goes; the iterates equal
+    torch's to rounding (the bound of test_iterates_equal_torch_lbfgs)."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 4, generator=gen, dtype=F64), torch.randn(50, 2, generator=gen, dtype=F64)
+    net = Network.random([4, 6, 2], "tanh", seed=0)
+    theirs = _torch_lbfgs(net, x, y, 8, history_size=2)
+    ours = flatten(lbfgs_fit(net, x, y, steps=8, memory=2)[0])[0]
+    assert (ours - theirs[-1]).abs().max().item() < 1e-11
+    # control: with the default memory of 10 the eighth iterate is elsewhere
+    assert (flatten(lbfgs_fit(net, x, y, steps=8)[0])[0] - theirs[-1]).abs().max().item() > 1e-6
+
+
+def test_a_member_starting_at_a_stationary_point_has_stalled_at_step_0():
+    """x = 0 and y = b: the residual and so the gradient are exactly 0 at the start."""
+    x = torch.stack([torch.linspace(-1, 1, 10, dtype=F64)[:, None], torch.zeros(10, 1, dtype=F64)])
+    net = Network.random([1, 1], "identity", seed=0, ensemble=2)
+    y = torch.stack([torch.sin(3 * x[0]), net.layers[0].bias[1].expand(10, 1)])
+    _, history = lbfgs_fit(net, x, y, steps=5)
+    still = history[history.member == 1]
+    assert list(still.step) == [0] and still.status.iloc[0] == "stalled"
+    moving = history[history.member == 0]
+    assert len(moving) > 1 and moving.status.iloc[0] == "running"  # control: the other member goes on
+
+
+def test_lbfgs_fit_defaults_inputs_and_messages():
+    signature = inspect.signature(lbfgs_fit).parameters
+    options = FitOptions()
+    for name in ("memory", "c1", "c2", "max_evaluations"):  # the same defaults as fit's
+        assert signature[name].default == getattr(options, name), name
+    net, x, y = _tanh_problem()
+    _, history = lbfgs_fit(net, x, y)
+    assert history.step.max() == 100 and history.status.iloc[-1] == "completed"  # steps=100 by default
+    # data in another dtype are moved to the network's: the same run
+    ours, _ = lbfgs_fit(net, x, y, steps=3)
+    cast, _ = lbfgs_fit(net, x.float(), y.float(), steps=3)
+    expected, _ = lbfgs_fit(net, x.float().double(), y.float().double(), steps=3)
+    assert torch.equal(flatten(cast), flatten(expected)) and not torch.equal(flatten(cast), flatten(ours))
+    for bad, message in (((x.tolist(), y), "got list and Tensor"), ((x, y.numpy()), "got Tensor and ndarray")):
+        with pytest.raises(ValueError, match=f"x and y must be tensors; {message}"):
+            lbfgs_fit(net, *bad)

@@ -262,8 +262,9 @@ def test_cubic_minimiser_keeps_a_tenth_of_the_bracket_from_its_ends():
     # the minimiser exactly a tenth of the width from an end is taken (the margin is closed) ...
     assert _cubic_minimiser(point(0.0), point(10.0)) == 1.0
     assert _cubic_minimiser(point(-8.0), point(2.0)) == 1.0
-    # ... and closer than that, the midpoint is
+    # ... and closer than that, the midpoint is, at either end
     assert _cubic_minimiser(point(0.95), point(3.0)) == 1.975
+    assert _cubic_minimiser(point(-0.5), point(1.05)) == 0.275
 
 
 def test_cubic_minimiser_bisects_where_the_cubic_has_no_minimiser():
@@ -340,6 +341,18 @@ def test_line_search_brackets_and_zooms_as_algorithms_3_5_and_3_6(offset):
     move.send(None)
     first_zoom = move.send((phi0 - 0.5, 0.95, None))
     assert first_zoom < move.send((phi0 - 0.6, -0.95, None)) < 1.0
+
+
+def test_zoom_stops_where_the_bracket_has_shrunk_to_rounding():
+    """A bracket [0, 1] whose low end keeps moving up (each trial lower, phi' not finite, so
+    every trial is the midpoint): after about 53 halvings the midpoint rounds to the high end,
+    and the search stops with the lowest point it found, never trying an end twice."""
+    level = iter(range(1, 1000))
+    search = strong_wolfe(0.0, -1.0, 1.0, max_evaluations=200)
+    tried, result = _trials(search, lambda a: (2.0, 1.0) if a == 1.0 else (-1e-3 * next(level), math.nan))
+    zoom = tried[1:]
+    assert tried[0] == 1.0 and len(set(zoom)) == len(zoom) and max(zoom) < 1.0
+    assert len(zoom) < 60 and result[0] == zoom[-1]  # the last (lowest) point, well within the budget
 
 
 # The stepper: what each iteration passes to its line search, and what the history records
@@ -429,6 +442,19 @@ def test_memory_keeps_the_newest_pairs_like_torch_lbfgs():
     assert (flatten(lbfgs_fit(net, x, y, steps=8)[0])[0] - theirs[-1]).abs().max().item() > 1e-6
 
 
+def test_a_member_with_a_finite_loss_but_a_gradient_that_is_not_has_diverged_at_step_0():
+    """An infinite input under a saturated tanh: the loss is finite (tanh(inf) = 1) but the
+    gradient is not (0 * inf in dL/dW_1); the stepper's own check must stop it, since the fit's
+    monitor sees only the loss."""
+    x = torch.stack([torch.linspace(-1, 1, 10, dtype=F64)[:, None]] * 2)
+    x[1, 3, 0] = math.inf
+    net = Network.random([1, 4, 1], "tanh", seed=0, ensemble=2)
+    _, history = lbfgs_fit(net, x, torch.sin(3 * x.nan_to_num(posinf=0.0)), steps=5)
+    broken = history[history.member == 1]
+    assert list(broken.step) == [0] and broken.status.iloc[0] == "diverged" and math.isfinite(broken.loss.iloc[0])
+    assert history[history.member == 0].status.iloc[-1] == "completed"  # control
+
+
 def test_a_member_starting_at_a_stationary_point_has_stalled_at_step_0():
     """x = 0 and y = b: the residual and so the gradient are exactly 0 at the start."""
     x = torch.stack([torch.linspace(-1, 1, 10, dtype=F64)[:, None], torch.zeros(10, 1, dtype=F64)])
@@ -441,14 +467,23 @@ def test_a_member_starting_at_a_stationary_point_has_stalled_at_step_0():
     assert len(moving) > 1 and moving.status.iloc[0] == "running"  # control: the other member goes on
 
 
-def test_lbfgs_fit_defaults_inputs_and_messages():
+def test_lbfgs_fit_defaults_inputs_and_messages(monkeypatch):
     signature = inspect.signature(lbfgs_fit).parameters
     options = FitOptions()
     for name in ("memory", "c1", "c2", "max_evaluations"):  # the same defaults as fit's
         assert signature[name].default == getattr(options, name), name
     net, x, y = _tanh_problem()
-    _, history = lbfgs_fit(net, x, y)
+    with monkeypatch.context() as patch:  # ... and they reach the line search
+        spy = _SpyOnSearches(patch)
+        lbfgs_fit(net, x, y, steps=1)
+    assert {k: spy.calls[0][k] for k in ("c1", "c2", "max_evaluations")} == {
+        "c1": options.c1, "c2": options.c2, "max_evaluations": options.max_evaluations}
+    default, history = lbfgs_fit(net, x, y)
     assert history.step.max() == 100 and history.status.iloc[-1] == "completed"  # steps=100 by default
+    spelled, _ = lbfgs_fit(net, x, y, steps=100, memory=options.memory, max_evaluations=options.max_evaluations)
+    assert torch.equal(flatten(default), flatten(spelled))
+    _, history = lbfgs_fit(net, x, y, steps=250)
+    assert list(history.step) == list(range(251))  # every iteration logged, however many
     # data in another dtype are moved to the network's: the same run
     ours, _ = lbfgs_fit(net, x, y, steps=3)
     cast, _ = lbfgs_fit(net, x.float(), y.float(), steps=3)

@@ -27,7 +27,7 @@ per wall-clock second, which shows it):
    ``products_ms``, the step's matrix products timed alone at the same shapes
    (``approx.bench.products``: about the floor under every engine's step there), and
    ``descent_ms``, the update theta <- theta - lr g timed alone on tensors of the parameters'
-   shapes (the same call as the step's; with the products, the least any engine's step takes);
+   shapes (the same call as the step's; with the products, about the least any engine's step takes);
 5. ``rel_error``: reset the parameters to the cell's start (rounded to the row's dtype), run one
    step with lr = 2^10 and compare its update theta' - theta with the float64 update of the same
    step, computed by the autograd engine on the same device:

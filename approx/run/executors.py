@@ -9,9 +9,11 @@ gives the same CSV (rows always in ``points()`` order; float64 CPU results are i
     --executor auto               the default of `approx reproduce`: a sweep whose points run on
                                   the CPU gets a process pool of one worker per core (cores //
                                   cfg.threads, at most one per point); everything else runs in
-                                  this process: a one-point experiment (which includes every study
-                                  that times itself, so none is timed beside another), and a study
-                                  on CUDA, unless there are several GPUs, one worker each
+                                  this process: a one-point experiment (the timing studies,
+                                  backprop_cost, ensembles and benchmark, are, so none is timed
+                                  beside other work; a sweep's own wall-time columns, such as
+                                  training_gap's, are measured with the other cores busy), and a
+                                  study on CUDA, unless there are several GPUs, one worker each
                                   (``choose_executor``)
     --executor processes[:N]      N worker processes (default: one per CPU core), started with
                                   "spawn" (CUDA is never initialised in the parent before they
@@ -140,8 +142,9 @@ def choose_executor(spec: ExecutorSpec, n_points: int, device: str, threads_per_
     Any other spec is returned as it is.
 
     CPU: one worker per ``threads_per_point`` cores, at most one per point, and in this process
-    when that is one worker (a pool's start, a spawned interpreter importing torch, costs about
-    2 s per worker, which a single point does not repay). CUDA: one worker per GPU where there
+    when that is one worker (a pool's start, each worker a spawned interpreter importing torch,
+    took yarotsky's 27 points of about 0.1 s from 3.1 to 6.5 s on a 2-core Intel Xeon, which a
+    single point would not repay). CUDA: one worker per GPU where there
     are several, else in this process: workers sharing one GPU would each hold a CUDA context and
     contend for the same device.
     """

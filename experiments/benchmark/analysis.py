@@ -79,7 +79,8 @@ def engine_ratios(df: pd.DataFrame) -> pd.DataFrame:
     to a floor, not a strict one); *_products_peak: the same from the FLOP model at torch's
     measured peak (its peak_fraction), a looser bound; *_floor: the products and the update
     theta <- theta - lr g, each timed alone (products_ms + descent_ms), over that engine's step:
-    what any engine taking the same descent step through torch spends at least."""
+    about the least that any engine taking the same descent step through torch spends (close to
+    a floor, not a strict one, like the products alone)."""
     rows = ok_rows(df)
     rows = rows[(rows["mode"] == "eager") & (rows["ensemble"] == 1) & ~rows["sweep"].isin(["ensemble", "peer"])]
     keys = ["device", "threads", "sweep", "precision"] + SIZE

@@ -134,10 +134,12 @@ class Outcome:
     n_points: int
     n_resumed: int
     wall_time_s: float
+    executor: str = "inprocess"  # where the points ran (str of the run's ExecutorSpec)
 
     def summary(self) -> str:
         stem = self.files["csv"].with_suffix("")
-        return (f"{self.output}: {self.n_rows} rows, {self.n_points} points ({self.n_resumed} resumed), "
+        where = "" if self.executor == "inprocess" else f" on {self.executor}"
+        return (f"{self.output}: {self.n_rows} rows, {self.n_points} points ({self.n_resumed} resumed){where}, "
                 f"{self.wall_time_s:.1f} s -> {stem}.{{csv,png,pdf,json}}")
 
 
@@ -394,7 +396,7 @@ def execute(plan: Plan, *, gallery: bool = True) -> Outcome:
         wall_time_s = time.perf_counter() - start
         write_record(staging, plan.output,
                      _record(plan, frame, csv_path, started_utc, wall_time_s, len(plan.stored), infos))
-    return Outcome(plan.output, files, len(frame), len(plan.units), len(plan.stored), wall_time_s)
+    return Outcome(plan.output, files, len(frame), len(plan.units), len(plan.stored), wall_time_s, str(plan.executor))
 
 
 def run_experiment(request: Request) -> Outcome:

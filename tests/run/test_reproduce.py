@@ -23,7 +23,7 @@ def test_reproduce_runs_everything_then_writes_the_gallery(tmp_path, capsys):
     assert "## counting" in text and "## single-a" in text
 
 
-def test_reproduce_runs_a_cpu_sweep_on_a_worker_per_core_and_gets_the_in_process_csv(tmp_path, monkeypatch):
+def test_reproduce_runs_a_cpu_sweep_on_a_worker_per_core_and_gets_the_in_process_csv(tmp_path, monkeypatch, capsys):
     import json
 
     from approx.run import executors
@@ -31,7 +31,10 @@ def test_reproduce_runs_a_cpu_sweep_on_a_worker_per_core_and_gets_the_in_process
     assert main(["reproduce", "--preset", "smoke", "--quiet", "--executor", "inprocess", "--out",
                  str(tmp_path / "serial")]) == 0
     monkeypatch.setattr(executors, "_cpu_count", lambda: 2)  # what the 2-core CI machine has
-    assert main(["reproduce", "--preset", "smoke", "--quiet", "--out", str(tmp_path / "auto")]) == 0
+    assert main(["reproduce", "--preset", "smoke", "--out", str(tmp_path / "auto")]) == 0
+    lines = capsys.readouterr().out.splitlines()  # each summary line says where a pool ran the points
+    assert lines[0].startswith("counting: 24 rows, 3 points (0 resumed) on processes:2, ")
+    assert lines[1].startswith("single-a: ") and " on " not in lines[1].split(" s -> ")[0]
     record = {stem: json.loads((tmp_path / "auto" / f"{stem}.json").read_text()) for stem in ("counting", "single-a")}
     assert record["counting"]["executor"] == "processes:2"  # the sweep: three points, two workers
     assert record["single-a"]["executor"] == "inprocess"  # one point: no pool

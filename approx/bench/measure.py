@@ -121,8 +121,9 @@ class Bench:
         self.pin_cores = pin_cores  # False: rows run unpinned (what cpu_per_wall shows without the pin)
         self.peak_rows: list[dict] = []  # one per (device, precision, threads), measured on demand
         self._peaks: dict[tuple, float] = {}
-        self._products: dict[tuple, float] = {}  # (sizes, batch, precision, device, threads) -> ms
-        self._descents: dict[tuple, float] = {}  # (sizes, precision, device, threads) -> ms
+        # ("products", sizes, batch, precision, device, threads) or ("descent", sizes, precision,
+        # device, threads) -> ms of that part of a step timed alone
+        self._alone: dict[tuple, float] = {}
         self._cell_key: tuple | None = None
         self._cell_data: tuple | None = None
 
@@ -193,22 +194,24 @@ class Bench:
     def products_ms(self, cell: Cell, prec: _precision.Precision, device: torch.device, threads: int) -> float:
         """Median ms of a single network's step's matrix products alone (``approx.bench.products``),
         once per size, dtype, device and thread count: about the floor under every engine's step there."""
-        key = (tuple(cell.sizes), cell.batch, prec.name, str(device), threads)
-        if key not in self._products:
-            call = products_call(cell.sizes, cell.batch, prec.dtype, device, seed=self.seed)
-            time_once(call, device)  # the BLAS's handles and workspaces
-            self._products[key] = time_call(call, device, threads=threads, min_run_time_s=self.min_run_time_s).median_ms
-        return self._products[key]
+        return self._alone_ms(("products", tuple(cell.sizes), cell.batch, prec.name, str(device), threads),
+                              lambda: products_call(cell.sizes, cell.batch, prec.dtype, device, seed=self.seed),
+                              device, threads)
 
     def descent_ms(self, cell: Cell, prec: _precision.Precision, device: torch.device, threads: int) -> float:
         """Median ms of a single network's update theta <- theta - lr g alone
         (``approx.bench.products.descent_call``), once per size, dtype, device and thread count."""
-        key = (tuple(cell.sizes), prec.name, str(device), threads)
-        if key not in self._descents:
-            call = descent_call(cell.sizes, prec.dtype, device, seed=self.seed)
+        return self._alone_ms(("descent", tuple(cell.sizes), prec.name, str(device), threads),
+                              lambda: descent_call(cell.sizes, prec.dtype, device, seed=self.seed), device, threads)
+
+    def _alone_ms(self, key: tuple, make_call, device: torch.device, threads: int) -> float:
+        """Median ms of the call ``make_call()`` builds, timed once per ``key`` after one untimed
+        call (the BLAS's handles and workspaces)."""
+        if key not in self._alone:
+            call = make_call()
             time_once(call, device)
-            self._descents[key] = time_call(call, device, threads=threads, min_run_time_s=self.min_run_time_s).median_ms
-        return self._descents[key]
+            self._alone[key] = time_call(call, device, threads=threads, min_run_time_s=self.min_run_time_s).median_ms
+        return self._alone[key]
 
     @contextlib.contextmanager
     def _on_cpu(self, threads: int):

@@ -15,7 +15,8 @@ gives the same CSV (rows always in ``points()`` order; float64 CPU results are i
                                   training_gap's, are measured with the other cores busy), and a
                                   study on CUDA, unless there are several GPUs, one worker each
                                   (``choose_executor``)
-    --executor processes[:N]      N worker processes (default: one per CPU core), started with
+    --executor processes[:N]      N worker processes (default: one per core this process may
+                                  use, its affinity mask), started with
                                   "spawn" (CUDA is never initialised in the parent before they
                                   start), one torch thread each; on a machine with G > 1 GPUs
                                   worker i sees only GPU i mod G (CUDA_VISIBLE_DEVICES). Workers
@@ -122,7 +123,7 @@ def parse_executor(text: str) -> ExecutorSpec:
     if text in ("inprocess", "auto"):
         return ExecutorSpec(text)
     if text == "processes" or text.startswith("processes:"):
-        count = text.partition(":")[2] or str(os.cpu_count() or 1)
+        count = text.partition(":")[2] or str(_cpu_count())
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"bad worker count in executor {text!r}; allowed: processes:N with N >= 1")
         return ExecutorSpec("processes", n_workers=int(count))

@@ -74,7 +74,7 @@ def test_auto_uses_a_worker_per_core_or_gpu_for_sweeps_only(monkeypatch, cores, 
 
 
 def test_plain_processes_uses_every_core_and_plain_dask_reads_the_environment(monkeypatch):
-    monkeypatch.setattr(executors.os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(executors, "_cpu_count", lambda: 6)
     assert parse_executor("processes") == ExecutorSpec("processes", n_workers=6)
     monkeypatch.setenv("APPROX_DASK_ADDRESS", "head:8786")
     assert parse_executor("dask") == ExecutorSpec("dask", address="tcp://head:8786")
